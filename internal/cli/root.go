@@ -1,0 +1,58 @@
+// Package cli assembles the bench command tree. Each verb lives in its own
+// package under internal/cli/<verb>; this file only wires them together.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/siambench/siambench/internal/cli/factory"
+	"github.com/siambench/siambench/internal/iostreams"
+)
+
+// NewRootCmd returns the root command with every verb added.
+func NewRootCmd(f *factory.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bench",
+		Short: "Compare Siamese self-supervised learning methods fairly",
+		Long: `bench trains SimSiam, BYOL, SimCLR, SwAV and any method you add as a plugin
+under one shared backbone, one data pipeline and one evaluation protocol, and
+writes paper-style tables and plots.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	for _, add := range commands {
+		root.AddCommand(add(f))
+	}
+	return root
+}
+
+// commands is the list of verb constructors; each verb's package registers
+// itself here through the commands_*.go file beside this one.
+var commands []func(*factory.Factory) *cobra.Command
+
+// Main runs the CLI with the process's streams and arguments and returns the
+// exit code. Errors are printed once, without usage or stack traces.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := factory.New(iostreams.System())
+	root := NewRootCmd(f)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(f.IO.ErrOut, "error: %v\n", err)
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			return ec.ExitCode()
+		}
+		return 1
+	}
+	return 0
+}

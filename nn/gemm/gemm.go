@@ -1,0 +1,87 @@
+// Package gemm holds the single-precision matrix multiply behind every dense
+// and convolution layer of package nn, behind one small interface so that a
+// faster backend (OpenBLAS via cgo today, CUDA later) can be swapped in with
+// Use without touching the layers.
+//
+// All matrices are row-major float32. Shapes follow BLAS:
+//
+//	C (m×n) = alpha·op(A)·op(B) + beta·C
+//
+// where op(A) is m×k (A is k×m when transA) and op(B) is k×n (B is n×k when
+// transB). lda, ldb, ldc are the row strides of A, B and C as stored.
+package gemm
+
+import "sync/atomic"
+
+// Backend is a single-precision GEMM implementation.
+type Backend interface {
+	// Name identifies the backend in logs and reports, e.g. "openblas" or "go".
+	Name() string
+	// Info describes the backend's configuration (threads, kernel core) for logs.
+	Info() string
+	// Sgemm computes C = alpha·op(A)·op(B) + beta·C in place in c.
+	// It panics if a slice is too short for the given shape (a programmer error).
+	Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+		b []float32, ldb int, beta float32, c []float32, ldc int)
+}
+
+var current atomic.Pointer[backendBox]
+
+type backendBox struct{ b Backend }
+
+// Use makes b the backend used by Current. It is safe to call concurrently,
+// but layers read Current once per op, so switch backends between steps.
+func Use(b Backend) { current.Store(&backendBox{b}) }
+
+// Current returns the backend set by Use, or the best backend compiled in
+// (see Default) when Use was never called.
+func Current() Backend {
+	if p := current.Load(); p != nil {
+		return p.b
+	}
+	b := Default()
+	current.CompareAndSwap(nil, &backendBox{b})
+	return current.Load().b
+}
+
+// defaultBackend is replaced by init functions of faster backends compiled in
+// (cgo OpenBLAS); the pure-Go fallback is always available.
+var defaultBackend func() Backend = func() Backend { return Naive{} }
+
+// Default returns the best backend compiled into this binary.
+func Default() Backend { return defaultBackend() }
+
+// Naive is the reference triple loop: slow, obviously correct, the oracle the
+// fast backends are tested against.
+type Naive struct{}
+
+func (Naive) Name() string { return "naive" }
+func (Naive) Info() string { return "naive triple loop (reference)" }
+
+func (Naive) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += av * bv
+			}
+			if beta == 0 {
+				c[i*ldc+j] = alpha * s
+			} else {
+				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}

@@ -1,0 +1,267 @@
+// Package results defines the on-disk layout and JSON schema of a sweep's
+// results. The harness writes them; reports (and users' own scripts) read
+// them. Everything here is plain JSON so results are readable without bench.
+//
+// Layout of a sweep directory DIR:
+//
+//	DIR/sweep.json                the sweep's plan (Sweep)
+//	DIR/summary.json              Summary: one row per run plus baselines
+//	DIR/baselines/<key>.json      Baseline results, reused across runs and sweeps
+//	DIR/runs/<run-id>/config.json RunConfig
+//	DIR/runs/<run-id>/metrics.jsonl one EpochMetrics per line, in epoch order
+//	DIR/runs/<run-id>/eval.json   Eval (present once the run finished evaluating)
+//	DIR/runs/<run-id>/status.json RunStatus (updated at every epoch and at the end)
+//	DIR/runs/<run-id>/checkpoint.bin latest epoch checkpoint (for resuming)
+//	DIR/runs/<run-id>/run.log     the run's log
+//	DIR/report.md, DIR/*.png      written by bench report
+package results
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Status values of a run.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusCompleted = "completed"
+	StatusCollapsed = "collapsed" // finished, but its output std fell towards 0
+	StatusDiverged  = "diverged"  // stopped by the NaN/Inf guard; metrics kept
+	StatusFailed    = "failed"    // an error stopped it (see RunStatus.Error)
+)
+
+// File names inside a run folder and a sweep folder.
+const (
+	SweepFile      = "sweep.json"
+	SummaryFile    = "summary.json"
+	RunsDir        = "runs"
+	BaselinesDir   = "baselines"
+	ConfigFile     = "config.json"
+	MetricsFile    = "metrics.jsonl"
+	EvalFile       = "eval.json"
+	StatusFile     = "status.json"
+	CheckpointFile = "checkpoint.bin"
+	LogFile        = "run.log"
+)
+
+// Environment describes where results were produced; it heads every report.
+type Environment struct {
+	CodeVersion string `json:"code_version"`
+	GoVersion   string `json:"go_version"`
+	OS          string `json:"os"`
+	Arch        string `json:"arch"`
+	CPU         string `json:"cpu"`
+	Cores       int    `json:"cores"`
+	GEMMBackend string `json:"gemm_backend"` // e.g. "openblas (threads=2, core=Cooperlake)"
+	Hostname    string `json:"hostname,omitempty"`
+}
+
+// RunConfig is everything that determines a run; its hash is the run ID.
+type RunConfig struct {
+	ID            string            `json:"id"`
+	Method        string            `json:"method"`
+	MethodVersion string            `json:"method_version"`
+	Options       map[string]string `json:"options,omitempty"` // method options as set by the user
+	Dataset       string            `json:"dataset"`
+	Transfer      []string          `json:"transfer,omitempty"` // datasets for transfer probes
+	Backbone      string            `json:"backbone"`
+	BatchSize     int               `json:"batch_size"`
+	Epochs        int               `json:"epochs"`
+	Seed          int64             `json:"seed"`
+	// Hyperparameters actually used (method's recommendation after overrides).
+	Optimizer    string  `json:"optimizer"`
+	BaseLR       float64 `json:"base_lr"`
+	LR           float64 `json:"lr"` // after batch scaling
+	WeightDecay  float64 `json:"weight_decay"`
+	Momentum     float64 `json:"momentum"`
+	WarmupEpochs int     `json:"warmup_epochs"`
+	// Properties of the method shown in the Table 4 columns.
+	Negatives       bool        `json:"negatives"`
+	MomentumEncoder bool        `json:"momentum_encoder"`
+	CodeVersion     string      `json:"code_version"`
+	Environment     Environment `json:"environment"`
+}
+
+// EpochMetrics is one line of metrics.jsonl.
+type EpochMetrics struct {
+	Epoch     int     `json:"epoch"` // 1-based
+	Step      int     `json:"step"`  // global steps done at the end of the epoch
+	Loss      float64 `json:"loss"`  // mean over the epoch's steps
+	LR        float64 `json:"lr"`
+	KNNTop1   float64 `json:"knn_top1"`   // in [0,1]
+	FeatStd   float64 `json:"feat_std"`   // per-channel std of l2-normalised backbone output
+	OutputStd float64 `json:"output_std"` // per-channel std of the method's l2-normalised output
+	// Metrics are the method's own metrics, averaged over the epoch.
+	Metrics         map[string]float64 `json:"metrics,omitempty"`
+	WallSeconds     float64            `json:"wall_seconds"` // cumulative training time
+	ImagesPerSecond float64            `json:"images_per_second"`
+	DataWaitShare   float64            `json:"data_wait_share"` // fraction of step time spent waiting for data
+	PeakRSSBytes    int64              `json:"peak_rss_bytes,omitempty"`
+}
+
+// Eval holds the final evaluation of a run.
+type Eval struct {
+	KNNTop1      float64            `json:"knn_top1"`
+	BestKNNTop1  float64            `json:"best_knn_top1"`
+	BestKNNEpoch int                `json:"best_knn_epoch"`
+	LinearTop1   float64            `json:"linear_top1"`
+	LinearTop5   *float64           `json:"linear_top5,omitempty"` // only with > 10 classes
+	Transfer     map[string]float64 `json:"transfer,omitempty"`    // dataset → linear top-1
+	FeatStd      float64            `json:"feat_std"`
+	OutputStd    float64            `json:"output_std"`
+}
+
+// RunStatus is a run's state, rewritten atomically as it progresses.
+type RunStatus struct {
+	Status          string  `json:"status"`
+	EpochsDone      int     `json:"epochs_done"`
+	Error           string  `json:"error,omitempty"`
+	Restarts        int     `json:"plugin_restarts,omitempty"` // plugin crashes recovered from
+	Resumed         int     `json:"resumed,omitempty"`         // times the run was resumed from a checkpoint
+	CollapseReason  string  `json:"collapse_reason,omitempty"`
+	WallSeconds     float64 `json:"wall_seconds"`
+	ImagesPerSecond float64 `json:"images_per_second"`
+	PeakRSSBytes    int64   `json:"peak_rss_bytes,omitempty"`
+}
+
+// SummaryRun is one row of summary.json.
+type SummaryRun struct {
+	ID              string             `json:"id"`
+	Method          string             `json:"method"`
+	Options         map[string]string  `json:"options"`
+	Dataset         string             `json:"dataset"`
+	Backbone        string             `json:"backbone"`
+	BatchSize       int                `json:"batch_size"`
+	Epochs          int                `json:"epochs"`
+	Seed            int64              `json:"seed"`
+	Status          string             `json:"status"`
+	KNNTop1         float64            `json:"knn_top1"`
+	BestKNNTop1     float64            `json:"best_knn_top1"`
+	LinearTop1      float64            `json:"linear_top1"`
+	LinearTop5      *float64           `json:"linear_top5,omitempty"`
+	Transfer        map[string]float64 `json:"transfer"`
+	WallSeconds     float64            `json:"wall_seconds"`
+	ImagesPerSecond float64            `json:"images_per_second"`
+	PeakRSSBytes    int64              `json:"peak_rss_bytes,omitempty"`
+	Negatives       bool               `json:"negatives"`
+	MomentumEncoder bool               `json:"momentum_encoder"`
+	FeatStd         float64            `json:"feat_std"`
+	OutputStd       float64            `json:"output_std"`
+	Error           string             `json:"error,omitempty"`
+}
+
+// Baseline is the evaluation of a non-self-supervised representation.
+type Baseline struct {
+	KNNTop1    float64            `json:"knn_top1"`
+	LinearTop1 float64            `json:"linear_top1"`
+	Transfer   map[string]float64 `json:"transfer,omitempty"`
+}
+
+// Baseline names.
+const (
+	BaselineRawPixels  = "raw_pixels"
+	BaselineRandomInit = "random_init"
+	BaselineSupervised = "supervised"
+)
+
+// Summary is summary.json.
+type Summary struct {
+	Environment Environment         `json:"environment"`
+	Runs        []SummaryRun        `json:"runs"`
+	Baselines   map[string]Baseline `json:"baselines"`
+}
+
+// ---
+
+// WriteJSON writes v as indented JSON to path atomically: a temporary file in
+// the same directory, fsynced, then renamed over path. A kill leaves either the
+// old file or the new one, never a torn one.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, append(b, '\n'))
+}
+
+// WriteFileAtomic writes data to path via a temporary file and rename.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadJSON decodes the JSON file at path into v.
+func ReadJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w (the file is corrupt; delete it to recompute)", path, err)
+	}
+	return nil
+}
+
+// ReadMetrics reads a metrics.jsonl file. A torn last line (a kill during an
+// append) is ignored; any other bad line is an error.
+func ReadMetrics(path string) ([]EpochMetrics, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []EpochMetrics
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	var pendingErr error
+	line := 0
+	for sc.Scan() {
+		line++
+		if pendingErr != nil {
+			return nil, pendingErr
+		}
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var m EpochMetrics
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			pendingErr = fmt.Errorf("%s line %d: %w", path, line, err)
+			continue
+		}
+		out = append(out, m)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return out, nil
+}
