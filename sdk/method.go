@@ -88,8 +88,8 @@ type OptionSpec struct {
 
 // InitConfig is what the host tells a method before the first step.
 type InitConfig struct {
-	FeatureDim    int               // D, the backbone's output width
-	BatchSize     int               // B, images per step
+	FeatureDim    int // D, the backbone's output width
+	BatchSize     int // B, images per step
 	StepsPerEpoch int
 	TotalSteps    int
 	Seed          int64
@@ -100,8 +100,8 @@ type InitConfig struct {
 // features of the i-th view of each image; Targets[i] is the target
 // backbone's features of the same view (only when Spec.Target is set).
 type StepInput struct {
-	Step     int // 0-based global step
-	Epoch    int // 0-based
+	Step     int     // 0-based global step
+	Epoch    int     // 0-based
 	LR       float64 // the backbone's lr this step (after warm-up and decay)
 	BaseLR   float64 // the backbone's lr before the schedule (for fixed-lr heads)
 	Momentum float64 // target momentum this step (0 when no target)
