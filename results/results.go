@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Status values of a run.
@@ -84,6 +85,9 @@ type RunConfig struct {
 	MomentumEncoder bool        `json:"momentum_encoder"`
 	CodeVersion     string      `json:"code_version"`
 	Environment     Environment `json:"environment"`
+	// OutputDim is d, the width of the method's output whose per-channel std
+	// is EpochMetrics.OutputStd; reports draw the healthy level 1/√d. 0: unknown.
+	OutputDim int `json:"output_dim,omitempty"`
 }
 
 // EpochMetrics is one line of metrics.jsonl.
@@ -126,6 +130,11 @@ type RunStatus struct {
 	WallSeconds     float64 `json:"wall_seconds"`
 	ImagesPerSecond float64 `json:"images_per_second"`
 	PeakRSSBytes    int64   `json:"peak_rss_bytes,omitempty"`
+	// StartedAt and FinishedAt are wall-clock times (UTC) of the run's start
+	// and of its reaching a final status; zero while unknown. Reports date
+	// themselves from the newest FinishedAt, never from the clock.
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
 }
 
 // SummaryRun is one row of summary.json.
@@ -152,10 +161,19 @@ type SummaryRun struct {
 	FeatStd         float64            `json:"feat_std"`
 	OutputStd       float64            `json:"output_std"`
 	Error           string             `json:"error,omitempty"`
+	// Optional fields (zero when the harness did not record them).
+	EpochsDone     int       `json:"epochs_done,omitempty"`
+	OutputDim      int       `json:"output_dim,omitempty"` // see RunConfig.OutputDim
+	CollapseReason string    `json:"collapse_reason,omitempty"`
+	FinishedAt     time.Time `json:"finished_at,omitzero"` // see RunStatus.FinishedAt
 }
 
 // Baseline is the evaluation of a non-self-supervised representation.
+// Dataset and Backbone say what it was computed on; when empty, reports
+// apply it to every run of the summary (a single-dataset sweep).
 type Baseline struct {
+	Dataset    string             `json:"dataset,omitempty"`
+	Backbone   string             `json:"backbone,omitempty"` // empty for raw pixels
 	KNNTop1    float64            `json:"knn_top1"`
 	LinearTop1 float64            `json:"linear_top1"`
 	Transfer   map[string]float64 `json:"transfer,omitempty"`
@@ -170,9 +188,12 @@ const (
 
 // Summary is summary.json.
 type Summary struct {
-	Environment Environment         `json:"environment"`
-	Runs        []SummaryRun        `json:"runs"`
-	Baselines   map[string]Baseline `json:"baselines"`
+	Environment Environment  `json:"environment"`
+	Runs        []SummaryRun `json:"runs"`
+	// Baselines is keyed by baseline name (BaselineRawPixels, ...), optionally
+	// followed by "/" and a qualifier (e.g. "raw_pixels/mnist") when a sweep
+	// holds several datasets or backbones; Baseline.Dataset/Backbone then say which.
+	Baselines map[string]Baseline `json:"baselines"`
 }
 
 // ---
