@@ -88,6 +88,12 @@ type RunConfig struct {
 	// OutputDim is d, the width of the method's output whose per-channel std
 	// is EpochMetrics.OutputStd; reports draw the healthy level 1/√d. 0: unknown.
 	OutputDim int `json:"output_dim,omitempty"`
+	// Fields added by the harness (optional for readers).
+	LRBatchDiv     int     `json:"lr_batch_div,omitempty"`    // LR = BaseLR · BatchSize / LRBatchDiv
+	TargetMomentum float64 `json:"target_momentum,omitempty"` // base EMA momentum of the target backbone
+	TargetSchedule string  `json:"target_schedule,omitempty"` // "cosine" or "constant"
+	TrainLimit     int     `json:"train_limit,omitempty"`     // only the first N train images (0: all)
+	TestLimit      int     `json:"test_limit,omitempty"`      // only the first N test images (0: all)
 }
 
 // EpochMetrics is one line of metrics.jsonl.

@@ -1,0 +1,246 @@
+// Package sweep turns what a user asked for (flags or a sweep.yaml) into the
+// list of runs of a sweep: methods × option variants × batch sizes × epoch
+// budgets × seeds, each with its resolved hyperparameters and a stable ID
+// derived from its whole configuration, code version included.
+package sweep
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a sweep as the user describes it. The same fields are read from
+// flags and from a YAML file (see the yaml tags); flags given explicitly
+// override the file. Zero values mean the defaults of Defaults.
+type Config struct {
+	Methods    []string `yaml:"methods"`
+	Dataset    string   `yaml:"dataset"`
+	Transfer   []string `yaml:"transfer"` // datasets for transfer linear probes; ["none"] for none
+	Backbone   string   `yaml:"backbone"`
+	BatchSizes []int    `yaml:"batch_sizes"`
+	Epochs     []int    `yaml:"epochs"`
+	Seeds      []int64  `yaml:"seeds"`
+	// Set holds METHOD.KEY=VALUE assignments; VALUE may list several
+	// comma-separated values, each giving its own run (an option variant).
+	Set []string `yaml:"set"`
+	// TrainLimit and TestLimit use only the first N images of a split
+	// (stratification is the dataset's business); 0 means all of them.
+	TrainLimit int `yaml:"train_limit"`
+	TestLimit  int `yaml:"test_limit"`
+	// Baselines turns the raw-pixel, random-init and supervised baselines on
+	// or off; nil means on.
+	Baselines *bool  `yaml:"baselines"`
+	Out       string `yaml:"out"`
+}
+
+// DefaultMethods are the methods of a sweep that names none.
+var DefaultMethods = []string{"simsiam", "byol", "simclr", "swav"}
+
+// Defaults returns the default sweep: every built-in method on the embedded
+// Fashion-MNIST subset, with a transfer probe on the embedded MNIST subset.
+// The backbone and budget are sized so the whole sweep (baselines and
+// evaluation included) fits in about 12 minutes on a 2-core CPU; see
+// docs/harness.md for the measurements.
+func Defaults() Config {
+	t := true
+	return Config{
+		Methods:    slices.Clone(DefaultMethods),
+		Dataset:    "default",
+		Transfer:   []string{"default-mnist"},
+		Backbone:   DefaultBackbone,
+		BatchSizes: []int{DefaultBatchSize},
+		Epochs:     []int{DefaultEpochs},
+		Seeds:      []int64{0},
+		Baselines:  &t,
+		Out:        "results/sweep",
+	}
+}
+
+// Default budget of a sweep that names none.
+const (
+	DefaultBackbone  = "refnet"
+	DefaultBatchSize = 256
+	DefaultEpochs    = 8
+)
+
+// LoadFile reads a sweep.yaml. Unknown keys are an error (a typo must not
+// silently run the default).
+func LoadFile(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read sweep config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // an empty file is all defaults
+		return Config{}, fmt.Errorf("sweep config %s: %w (valid keys: %s)", path, err, strings.Join(yamlKeys(), ", "))
+	}
+	return c, nil
+}
+
+func yamlKeys() []string {
+	return []string{"methods", "dataset", "transfer", "backbone", "batch_sizes", "epochs", "seeds", "set", "train_limit", "test_limit", "baselines", "out"}
+}
+
+// Merge returns base with every non-zero field of over replacing it.
+func Merge(base, over Config) Config {
+	if over.Methods != nil {
+		base.Methods = over.Methods
+	}
+	if over.Dataset != "" {
+		base.Dataset = over.Dataset
+	}
+	if over.Transfer != nil {
+		base.Transfer = over.Transfer
+	}
+	if over.Backbone != "" {
+		base.Backbone = over.Backbone
+	}
+	if over.BatchSizes != nil {
+		base.BatchSizes = over.BatchSizes
+	}
+	if over.Epochs != nil {
+		base.Epochs = over.Epochs
+	}
+	if over.Seeds != nil {
+		base.Seeds = over.Seeds
+	}
+	if over.Set != nil {
+		base.Set = append(slices.Clone(base.Set), over.Set...)
+	}
+	if over.TrainLimit != 0 {
+		base.TrainLimit = over.TrainLimit
+	}
+	if over.TestLimit != 0 {
+		base.TestLimit = over.TestLimit
+	}
+	if over.Baselines != nil {
+		base.Baselines = over.Baselines
+	}
+	if over.Out != "" {
+		base.Out = over.Out
+	}
+	return base
+}
+
+// TransferDatasets returns the transfer datasets, without "none" and without
+// the pre-training dataset itself.
+func (c Config) TransferDatasets() []string {
+	var out []string
+	for _, t := range c.Transfer {
+		if t == "none" || t == "" || t == c.Dataset || slices.Contains(out, t) {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// BaselinesOn reports whether baselines are computed (the default).
+func (c Config) BaselinesOn() bool { return c.Baselines == nil || *c.Baselines }
+
+// Validate checks what can be checked without the method plugins.
+func (c Config) Validate() error {
+	var errs []string
+	if len(c.Methods) == 0 {
+		errs = append(errs, "no methods: name at least one with --methods")
+	}
+	seen := map[string]bool{}
+	for _, m := range c.Methods {
+		if m == "" || strings.ContainsAny(m, "./ \t") {
+			errs = append(errs, fmt.Sprintf("method name %q is not valid (letters, digits, - and _)", m))
+		}
+		if seen[m] {
+			errs = append(errs, fmt.Sprintf("method %q named twice", m))
+		}
+		seen[m] = true
+	}
+	if c.Dataset == "" {
+		errs = append(errs, "no dataset: use --dataset default for the embedded one")
+	}
+	if c.Backbone == "" {
+		errs = append(errs, "no backbone: use --backbone "+DefaultBackbone)
+	}
+	if len(c.BatchSizes) == 0 {
+		errs = append(errs, "no batch sizes")
+	}
+	for _, b := range c.BatchSizes {
+		if b < 2 {
+			errs = append(errs, fmt.Sprintf("batch size %d: must be ≥ 2 (batch norm needs two images)", b))
+		}
+	}
+	if len(c.Epochs) == 0 {
+		errs = append(errs, "no epoch budgets")
+	}
+	for _, e := range c.Epochs {
+		if e < 1 {
+			errs = append(errs, fmt.Sprintf("epoch budget %d: must be ≥ 1", e))
+		}
+	}
+	if len(c.Seeds) == 0 {
+		errs = append(errs, "no seeds")
+	}
+	if c.TrainLimit < 0 || c.TestLimit < 0 {
+		errs = append(errs, "train/test limits must be ≥ 0 (0 means the whole split)")
+	}
+	if _, err := parseSets(c.Set); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid sweep: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// assignment is one METHOD.KEY=V1,V2 from --set.
+type assignment struct {
+	method, key string
+	values      []string
+}
+
+// parseSets parses METHOD.KEY=VALUE[,VALUE...] assignments. A later
+// assignment of the same METHOD.KEY replaces an earlier one.
+func parseSets(sets []string) (map[string]map[string][]string, error) {
+	out := map[string]map[string][]string{}
+	for _, s := range sets {
+		lhs, rhs, ok := strings.Cut(s, "=")
+		method, key, ok2 := strings.Cut(lhs, ".")
+		if !ok || !ok2 || method == "" || key == "" {
+			return nil, fmt.Errorf("--set %q: want METHOD.KEY=VALUE, e.g. simsiam.stopgrad=false", s)
+		}
+		var vals []string
+		for _, v := range strings.Split(rhs, ",") {
+			v = strings.TrimSpace(v)
+			if v == "" {
+				return nil, fmt.Errorf("--set %q: empty value", s)
+			}
+			if !slices.Contains(vals, v) {
+				vals = append(vals, v)
+			}
+		}
+		method, key = strings.ToLower(method), strings.ToLower(key)
+		if out[method] == nil {
+			out[method] = map[string][]string{}
+		}
+		out[method][key] = vals
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,324 @@
+package sweep
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/siambench/siambench/results"
+	"github.com/siambench/siambench/sdk"
+)
+
+// Hyperparameter keys of --set METHOD.KEY=VALUE that the host applies to the
+// backbone's optimiser and target; every other key is a method option
+// validated against the method's Spec.Options.
+const (
+	KeyOptimizer      = "optimizer"       // sgd | lars
+	KeyBaseLR         = "base_lr"         // lr = base_lr · batch / lr_batch_div
+	KeyLRBatchDiv     = "lr_batch_div"    // default 256
+	KeyWeightDecay    = "weight_decay"    //
+	KeyMomentum       = "momentum"        // optimiser momentum
+	KeyWarmupEpochs   = "warmup_epochs"   // linear warm-up, then cosine decay
+	KeyTargetMomentum = "target_momentum" // base EMA momentum of the target backbone
+	KeyTargetSchedule = "target_schedule" // cosine | constant
+)
+
+// HyperKeys lists the host-side keys of --set.
+var HyperKeys = []string{KeyOptimizer, KeyBaseLR, KeyLRBatchDiv, KeyWeightDecay, KeyMomentum, KeyWarmupEpochs, KeyTargetMomentum, KeyTargetSchedule}
+
+// Describer returns the spec of the method plugin called name.
+type Describer func(ctx context.Context, name string) (sdk.Spec, error)
+
+// Run is one planned training run.
+type Run struct {
+	// Config is the run's full configuration as written to config.json;
+	// Config.ID is the stable run ID. Config.Options holds every key the
+	// user set for this run (method options and hyperparameter overrides).
+	Config results.RunConfig
+	// Spec is the method's spec as described by its plugin.
+	Spec sdk.Spec
+	// MethodOptions are the options passed to the method's Init: Options
+	// without the host's hyperparameter keys.
+	MethodOptions map[string]string
+}
+
+// Plan is a resolved sweep.
+type Plan struct {
+	Config      Config
+	CodeVersion string
+	Runs        []Run
+}
+
+// MakePlan validates cfg, describes every method and expands the sweep into
+// runs, in a stable order: methods as listed, then option variants (keys
+// sorted, values as given), batch sizes, epoch budgets, seeds. An unknown
+// method option, a value of the wrong type or a --set for a method outside
+// the sweep is an error that lists what is valid.
+func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion string) (*Plan, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sets, _ := parseSets(cfg.Set) // validated above
+	for m := range sets {
+		if !slices.Contains(cfg.Methods, m) {
+			return nil, fmt.Errorf("--set %s.*: method %q is not in this sweep (methods: %s)", m, m, strings.Join(cfg.Methods, ", "))
+		}
+	}
+	p := &Plan{Config: cfg, CodeVersion: codeVersion}
+	for _, m := range cfg.Methods {
+		spec, err := describe(ctx, m)
+		if err != nil {
+			return nil, fmt.Errorf("describe method %q: %w", m, err)
+		}
+		variants, err := expandVariants(spec, sets[m])
+		if err != nil {
+			return nil, fmt.Errorf("method %s: %w", m, err)
+		}
+		for _, opts := range variants {
+			for _, bs := range cfg.BatchSizes {
+				for _, ep := range cfg.Epochs {
+					for _, seed := range cfg.Seeds {
+						r, err := newRun(cfg, spec, m, opts, bs, ep, seed, codeVersion)
+						if err != nil {
+							return nil, fmt.Errorf("method %s: %w", m, err)
+						}
+						p.Runs = append(p.Runs, r)
+					}
+				}
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range p.Runs {
+		if seen[r.Config.ID] {
+			return nil, fmt.Errorf("two runs of the sweep have the same configuration (%s): remove the duplicate value", r.Config.ID)
+		}
+		seen[r.Config.ID] = true
+	}
+	return p, nil
+}
+
+// expandVariants returns the cartesian product of the assignments, each
+// validated against the spec.
+func expandVariants(spec sdk.Spec, set map[string][]string) ([]map[string]string, error) {
+	keys := sortedKeys(set)
+	for _, k := range keys {
+		for _, v := range set[k] {
+			if err := validateKey(spec, k, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := []map[string]string{{}}
+	for _, k := range keys {
+		var next []map[string]string
+		for _, base := range out {
+			for _, v := range set[k] {
+				m := make(map[string]string, len(base)+1)
+				for bk, bv := range base {
+					m[bk] = bv
+				}
+				m[k] = v
+				next = append(next, m)
+			}
+		}
+		out = next
+	}
+	return out, nil
+}
+
+func validateKey(spec sdk.Spec, key, val string) error {
+	switch key {
+	case KeyOptimizer:
+		if val != "sgd" && val != "lars" {
+			return fmt.Errorf("%s=%s: want sgd or lars", key, val)
+		}
+		return nil
+	case KeyTargetSchedule:
+		if val != "cosine" && val != "constant" {
+			return fmt.Errorf("%s=%s: want cosine or constant", key, val)
+		}
+		if spec.Target == nil {
+			return fmt.Errorf("%s: method %s uses no target backbone", key, spec.Name)
+		}
+		return nil
+	case KeyLRBatchDiv, KeyWarmupEpochs:
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 0 || (key == KeyLRBatchDiv && n == 0) {
+			return fmt.Errorf("%s=%s: want a positive integer", key, val)
+		}
+		return nil
+	case KeyBaseLR, KeyWeightDecay, KeyMomentum, KeyTargetMomentum:
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil || f < 0 {
+			return fmt.Errorf("%s=%s: want a non-negative number", key, val)
+		}
+		if (key == KeyMomentum || key == KeyTargetMomentum) && f >= 1 {
+			return fmt.Errorf("%s=%s: want a value in [0,1)", key, val)
+		}
+		if key == KeyTargetMomentum && spec.Target == nil {
+			return fmt.Errorf("%s: method %s uses no target backbone", key, spec.Name)
+		}
+		return nil
+	}
+	for _, o := range spec.Options {
+		if o.Name != key {
+			continue
+		}
+		return checkOptionValue(o, val)
+	}
+	var names []string
+	for _, o := range spec.Options {
+		names = append(names, o.Name)
+	}
+	return fmt.Errorf("unknown key %q: the method's options are [%s]; host hyperparameters are [%s]",
+		key, strings.Join(names, ", "), strings.Join(HyperKeys, ", "))
+}
+
+func checkOptionValue(o sdk.OptionSpec, val string) error {
+	var err error
+	switch o.Type {
+	case "bool":
+		_, err = strconv.ParseBool(val)
+	case "int":
+		_, err = strconv.Atoi(val)
+	case "float":
+		_, err = strconv.ParseFloat(val, 64)
+	case "enum":
+		if !slices.Contains(o.Choices, val) {
+			return fmt.Errorf("option %s=%s: want one of %s", o.Name, val, strings.Join(o.Choices, "|"))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("option %s=%s: want a %s", o.Name, val, o.Type)
+	}
+	return nil
+}
+
+// identity is what a run ID hashes: everything that changes its result.
+type identity struct {
+	Method        string            `json:"method"`
+	MethodVersion string            `json:"method_version"`
+	Options       map[string]string `json:"options"`
+	Hyper         sdk.Hyper         `json:"hyper"`
+	Target        *sdk.TargetSpec   `json:"target"`
+	Dataset       string            `json:"dataset"`
+	Transfer      []string          `json:"transfer"`
+	Backbone      string            `json:"backbone"`
+	BatchSize     int               `json:"batch_size"`
+	Epochs        int               `json:"epochs"`
+	Seed          int64             `json:"seed"`
+	TrainLimit    int               `json:"train_limit"`
+	TestLimit     int               `json:"test_limit"`
+	CodeVersion   string            `json:"code_version"`
+}
+
+func newRun(cfg Config, spec sdk.Spec, method string, opts map[string]string, bs, epochs int, seed int64, codeVersion string) (Run, error) {
+	hyper, target, err := resolveHyper(spec, opts)
+	if err != nil {
+		return Run{}, err
+	}
+	mopts := map[string]string{}
+	for k, v := range opts {
+		if !slices.Contains(HyperKeys, k) {
+			mopts[k] = v
+		}
+	}
+	id := identity{
+		Method: method, MethodVersion: spec.Version, Options: opts, Hyper: hyper, Target: target,
+		Dataset: cfg.Dataset, Transfer: cfg.TransferDatasets(), Backbone: cfg.Backbone,
+		BatchSize: bs, Epochs: epochs, Seed: seed, TrainLimit: cfg.TrainLimit, TestLimit: cfg.TestLimit,
+		CodeVersion: codeVersion,
+	}
+	b, err := json.Marshal(id) // map keys are sorted: canonical
+	if err != nil {
+		return Run{}, fmt.Errorf("hash run config: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	rc := results.RunConfig{
+		ID:              fmt.Sprintf("%s-b%d-e%d-s%d-%s", method, bs, epochs, seed, hex.EncodeToString(sum[:])[:10]),
+		Method:          method,
+		MethodVersion:   spec.Version,
+		Options:         opts,
+		Dataset:         cfg.Dataset,
+		Transfer:        cfg.TransferDatasets(),
+		Backbone:        cfg.Backbone,
+		BatchSize:       bs,
+		Epochs:          epochs,
+		Seed:            seed,
+		Optimizer:       hyper.Optimizer,
+		BaseLR:          hyper.BaseLR,
+		LR:              hyper.BaseLR * float64(bs) / float64(hyper.LRBatchDiv),
+		LRBatchDiv:      hyper.LRBatchDiv,
+		WeightDecay:     hyper.WeightDecay,
+		Momentum:        hyper.Momentum,
+		WarmupEpochs:    hyper.WarmupEpochs,
+		Negatives:       spec.Negatives,
+		MomentumEncoder: target != nil,
+		CodeVersion:     codeVersion,
+		TrainLimit:      cfg.TrainLimit,
+		TestLimit:       cfg.TestLimit,
+	}
+	if target != nil {
+		rc.TargetMomentum = target.BaseMomentum
+		rc.TargetSchedule = target.Schedule
+	}
+	return Run{Config: rc, Spec: spec, MethodOptions: mopts}, nil
+}
+
+// resolveHyper applies the user's hyperparameter overrides to the method's
+// recommendation and fills defaults (SGD, momentum 0.9, lr_batch_div 256).
+func resolveHyper(spec sdk.Spec, opts map[string]string) (sdk.Hyper, *sdk.TargetSpec, error) {
+	h := spec.Hyper
+	if h.Optimizer == "" {
+		h.Optimizer = "sgd"
+	}
+	if h.LRBatchDiv == 0 {
+		h.LRBatchDiv = 256
+	}
+	if h.BaseLR == 0 {
+		h.BaseLR = 0.05
+	}
+	var target *sdk.TargetSpec
+	if spec.Target != nil {
+		t := *spec.Target
+		if t.Schedule == "" {
+			t.Schedule = "cosine"
+		}
+		target = &t
+	}
+	pf := func(s string) float64 { f, _ := strconv.ParseFloat(s, 64); return f } // validated
+	pi := func(s string) int { n, _ := strconv.Atoi(s); return n }
+	for k, v := range opts {
+		switch k {
+		case KeyOptimizer:
+			h.Optimizer = v
+		case KeyBaseLR:
+			h.BaseLR = pf(v)
+		case KeyLRBatchDiv:
+			h.LRBatchDiv = pi(v)
+		case KeyWeightDecay:
+			h.WeightDecay = pf(v)
+		case KeyMomentum:
+			h.Momentum = pf(v)
+		case KeyWarmupEpochs:
+			h.WarmupEpochs = pi(v)
+		case KeyTargetMomentum:
+			target.BaseMomentum = pf(v)
+		case KeyTargetSchedule:
+			target.Schedule = v
+		}
+	}
+	if h.Optimizer != "sgd" && h.Optimizer != "lars" {
+		return h, nil, fmt.Errorf("the method recommends optimizer %q; bench supports sgd and lars (override with --set %s.optimizer=sgd)", h.Optimizer, spec.Name)
+	}
+	if h.BaseLR <= 0 {
+		return h, nil, fmt.Errorf("base lr %v must be > 0", h.BaseLR)
+	}
+	return h, target, nil
+}
