@@ -45,8 +45,8 @@ func Current() Backend {
 }
 
 // defaultBackend is replaced by init functions of faster backends compiled in
-// (cgo OpenBLAS); the pure-Go fallback is always available.
-var defaultBackend func() Backend = func() Backend { return Naive{} }
+// (cgo OpenBLAS); the pure-Go backend Go is always available.
+var defaultBackend func() Backend = func() Backend { return Go{} }
 
 // Default returns the best backend compiled into this binary.
 func Default() Backend { return defaultBackend() }
@@ -60,6 +60,7 @@ func (Naive) Info() string { return "naive triple loop (reference)" }
 
 func (Naive) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkArgs("naive", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
 			var s float32

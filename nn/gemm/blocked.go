@@ -1,0 +1,316 @@
+package gemm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+func init() {
+	register("go", func() Backend { return Go{} })
+}
+
+// Go is the pure-Go backend (no cgo): the classic Goto/BLIS structure.
+// A is packed once into mr-row panels, each worker packs kc×nc blocks of B
+// into nr-column panels, and a register-tiled micro-kernel computes mr×nr
+// tiles of C. On amd64 the micro-kernel is Go assembly (AVX-512 8×32 or
+// AVX2/FMA 6×16, picked from the CPU at run time); elsewhere, or when built
+// with -tags purego, it is a portable 4×4 Go kernel.
+//
+// Work is split over goroutines by column blocks of C (rows too when C is
+// narrow); a GEMM whose C is too small to split but whose k is long (the
+// weight gradient of a convolution: C = dY·colᵀ with k = N·H·W) is split
+// over k into per-worker partial sums that are added at the end.
+//
+// The zero value is ready to use.
+type Go struct {
+	// Threads is the number of goroutines one call may use; 0 means
+	// runtime.GOMAXPROCS(0).
+	Threads int
+
+	kernel *microKernel // nil: the fastest the CPU supports (tests force others)
+}
+
+// Blocking parameters. kcMax·nr floats of B (one micro-panel, 40 KiB at nr=32)
+// stay in L1 while the kernel sweeps A; kcMax·(rows of A) floats of packed A
+// stay in L2; ncMax columns are one worker's unit of work.
+const (
+	kcMax = 320
+	ncMax = 1024
+	// parallelFlops is the size below which one goroutine does the whole
+	// call: starting workers costs a few microseconds.
+	parallelFlops = 1 << 21
+)
+
+// Name returns "go".
+func (Go) Name() string { return "go" }
+
+// Info reports the micro-kernel and the number of goroutines, e.g.
+// "kernel=avx512-8x32 threads=2".
+func (g Go) Info() string {
+	return fmt.Sprintf("kernel=%s threads=%d", g.kern().name, g.threads())
+}
+
+func (g Go) kern() *microKernel {
+	if g.kernel != nil {
+		return g.kernel
+	}
+	return cpuKernels()[0]
+}
+
+func (g Go) threads() int {
+	if g.Threads > 0 {
+		return g.Threads
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C. It panics, naming the
+// argument, if a size is negative, a leading dimension is too small or a
+// slice is too short. beta 0 writes C without reading it.
+func (g Go) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkArgs("go", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	kern := g.kern()
+	threads := g.threads()
+	if 2*float64(m)*float64(n)*float64(k) < parallelFlops {
+		threads = 1
+	}
+	// C too small to give every worker a column block, but k long: split k.
+	if threads > 1 && ceilDiv(n, kern.nr)*ceilDiv(m, kern.mr) < 4*threads && k >= 2*threads*kcMax {
+		splitK(kern, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	gemmPacked(kern, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// splitK computes C = alpha·op(A)·op(B) + beta·C as a sum of `threads`
+// partial products over consecutive ranges of k, each written by its own
+// goroutine into a private m×n buffer, then added into C.
+func splitK(kern *microKernel, threads int, transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	parts := make([][]float32, threads)
+	var wg sync.WaitGroup
+	for t := range threads {
+		k0, k1 := t*k/threads, (t+1)*k/threads
+		parts[t] = make([]float32, m*n)
+		wg.Go(func() {
+			// op(A)[:, k0:k1] and op(B)[k0:k1, :] as sub-slices.
+			var as, bs []float32
+			if transA {
+				as = a[k0*lda:]
+			} else {
+				as = a[k0:]
+			}
+			if transB {
+				bs = b[k0:]
+			} else {
+				bs = b[k0*ldb:]
+			}
+			gemmPacked(kern, 1, transA, transB, m, n, k1-k0, 1, as, lda, bs, ldb, 0, parts[t], n)
+		})
+	}
+	wg.Wait()
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		for j := range row {
+			var s float32
+			for _, p := range parts {
+				s += p[i*n+j]
+			}
+			if beta == 0 {
+				row[j] = alpha * s
+			} else {
+				row[j] = alpha*s + beta*row[j]
+			}
+		}
+	}
+}
+
+// gemmPacked is the blocked product. The caller has checked the arguments
+// and handled m, n or k being 0.
+func gemmPacked(kern *microKernel, threads int, transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	// Balanced k blocks: 288 is one block of 288, 576 two of 288.
+	kc := ceilDiv(k, ceilDiv(k, kcMax))
+	mPad := ceilDiv(m, mr) * mr
+
+	// Pack all of A once: for each k block [p0, p0+kl), the mPad/mr panels,
+	// each kl×mr. Block p0 starts at p0·mPad.
+	ap := getBuf(mPad * k)
+	defer putBuf(ap)
+	pa := *ap
+	for p0 := 0; p0 < k; p0 += kc {
+		kl := min(kc, k-p0)
+		packA(pa[p0*mPad:], transA, a, lda, m, mr, p0, kl)
+	}
+
+	// Tasks: a grid of row chunks × column blocks, enough for every worker
+	// to have about four.
+	nc := min(ncMax, ceilDiv(n, nr)*nr)
+	rowChunks := 1
+	if threads > 1 {
+		want := 4 * threads
+		if nt := ceilDiv(n, nc); nt < want {
+			nc = max(4*nr, ceilDiv(ceilDiv(n, want), nr)*nr)
+		}
+		if nt := ceilDiv(n, nc); nt < want {
+			rowChunks = min(ceilDiv(want, nt), ceilDiv(m, mr))
+		}
+	}
+	mcTask := ceilDiv(ceilDiv(m, rowChunks), mr) * mr
+	nt, mt := ceilDiv(n, nc), ceilDiv(m, mcTask)
+	tasks := nt * mt
+
+	run := func(task int) {
+		bp := getBuf(kc * nc)
+		defer putBuf(bp)
+		var tile [32 * 32]float32 // edge tiles: mr·nr ≤ 32·32
+		i0 := (task % mt) * mcTask
+		i1 := min(m, i0+mcTask)
+		j0 := (task / mt) * nc
+		j1 := min(n, j0+nc)
+		for p0 := 0; p0 < k; p0 += kc {
+			kl := min(kc, k-p0)
+			pb := *bp
+			packB(pb, transB, b, ldb, p0, kl, j0, j1, nr)
+			bt := beta
+			if p0 > 0 {
+				bt = 1 // later k blocks accumulate onto the first
+			}
+			for jr := j0; jr < j1; jr += nr {
+				nrl := min(nr, j1-jr)
+				bpanel := &pb[(jr-j0)/nr*kl*nr]
+				for ir := i0; ir < i1; ir += mr {
+					mrl := min(mr, i1-ir)
+					apanel := &pa[p0*mPad+ir*kl]
+					if mrl == mr && nrl == nr {
+						kern.fn(kl, apanel, bpanel, &c[ir*ldc+jr], ldc, alpha, bt)
+						continue
+					}
+					// Edge tile: compute the full tile into tile, then
+					// merge the valid mrl×nrl part.
+					kern.fn(kl, apanel, bpanel, &tile[0], nr, 1, 0)
+					for i := range mrl {
+						crow := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nrl]
+						trow := tile[i*nr : i*nr+nrl]
+						for j, v := range trow {
+							if bt == 0 {
+								crow[j] = alpha * v
+							} else {
+								crow[j] = alpha*v + bt*crow[j]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+
+	workers := min(threads, tasks)
+	if workers <= 1 {
+		for t := range tasks {
+			run(t)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				t := int(next.Add(1) - 1)
+				if t >= tasks {
+					return
+				}
+				run(t)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// packA writes op(A)[0:m, p0:p0+kl] as ceil(m/mr) panels of kl×mr (panel r
+// holds rows r·mr.., zero-padded past m) into dst.
+func packA(dst []float32, transA bool, a []float32, lda, m, mr, p0, kl int) {
+	for r0 := 0; r0 < m; r0 += mr {
+		panel := dst[r0*kl : r0*kl+kl*mr]
+		rows := min(mr, m-r0)
+		if transA {
+			// A is stored k×m: row p of storage holds op(A)[:, p].
+			for p := range kl {
+				src := a[(p0+p)*lda+r0 : (p0+p)*lda+r0+rows]
+				d := panel[p*mr : p*mr+mr]
+				copy(d, src)
+				clear(d[rows:])
+			}
+			continue
+		}
+		for i := range rows {
+			src := a[(r0+i)*lda+p0 : (r0+i)*lda+p0+kl]
+			for p, v := range src {
+				panel[p*mr+i] = v
+			}
+		}
+		for i := rows; i < mr; i++ {
+			for p := range kl {
+				panel[p*mr+i] = 0
+			}
+		}
+	}
+}
+
+// packB writes op(B)[p0:p0+kl, j0:j1] as ceil((j1-j0)/nr) panels of kl×nr
+// (zero-padded past j1) into dst.
+func packB(dst []float32, transB bool, b []float32, ldb, p0, kl, j0, j1, nr int) {
+	for c0 := j0; c0 < j1; c0 += nr {
+		panel := dst[(c0-j0)*kl : (c0-j0)*kl+kl*nr]
+		cols := min(nr, j1-c0)
+		if !transB {
+			for p := range kl {
+				src := b[(p0+p)*ldb+c0 : (p0+p)*ldb+c0+cols]
+				d := panel[p*nr : p*nr+nr]
+				copy(d, src)
+				clear(d[cols:])
+			}
+			continue
+		}
+		// B is stored n×k: row j of storage holds op(B)[:, j].
+		for j := range cols {
+			src := b[(c0+j)*ldb+p0 : (c0+j)*ldb+p0+kl]
+			for p, v := range src {
+				panel[p*nr+j] = v
+			}
+		}
+		for j := cols; j < nr; j++ {
+			for p := range kl {
+				panel[p*nr+j] = 0
+			}
+		}
+	}
+}
+
+var bufPool sync.Pool
+
+// getBuf returns a pooled scratch slice of length n (contents undefined).
+func getBuf(n int) *[]float32 {
+	if p, ok := bufPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+func putBuf(p *[]float32) { bufPool.Put(p) }
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -1,0 +1,26 @@
+//go:build amd64 && !purego
+
+package kern
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run gen_kernels.go
+
+//go:noescape
+func kernAVX512x8x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernAVX2x6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// Available lists the assembly kernels this CPU can run, fastest first
+// (AVX-512 8×32, AVX2+FMA 6×16); empty when it supports neither.
+func Available() []Kernel {
+	var ks []Kernel
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, Kernel{Name: "avx512-8x32", MR: 8, NR: 32, Fn: kernAVX512x8x32})
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, Kernel{Name: "avx2-6x16", MR: 6, NR: 16, Fn: kernAVX2x6x16})
+	}
+	return ks
+}
