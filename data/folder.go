@@ -1,0 +1,263 @@
+package data
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // register the JPEG decoder for image folders
+	_ "image/png"  // register the PNG decoder for image folders
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/image/draw"
+)
+
+// An image folder holds one sub-folder per class with PNG or JPEG files of any
+// size. If the folder has a train/ sub-folder, train/ is the train split and
+// test/ (or val/) the test split; otherwise every tenth image of each class
+// (in file-name order) is held out as the test split. Images are cropped to
+// their centre square and resized to Size×Size with a bilinear (anti-aliased)
+// filter. A folder whose images are all grayscale gives 1-channel images,
+// otherwise 3 channels (RGB; alpha is dropped).
+
+var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true}
+
+type folderItem struct {
+	path  string
+	label int
+}
+
+// OpenFolder reads an image folder as described above, resizing to size
+// (32 if size ≤ 0). Errors name the offending folder or file: an empty
+// folder, a class folder without images, an image that cannot be decoded.
+func OpenFolder(ctx context.Context, root string, size int) (*Splits, error) {
+	if size <= 0 {
+		size = 32
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("image folder: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("image folder %s is not a directory", root)
+	}
+	trainDir, testDir := root, ""
+	if isDir(filepath.Join(root, "train")) {
+		trainDir = filepath.Join(root, "train")
+		for _, t := range []string{"test", "val"} {
+			if isDir(filepath.Join(root, t)) {
+				testDir = filepath.Join(root, t)
+				break
+			}
+		}
+	}
+	classes, trainItems, err := scanFolder(trainDir, nil)
+	if err != nil {
+		return nil, err
+	}
+	var testItems []folderItem
+	if testDir != "" {
+		if _, testItems, err = scanFolder(testDir, classes); err != nil {
+			return nil, err
+		}
+	} else {
+		// Hold out every tenth image of each class (stable: file-name order).
+		var keep []folderItem
+		seen := make([]int, len(classes))
+		for _, it := range trainItems {
+			if seen[it.label]%10 == 9 {
+				testItems = append(testItems, it)
+			} else {
+				keep = append(keep, it)
+			}
+			seen[it.label]++
+		}
+		trainItems = keep
+	}
+	if len(testItems) == 0 {
+		return nil, fmt.Errorf("image folder %s: no test images (add a test/ folder, or at least 10 images per class for the automatic hold-out)", root)
+	}
+	all := append(append([]folderItem{}, trainItems...), testItems...)
+	pix, c, err := decodeAll(ctx, all, size)
+	if err != nil {
+		return nil, err
+	}
+	sz := c * size * size
+	labelsOf := func(items []folderItem) []int {
+		l := make([]int, len(items))
+		for i, it := range items {
+			l[i] = it.label
+		}
+		return l
+	}
+	base := "folder:" + root
+	train, err := NewMemory(base+"/train", c, size, size, pix[:len(trainItems)*sz], labelsOf(trainItems), classes)
+	if err != nil {
+		return nil, err
+	}
+	test, err := NewMemory(base+"/test", c, size, size, pix[len(trainItems)*sz:], labelsOf(testItems), classes)
+	if err != nil {
+		return nil, err
+	}
+	nm := computeNorm(train)
+	train.SetNorm(nm)
+	test.SetNorm(nm)
+	return &Splits{Train: train, Test: test, Info: Info{
+		Name: base, Title: "image folder " + root, Source: root,
+		License: "as given by the folder's owner", Norm: nm,
+	}}, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// scanFolder lists dir's class sub-folders and their images. With known
+// classes (the test split) every sub-folder must be one of them.
+func scanFolder(dir string, known []string) ([]string, []folderItem, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("image folder: %w", err)
+	}
+	var classes []string
+	for _, e := range ents {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			classes = append(classes, e.Name())
+		}
+	}
+	if len(classes) == 0 {
+		return nil, nil, fmt.Errorf("image folder %s is empty: want one sub-folder of PNG/JPEG images per class", dir)
+	}
+	sort.Strings(classes)
+	index := map[string]int{}
+	if known != nil {
+		for i, c := range known {
+			index[c] = i
+		}
+		for _, c := range classes {
+			if _, ok := index[c]; !ok {
+				return nil, nil, fmt.Errorf("image folder %s: class %q is not among the train classes %v", dir, c, known)
+			}
+		}
+	} else {
+		for i, c := range classes {
+			index[c] = i
+		}
+	}
+	var items []folderItem
+	for _, c := range classes {
+		sub := filepath.Join(dir, c)
+		files, err := os.ReadDir(sub)
+		if err != nil {
+			return nil, nil, fmt.Errorf("image folder: %w", err)
+		}
+		n := 0
+		for _, f := range files {
+			if f.IsDir() || !imageExt[strings.ToLower(filepath.Ext(f.Name()))] {
+				continue
+			}
+			items = append(items, folderItem{path: filepath.Join(sub, f.Name()), label: index[c]})
+			n++
+		}
+		if n == 0 {
+			return nil, nil, fmt.Errorf("image folder %s: class folder %q has no PNG or JPEG images", dir, c)
+		}
+	}
+	if known != nil {
+		classes = known
+	}
+	return classes, items, nil
+}
+
+// decodeAll decodes and resizes every item in parallel into one pixel slice
+// of size×size images with the channel count c (1 if all are gray, else 3).
+func decodeAll(ctx context.Context, items []folderItem, size int) ([]uint8, int, error) {
+	imgs := make([]*image.RGBA, len(items))
+	gray := make([]bool, len(items))
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				imgs[i], gray[i], errs[i] = decodeResize(items[i].path, size)
+			}
+		}()
+	}
+	var ctxErr error
+feed:
+	for i := range items {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			ctxErr = ctx.Err()
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if ctxErr != nil {
+		return nil, 0, fmt.Errorf("decode image folder: %w", ctxErr)
+	}
+	allGray := true
+	for i, err := range errs {
+		if err != nil {
+			return nil, 0, err
+		}
+		allGray = allGray && gray[i]
+	}
+	c := 3
+	if allGray {
+		c = 1
+	}
+	hw := size * size
+	pix := make([]uint8, len(items)*c*hw)
+	for i, im := range imgs {
+		dst := pix[i*c*hw : (i+1)*c*hw]
+		for p := range hw {
+			for ch := range c {
+				dst[ch*hw+p] = im.Pix[p*4+ch]
+			}
+		}
+	}
+	return pix, c, nil
+}
+
+// decodeResize decodes one file, crops its centre square and scales it to
+// size×size RGBA; gray reports whether the source was a grayscale image.
+func decodeResize(path string, size int) (*image.RGBA, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("image folder: %w", err)
+	}
+	defer f.Close()
+	src, format, err := image.Decode(f)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: cannot decode image (%w); want PNG or JPEG", path, err)
+	}
+	b := src.Bounds()
+	if b.Dx() == 0 || b.Dy() == 0 {
+		return nil, false, fmt.Errorf("%s: %s image has zero size", path, format)
+	}
+	side := min(b.Dx(), b.Dy())
+	x0 := b.Min.X + (b.Dx()-side)/2
+	y0 := b.Min.Y + (b.Dy()-side)/2
+	dst := image.NewRGBA(image.Rect(0, 0, size, size))
+	// Opaque black under transparent pixels, so alpha never leaks into RGB.
+	draw.Draw(dst, dst.Bounds(), &image.Uniform{C: color.Black}, image.Point{}, draw.Src)
+	draw.BiLinear.Scale(dst, dst.Bounds(), src, image.Rect(x0, y0, x0+side, y0+side), draw.Over, nil)
+	var isGray bool
+	switch src.(type) {
+	case *image.Gray, *image.Gray16:
+		isGray = true
+	}
+	return dst, isGray, nil
+}
