@@ -174,6 +174,19 @@ type SummaryRun struct {
 	FinishedAt     time.Time `json:"finished_at,omitzero"` // see RunStatus.FinishedAt
 }
 
+// Sweep is sweep.json: what was asked for and the runs it expanded into.
+type Sweep struct {
+	CodeVersion string `json:"code_version"`
+	// Command is the command line that (re)runs the sweep; running it again
+	// reuses completed runs and resumes an interrupted one.
+	Command string `json:"command"`
+	// Config is the sweep configuration as the harness resolved it (the
+	// fields of a sweep.yaml).
+	Config      json.RawMessage `json:"config"`
+	Runs        []string        `json:"runs"` // run IDs in plan order
+	Environment Environment     `json:"environment"`
+}
+
 // Baseline is the evaluation of a non-self-supervised representation.
 // Dataset and Backbone say what it was computed on; when empty, reports
 // apply it to every run of the summary (a single-dataset sweep).
