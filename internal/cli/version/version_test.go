@@ -1,0 +1,47 @@
+package version
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/siambench/siambench/internal/cli/factory"
+	"github.com/siambench/siambench/internal/iostreams"
+	"github.com/siambench/siambench/nn/gemm"
+)
+
+func TestVersion(t *testing.T) {
+	io, _, out, _ := iostreams.Test()
+	f := factory.New(io)
+	f.Version = "abc123"
+	t.Run("parse", func(t *testing.T) {
+		var got *VersionOptions
+		cmd := NewCmdVersion(f, func(o *VersionOptions) error { got = o; return nil })
+		cmd.SetArgs([]string{})
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if got == nil || got.Version != "abc123" {
+			t.Fatalf("options: %+v", got)
+		}
+		cmd = NewCmdVersion(f, func(o *VersionOptions) error { return nil })
+		cmd.SetArgs([]string{"extra"})
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		if err := cmd.Execute(); err == nil {
+			t.Error("want error for an extra argument")
+		}
+	})
+	t.Run("run", func(t *testing.T) {
+		cmd := NewCmdVersion(f, nil)
+		cmd.SetArgs([]string{})
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		b := gemm.Current()
+		for _, want := range []string{"bench abc123", runtime.Version(), "gemm: " + b.Name(), b.Info()} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
+		}
+	})
+}
