@@ -1,0 +1,173 @@
+package nn
+
+import "sync/atomic"
+
+// node records how an op's output was made: its inputs and the function
+// that, given the output's gradient, accumulates (+=) into their gradients.
+type node struct {
+	op       string
+	inputs   []*Tensor
+	backward func(dout []float32)
+}
+
+// noGradDepth counts active NoGrad calls. It is process-wide: while any
+// goroutine is inside NoGrad, no goroutine records graph.
+var noGradDepth atomic.Int32
+
+// NoGrad runs fn with graph recording off: ops inside produce plain tensors
+// without backward links (evaluation, EMA updates, monitors). Nested calls
+// are fine. Recording is process-wide state, so do not train in another
+// goroutine while one is inside NoGrad.
+func NoGrad(fn func()) {
+	noGradDepth.Add(1)
+	defer noGradDepth.Add(-1)
+	fn()
+}
+
+// GradEnabled reports whether ops currently record graph.
+func GradEnabled() bool { return noGradDepth.Load() == 0 }
+
+// needsGraph reports whether an op on these inputs must record a node.
+func needsGraph(ins ...*Tensor) bool {
+	if noGradDepth.Load() != 0 {
+		return false
+	}
+	for _, t := range ins {
+		if t != nil && t.requiresGrad {
+			return true
+		}
+	}
+	return false
+}
+
+// record attaches a node to out when any input needs a gradient and
+// recording is on. backward receives dout (out's gradient) and must add
+// into the gradients of the inputs that need one (see gradOf).
+func record(out *Tensor, op string, backward func(dout []float32), ins ...*Tensor) *Tensor {
+	if !needsGraph(ins...) {
+		return out
+	}
+	out.requiresGrad = true
+	out.node = &node{op: op, inputs: ins, backward: backward}
+	return out
+}
+
+// gradOf returns t's gradient storage, allocating zeros on first use, or nil
+// when t needs no gradient (so backward functions can skip it).
+func gradOf(t *Tensor) []float32 {
+	if t == nil || !t.requiresGrad {
+		return nil
+	}
+	if t.Grad == nil {
+		t.Grad = make([]float32, len(t.Data))
+	}
+	return t.Grad
+}
+
+// Detach returns a tensor sharing t's data with no link to the graph
+// (stop-gradient): nothing flows back through it.
+func (t *Tensor) Detach() *Tensor {
+	return &Tensor{Data: t.Data, shape: t.Shape()}
+}
+
+// Backward computes the gradient of the scalar t with respect to every leaf
+// that requires one, accumulating (+=) into their Grad. It panics with a
+// *ShapeError when t has more than one element (use BackwardWith).
+func (t *Tensor) Backward() {
+	if len(t.Data) != 1 {
+		panic(shapeErrorf("Backward", [][]int{t.shape}, "Backward needs a scalar; use BackwardWith to seed a gradient of this shape"))
+	}
+	t.BackwardWith([]float32{1})
+}
+
+// BackwardWith back-propagates the given gradient of t (same length as
+// t.Data), accumulating into the Grad of every leaf that requires one. The
+// graph is kept, so BackwardWith may be called again (gradients add up).
+// A t that does not require a gradient is a no-op.
+func (t *Tensor) BackwardWith(grad []float32) {
+	if len(grad) != len(t.Data) {
+		panic(shapeErrorf("BackwardWith", [][]int{t.shape, {len(grad)}}, "gradient has %d elements, tensor has %d", len(grad), len(t.Data)))
+	}
+	if !t.requiresGrad {
+		return
+	}
+	order := topoOrder(t)
+	g := gradOf(t)
+	for i, v := range grad {
+		g[i] += v
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		n := order[i]
+		if n.Grad == nil {
+			continue // no gradient reached it
+		}
+		n.node.backward(n.Grad)
+		n.Grad = nil // intermediate gradient no longer needed
+	}
+}
+
+// topoOrder returns the non-leaf tensors reachable from root, inputs before
+// outputs. It is iterative so deep graphs cannot overflow the stack.
+func topoOrder(root *Tensor) []*Tensor {
+	var order []*Tensor
+	if root.node == nil {
+		return nil
+	}
+	visited := map[*Tensor]bool{root: true}
+	type frame struct {
+		t    *Tensor
+		next int
+	}
+	stack := []frame{{t: root}}
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		if f.next < len(f.t.node.inputs) {
+			in := f.t.node.inputs[f.next]
+			f.next++
+			if in != nil && in.node != nil && !visited[in] {
+				visited[in] = true
+				stack = append(stack, frame{t: in})
+			}
+			continue
+		}
+		order = append(order, f.t)
+		stack = stack[:len(stack)-1]
+	}
+	return order
+}
+
+// Reshape returns a tensor with the same data (shared, no copy) and a new
+// shape; one dimension may be -1 and is inferred. Gradients flow through.
+func (t *Tensor) Reshape(shape ...int) *Tensor {
+	shape = append([]int(nil), shape...)
+	infer, known := -1, 1
+	for i, d := range shape {
+		if d == -1 {
+			if infer >= 0 {
+				panic(shapeErrorf("Reshape", [][]int{t.shape, shape}, "more than one -1"))
+			}
+			infer = i
+			continue
+		}
+		if d < 0 {
+			panic(shapeErrorf("Reshape", [][]int{t.shape, shape}, "negative dimension"))
+		}
+		known *= d
+	}
+	if infer >= 0 {
+		if known == 0 || len(t.Data)%known != 0 {
+			panic(shapeErrorf("Reshape", [][]int{t.shape, shape}, "cannot infer -1 for %d elements", len(t.Data)))
+		}
+		shape[infer] = len(t.Data) / known
+		known *= shape[infer]
+	}
+	if known != len(t.Data) {
+		panic(shapeErrorf("Reshape", [][]int{t.shape, shape}, "element count %d != %d", len(t.Data), known))
+	}
+	out := &Tensor{Data: t.Data, shape: shape}
+	return record(out, "Reshape", func(dout []float32) {
+		if dx := gradOf(t); dx != nil {
+			addTo(dx, dout)
+		}
+	}, t)
+}

@@ -1,0 +1,196 @@
+package nn
+
+import (
+	"math"
+
+	"github.com/siambench/siambench/nn/internal/parallel"
+)
+
+// Batch normalisation. N=batch, C=channels (or features D), HW=H·W (1 for
+// 1-d input). M = N·HW values per channel.
+
+// BatchNorm normalises x, which is (N,C) or (N,C,H,W), per channel C.
+//
+// With training set it uses the batch statistics (biased variance) and,
+// when runMean and runVar are non-nil, updates them in place:
+// run = (1−momentum)·run + momentum·batch, with the unbiased variance
+// (PyTorch's convention). Otherwise it uses runMean and runVar, which must
+// then be non-nil. gamma (scale) and beta (shift) are (C) or nil (1 and 0).
+// If eps is 0, 1e-5 is used. Training needs more than one value per channel.
+func BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32) *Tensor {
+	if len(x.shape) != 2 && len(x.shape) != 4 {
+		panic(shapeErrorf("BatchNorm", [][]int{x.shape}, "want (N,C) or (N,C,H,W)"))
+	}
+	n, c := x.shape[0], x.shape[1]
+	hw := 1
+	if len(x.shape) == 4 {
+		hw = x.shape[2] * x.shape[3]
+	}
+	for _, p := range []struct {
+		name string
+		t    *Tensor
+	}{{"gamma", gamma}, {"beta", beta}, {"running mean", runMean}, {"running var", runVar}} {
+		if p.t != nil && len(p.t.Data) != c {
+			panic(shapeErrorf("BatchNorm", [][]int{x.shape, p.t.shape}, "%s must have %d elements (one per channel)", p.name, c))
+		}
+	}
+	if eps == 0 {
+		eps = 1e-5
+	}
+	m := n * hw
+	mean := make([]float32, c)   // saved for backward
+	invstd := make([]float32, c) // saved for backward
+	if training {
+		if m <= 1 {
+			panic(shapeErrorf("BatchNorm", [][]int{x.shape}, "training needs more than 1 value per channel; use a larger batch or eval mode"))
+		}
+		bnStats(x.Data, mean, invstd, n, c, hw, eps)
+		if runMean != nil && runVar != nil {
+			for ch := 0; ch < c; ch++ {
+				v := 1/(invstd[ch]*invstd[ch]) - eps
+				unbiased := v * float32(m) / float32(m-1)
+				runMean.Data[ch] = (1-momentum)*runMean.Data[ch] + momentum*mean[ch]
+				runVar.Data[ch] = (1-momentum)*runVar.Data[ch] + momentum*unbiased
+			}
+		}
+	} else {
+		if runMean == nil || runVar == nil {
+			panic(shapeErrorf("BatchNorm", [][]int{x.shape}, "eval mode needs running mean and variance"))
+		}
+		copy(mean, runMean.Data)
+		for ch := range invstd {
+			invstd[ch] = float32(1 / math.Sqrt(float64(runVar.Data[ch])+float64(eps)))
+		}
+	}
+	var g, b []float32
+	if gamma != nil {
+		g = gamma.Data
+	}
+	if beta != nil {
+		b = beta.Data
+	}
+	out := Zeros(x.shape...)
+	bnApply(out.Data, x.Data, mean, invstd, g, b, n, c, hw)
+	return record(out, "BatchNorm", func(dout []float32) {
+		bnBackward(gradOf(x), gradOf(gamma), gradOf(beta), dout, x.Data, mean, invstd, g, n, c, hw, training)
+	}, x, gamma, beta)
+}
+
+// ---------------------------------------------------------------------------
+// kernels (parallel over channels; each channel reduces sequentially, so
+// results do not depend on scheduling)
+
+// bnStats fills mean[c] and invstd[c] = 1/sqrt(var_c + eps) (biased var),
+// accumulating in float64.
+func bnStats(x, mean, invstd []float32, n, c, hw int, eps float32) {
+	m := float64(n * hw)
+	parallel.For(c, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var s float64
+			for i := 0; i < n; i++ {
+				var ss float32
+				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					ss += v
+				}
+				s += float64(ss)
+			}
+			mu := s / m
+			var q float64
+			for i := 0; i < n; i++ {
+				var qq float32
+				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					d := v - float32(mu)
+					qq += d * d
+				}
+				q += float64(qq)
+			}
+			mean[ch] = float32(mu)
+			invstd[ch] = float32(1 / math.Sqrt(q/m+float64(eps)))
+		}
+	})
+}
+
+// bnApply computes y = (x−mean)·invstd·γ + β per channel; γ, β may be nil.
+func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int) {
+	parallel.For(n*c, 1, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			ch := nc % c
+			scale := invstd[ch]
+			if gamma != nil {
+				scale *= gamma[ch]
+			}
+			shift := -mean[ch] * scale
+			if beta != nil {
+				shift += beta[ch]
+			}
+			xs := x[nc*hw : (nc+1)*hw]
+			ys := y[nc*hw : (nc+1)*hw]
+			ys = ys[:len(xs)]
+			for i, v := range xs {
+				ys[i] = v*scale + shift
+			}
+		}
+	})
+}
+
+// bnBackward accumulates dx, dgamma, dbeta (each may be nil) from dy.
+// training: dx = γ·invstd/M·(M·dy − Σdy − x̂·Σ(dy·x̂)); eval: dx = γ·invstd·dy.
+func bnBackward(dx, dgamma, dbeta, dy, x, mean, invstd, gamma []float32, n, c, hw int, training bool) {
+	m := float32(n * hw)
+	sumDy := make([]float32, c)
+	sumDyXhat := make([]float32, c)
+	parallel.For(c, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var s, sx float64
+			mu, is := mean[ch], invstd[ch]
+			for i := 0; i < n; i++ {
+				off := (i*c + ch) * hw
+				xs, gs := x[off:off+hw], dy[off:off+hw]
+				var a, b float32
+				for j, v := range xs {
+					a += gs[j]
+					b += gs[j] * (v - mu) * is
+				}
+				s += float64(a)
+				sx += float64(b)
+			}
+			sumDy[ch], sumDyXhat[ch] = float32(s), float32(sx)
+		}
+	})
+	for ch := 0; ch < c; ch++ {
+		if dgamma != nil {
+			dgamma[ch] += sumDyXhat[ch]
+		}
+		if dbeta != nil {
+			dbeta[ch] += sumDy[ch]
+		}
+	}
+	if dx == nil {
+		return
+	}
+	parallel.For(n*c, 1, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			ch := nc % c
+			g := float32(1)
+			if gamma != nil {
+				g = gamma[ch]
+			}
+			mu, is := mean[ch], invstd[ch]
+			xs, gs, ds := x[nc*hw:(nc+1)*hw], dy[nc*hw:(nc+1)*hw], dx[nc*hw:(nc+1)*hw]
+			gs, ds = gs[:len(xs)], ds[:len(xs)]
+			if !training {
+				k := g * is
+				for j := range xs {
+					ds[j] += k * gs[j]
+				}
+				continue
+			}
+			k := g * is / m
+			a, b := sumDy[ch], sumDyXhat[ch]
+			for j, v := range xs {
+				xhat := (v - mu) * is
+				ds[j] += k * (m*gs[j] - a - xhat*b)
+			}
+		}
+	})
+}

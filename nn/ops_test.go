@@ -1,0 +1,257 @@
+package nn_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/gradcheck"
+)
+
+func rng(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 1)) }
+
+// randAway returns normal samples kept at least gap away from 0 (so ReLU
+// and similar kinks are not straddled by the finite-difference step).
+func randAway(r *rand.Rand, gap float32, shape ...int) *nn.Tensor {
+	t := nn.Randn(r, 1, shape...)
+	for i, v := range t.Data {
+		if v >= 0 && v < gap {
+			t.Data[i] = v + gap
+		} else if v < 0 && v > -gap {
+			t.Data[i] = v - gap
+		}
+	}
+	return t
+}
+
+func positive(r *rand.Rand, shape ...int) *nn.Tensor {
+	return nn.Uniform(r, 0.5, 2, shape...)
+}
+
+func req(t *nn.Tensor) *nn.Tensor { return t.SetRequiresGrad(true) }
+
+func TestOpGradients(t *testing.T) {
+	r := rng(1)
+	a := req(nn.Randn(r, 1, 3, 4))
+	b := req(nn.Randn(r, 1, 3, 4))
+	row := req(nn.Randn(r, 1, 4))
+	one := req(nn.Randn(r, 1, 1))
+	pos := req(positive(r, 3, 4))
+	posRow := req(positive(r, 4))
+	away := req(randAway(r, 0.05, 3, 4))
+	m1 := req(nn.Randn(r, 1, 3, 5))
+	m2 := req(nn.Randn(r, 1, 5, 2))
+	m1t := req(nn.Randn(r, 1, 5, 3))
+	m2t := req(nn.Randn(r, 1, 2, 5))
+	t3 := req(nn.Randn(r, 1, 2, 3, 4))
+	tiny := req(nn.Randn(r, 1e-9, 2, 3))
+	c1 := req(nn.Randn(r, 1, 2, 4))
+	c2 := req(nn.Randn(r, 1, 3, 4))
+	labels := []int{3, 0, 2}
+
+	cases := []struct {
+		name string
+		f    func() *nn.Tensor
+		in   map[string]*nn.Tensor
+		opt  gradcheck.Options // zero: defaults
+	}{
+		{"Add", func() *nn.Tensor { return nn.Add(a, b) }, map[string]*nn.Tensor{"a": a, "b": b}, gradcheck.Options{}},
+		{"AddBroadcastRow", func() *nn.Tensor { return nn.Add(a, row) }, map[string]*nn.Tensor{"a": a, "row": row}, gradcheck.Options{}},
+		{"AddBroadcastScalar", func() *nn.Tensor { return nn.Add(a, one) }, map[string]*nn.Tensor{"a": a, "one": one}, gradcheck.Options{}},
+		{"Sub", func() *nn.Tensor { return nn.Sub(a, row) }, map[string]*nn.Tensor{"a": a, "row": row}, gradcheck.Options{}},
+		{"Mul", func() *nn.Tensor { return nn.Mul(a, b) }, map[string]*nn.Tensor{"a": a, "b": b}, gradcheck.Options{}},
+		{"MulBroadcast", func() *nn.Tensor { return nn.Mul(a, row) }, map[string]*nn.Tensor{"a": a, "row": row}, gradcheck.Options{}},
+		{"Div", func() *nn.Tensor { return nn.Div(a, pos) }, map[string]*nn.Tensor{"a": a, "pos": pos}, gradcheck.Options{}},
+		{"DivBroadcast", func() *nn.Tensor { return nn.Div(a, posRow) }, map[string]*nn.Tensor{"a": a, "posRow": posRow}, gradcheck.Options{}},
+		{"Scale", func() *nn.Tensor { return nn.Scale(a, -2.5) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+		{"AddScalar", func() *nn.Tensor { return nn.AddScalar(a, 3) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+		{"Neg", func() *nn.Tensor { return nn.Neg(a) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+		{"Exp", func() *nn.Tensor { return nn.Exp(a) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+		{"Log", func() *nn.Tensor { return nn.Log(pos) }, map[string]*nn.Tensor{"pos": pos}, gradcheck.Options{}},
+		{"Sqrt", func() *nn.Tensor { return nn.Sqrt(pos) }, map[string]*nn.Tensor{"pos": pos}, gradcheck.Options{}},
+		{"Square", func() *nn.Tensor { return nn.Square(a) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+		{"ReLU", func() *nn.Tensor { return nn.ReLU(away) }, map[string]*nn.Tensor{"away": away}, gradcheck.Options{}},
+		{"Sum0", func() *nn.Tensor { return nn.Sum(t3, 0) }, map[string]*nn.Tensor{"t3": t3}, gradcheck.Options{}},
+		{"Sum1", func() *nn.Tensor { return nn.Sum(t3, 1) }, map[string]*nn.Tensor{"t3": t3}, gradcheck.Options{}},
+		{"SumLast", func() *nn.Tensor { return nn.Sum(t3, -1) }, map[string]*nn.Tensor{"t3": t3}, gradcheck.Options{}},
+		{"Mean1", func() *nn.Tensor { return nn.Mean(t3, 1) }, map[string]*nn.Tensor{"t3": t3}, gradcheck.Options{}},
+		{"SumAll", func() *nn.Tensor { return nn.SumAll(t3) }, map[string]*nn.Tensor{"t3": t3}, gradcheck.Options{}},
+		{"MeanAll", func() *nn.Tensor { return nn.MeanAll(t3) }, map[string]*nn.Tensor{"t3": t3}, gradcheck.Options{}},
+		{"MatMul", func() *nn.Tensor { return nn.MatMul(m1, m2, false, false) }, map[string]*nn.Tensor{"a": m1, "b": m2}, gradcheck.Options{}},
+		{"MatMulTA", func() *nn.Tensor { return nn.MatMul(m1t, m2, true, false) }, map[string]*nn.Tensor{"a": m1t, "b": m2}, gradcheck.Options{}},
+		{"MatMulTB", func() *nn.Tensor { return nn.MatMul(m1, m2t, false, true) }, map[string]*nn.Tensor{"a": m1, "b": m2t}, gradcheck.Options{}},
+		{"MatMulTATB", func() *nn.Tensor { return nn.MatMul(m1t, m2t, true, true) }, map[string]*nn.Tensor{"a": m1t, "b": m2t}, gradcheck.Options{}},
+		{"Softmax", func() *nn.Tensor { return nn.Softmax(a) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+		{"LogSoftmax", func() *nn.Tensor { return nn.LogSoftmax(a) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+		{"LogSumExp", func() *nn.Tensor { return nn.LogSumExp(a) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+		{"CrossEntropy", func() *nn.Tensor { return nn.CrossEntropy(a, labels) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+		{"L2Normalize", func() *nn.Tensor { return nn.L2Normalize(a, 0) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+		{"L2NormalizeClamped", func() *nn.Tensor { return nn.L2Normalize(tiny, 1e-3) }, map[string]*nn.Tensor{"tiny": tiny}, gradcheck.Options{Step: 1e-5}},
+		{"CosineSimilarity", func() *nn.Tensor { return nn.CosineSimilarity(a, b) }, map[string]*nn.Tensor{"a": a, "b": b}, gradcheck.Options{}},
+		{"Concat", func() *nn.Tensor { return nn.Concat([]*nn.Tensor{c1, c2}) }, map[string]*nn.Tensor{"c1": c1, "c2": c2}, gradcheck.Options{}},
+		{"Split", func() *nn.Tensor {
+			p := nn.Split(c2, 1, 2)
+			return nn.Concat([]*nn.Tensor{nn.Scale(p[1], 2), p[0]})
+		}, map[string]*nn.Tensor{"c2": c2}, gradcheck.Options{}},
+		{"Reshape", func() *nn.Tensor { return nn.Mul(nn.Sum(t3.Reshape(2, -1), 0).Reshape(6, 2), a.Reshape(1, 12).Reshape(6, 2)) }, map[string]*nn.Tensor{"t3": t3, "a": a}, gradcheck.Options{}},
+		{"UsedTwice", func() *nn.Tensor { return nn.Add(nn.Mul(a, a), nn.Exp(a)) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ins []gradcheck.Input
+			for _, name := range sortedKeys(tc.in) {
+				ins = append(ins, gradcheck.Input{Name: name, T: tc.in[name]})
+			}
+			gradcheck.Check(t, tc.f, ins, tc.opt)
+		})
+	}
+}
+
+func sortedKeys(m map[string]*nn.Tensor) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	for i := range ks {
+		for j := i + 1; j < len(ks); j++ {
+			if ks[j] < ks[i] {
+				ks[i], ks[j] = ks[j], ks[i]
+			}
+		}
+	}
+	return ks
+}
+
+func TestForwardValues(t *testing.T) {
+	x := nn.New([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	cases := []struct {
+		name string
+		got  *nn.Tensor
+		want []float32
+	}{
+		{"MatMul", nn.MatMul(x, x, false, true), []float32{14, 32, 32, 77}},
+		{"MatMulTA", nn.MatMul(x, x, true, false), []float32{17, 22, 27, 22, 29, 36, 27, 36, 45}},
+		{"Sum0", nn.Sum(x, 0), []float32{5, 7, 9}},
+		{"Sum1", nn.Sum(x, 1), []float32{6, 15}},
+		{"Mean1", nn.Mean(x, 1), []float32{2, 5}},
+		{"AddRow", nn.Add(x, nn.New([]float32{10, 20, 30}, 3)), []float32{11, 22, 33, 14, 25, 36}},
+		{"ReLU", nn.ReLU(nn.New([]float32{-1, 0, 2}, 3)), []float32{0, 0, 2}},
+		{"LogSumExp", nn.LogSumExp(nn.New([]float32{0, 0, 1000, 1000}, 2, 2)), []float32{float32(math.Log(2)), 1000 + float32(math.Log(2))}},
+		{"L2Normalize", nn.L2Normalize(nn.New([]float32{3, 4}, 1, 2), 0), []float32{0.6, 0.8}},
+		{"Cosine", nn.CosineSimilarity(nn.New([]float32{1, 0, 1, 1}, 2, 2), nn.New([]float32{0, 1, 2, 2}, 2, 2)), []float32{0, 1}},
+		{"CrossEntropyUniform", nn.CrossEntropy(nn.Zeros(2, 4), []int{1, 3}), []float32{float32(math.Log(4))}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.got.Data) != len(tc.want) {
+				t.Fatalf("got %d values %v, want %v", len(tc.got.Data), tc.got.Data, tc.want)
+			}
+			for i := range tc.want {
+				if math.Abs(float64(tc.got.Data[i]-tc.want[i])) > 1e-4*math.Max(1, math.Abs(float64(tc.want[i]))) {
+					t.Errorf("[%d]: want %g, got %g", i, tc.want[i], tc.got.Data[i])
+				}
+			}
+		})
+	}
+}
+
+func TestAutogradSemantics(t *testing.T) {
+	t.Run("AccumulatesAcrossBackward", func(t *testing.T) {
+		x := req(nn.New([]float32{2}, 1))
+		nn.SumAll(nn.Mul(x, x)).Backward()
+		nn.SumAll(nn.Mul(x, x)).Backward()
+		if x.Grad[0] != 8 {
+			t.Fatalf("grad after two backward passes of x²: want 8, got %g", x.Grad[0])
+		}
+		x.ZeroGrad()
+		if x.Grad[0] != 0 {
+			t.Fatalf("ZeroGrad left %g", x.Grad[0])
+		}
+	})
+	t.Run("DetachStopsGradient", func(t *testing.T) {
+		x := req(nn.New([]float32{3}, 1))
+		// d/dx [x · sg(x)] = sg(x) = 3, not 2x = 6
+		nn.SumAll(nn.Mul(x, x.Detach())).Backward()
+		if x.Grad[0] != 3 {
+			t.Fatalf("want 3, got %g", x.Grad[0])
+		}
+	})
+	t.Run("NoGradRecordsNothing", func(t *testing.T) {
+		x := req(nn.New([]float32{3}, 1))
+		var y *nn.Tensor
+		nn.NoGrad(func() { y = nn.Mul(x, x) })
+		if y.RequiresGrad() || !y.IsLeaf() {
+			t.Fatal("op inside NoGrad recorded graph")
+		}
+		if !nn.GradEnabled() {
+			t.Fatal("grad mode not restored after NoGrad")
+		}
+	})
+	t.Run("BackwardWithSeed", func(t *testing.T) {
+		x := req(nn.New([]float32{1, 2}, 2))
+		y := nn.Scale(x, 3)
+		y.BackwardWith([]float32{1, 10})
+		if x.Grad[0] != 3 || x.Grad[1] != 30 {
+			t.Fatalf("want [3 30], got %v", x.Grad)
+		}
+	})
+	t.Run("IntermediateGradsDropped", func(t *testing.T) {
+		x := req(nn.New([]float32{1, 2}, 2))
+		h := nn.Exp(x)
+		nn.SumAll(h).Backward()
+		if h.Grad != nil {
+			t.Fatalf("intermediate gradient kept: %v", h.Grad)
+		}
+	})
+	t.Run("LeafWithoutGradUntouched", func(t *testing.T) {
+		x := nn.New([]float32{1, 2}, 2)
+		w := req(nn.New([]float32{1, 1}, 2))
+		nn.SumAll(nn.Mul(x, w)).Backward()
+		if x.Grad != nil {
+			t.Fatal("gradient allocated for a tensor that does not require it")
+		}
+	})
+}
+
+func TestShapeErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		f    func()
+		want string
+	}{
+		{"MatMulInner", func() { nn.MatMul(nn.Zeros(2, 3), nn.Zeros(4, 5), false, false) }, "nn.MatMul: inner dimensions differ: 3 vs 4 (transA=false, transB=false) (shapes (2,3), (4,5))"},
+		{"AddMismatch", func() { nn.Add(nn.Zeros(2, 3), nn.Zeros(2)) }, "nn.Add: shapes do not match: b must have a's shape, a suffix of it, or one element (shapes (2,3), (2))"},
+		{"NewLen", func() { nn.New(make([]float32, 5), 2, 3) }, "nn.New: shape holds 6 elements but data has 5 (shapes (2,3))"},
+		{"CrossEntropyLabel", func() { nn.CrossEntropy(nn.Zeros(2, 3), []int{0, 3}) }, "nn.CrossEntropy: label 3 of row 1 outside [0,3) (shapes (2,3))"},
+		{"BackwardNonScalar", func() { nn.Zeros(2).Backward() }, "nn.Backward: Backward needs a scalar; use BackwardWith to seed a gradient of this shape (shapes (2))"},
+		{"Split", func() { nn.Split(nn.Zeros(4, 2), 1, 2) }, "nn.Split: sizes sum to 3, dimension 0 is 4 (shapes (4,2), (1,2))"},
+		{"Concat", func() { nn.Concat([]*nn.Tensor{nn.Zeros(1, 2), nn.Zeros(1, 3)}) }, "nn.Concat: shapes differ beyond axis 0 (shapes (1,2), (1,3))"},
+		{"Reshape", func() { nn.Zeros(2, 3).Reshape(4, -1) }, "nn.Reshape: cannot infer -1 for 6 elements (shapes (2,3), (4,-1))"},
+		{"SumAxis", func() { nn.Sum(nn.Zeros(2, 3), 2) }, "nn.Sum: axis 2 out of range (shapes (2,3))"},
+		{"Softmax3D", func() { nn.Softmax(nn.Zeros(2, 3, 4)) }, "nn.Softmax: want a 2-D (N,D) tensor (shapes (2,3,4))"},
+		{"Cosine", func() { nn.CosineSimilarity(nn.Zeros(2, 3), nn.Zeros(2, 4)) }, "nn.CosineSimilarity: want two (N,D) tensors of the same shape (shapes (2,3), (2,4))"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := nn.Catch(tc.f)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if _, ok := err.(*nn.ShapeError); !ok {
+				t.Fatalf("error type %T, want *nn.ShapeError", err)
+			}
+			if err.Error() != tc.want {
+				t.Fatalf("error\n got %q\nwant %q", err.Error(), tc.want)
+			}
+		})
+	}
+	t.Run("OtherPanicsPropagate", func(t *testing.T) {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want boom", r)
+			}
+		}()
+		_ = nn.Catch(func() { panic("boom") })
+	})
+}
