@@ -94,7 +94,9 @@ func TestOpGradients(t *testing.T) {
 			p := nn.Split(c2, 1, 2)
 			return nn.Concat([]*nn.Tensor{nn.Scale(p[1], 2), p[0]})
 		}, map[string]*nn.Tensor{"c2": c2}, gradcheck.Options{}},
-		{"Reshape", func() *nn.Tensor { return nn.Mul(nn.Sum(t3.Reshape(2, -1), 0).Reshape(6, 2), a.Reshape(1, 12).Reshape(6, 2)) }, map[string]*nn.Tensor{"t3": t3, "a": a}, gradcheck.Options{}},
+		{"Reshape", func() *nn.Tensor {
+			return nn.Mul(nn.Sum(t3.Reshape(2, -1), 0).Reshape(6, 2), a.Reshape(1, 12).Reshape(6, 2))
+		}, map[string]*nn.Tensor{"t3": t3, "a": a}, gradcheck.Options{}},
 		{"UsedTwice", func() *nn.Tensor { return nn.Add(nn.Mul(a, a), nn.Exp(a)) }, map[string]*nn.Tensor{"a": a}, gradcheck.Options{}},
 	}
 	for _, tc := range cases {
