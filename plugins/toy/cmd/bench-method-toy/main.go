@@ -1,0 +1,9 @@
+// Command bench-method-toy serves the toy method (a test fixture) as a plugin.
+package main
+
+import (
+	"github.com/siambench/siambench/plugins/toy"
+	"github.com/siambench/siambench/sdk"
+)
+
+func main() { sdk.Serve(toy.New()) }

@@ -1,0 +1,295 @@
+// Package toy is a tiny method for testing the plugin machinery without the
+// real methods: a linear projector z = xW and the negative cosine similarity
+// between the views' projections, averaged over view pairs. Its gradients
+// are written out by hand (no autodiff), so tests of the transport and of
+// the conformance suite do not depend on nn's autograd.
+//
+// Options: dim (projector width), stopgrad (SimSiam-style stop-gradient on
+// the other view, which makes it a DetachedStepper), and fault/fault_step,
+// which inject a panic, a slow step or a process exit at one step, for the
+// host's reliability tests.
+package toy
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"time"
+
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/sdk"
+)
+
+// N=batch, D=feature dim, K=projector width, V=views.
+
+// Method is the toy method. The zero value is not usable; call New.
+type Method struct {
+	target bool // features of the other view come from the host's target backbone
+
+	opts sdk.Options
+	d, k int
+	w    []float64 // (D,K) projector, row-major
+	step int64     // steps taken, part of the state
+}
+
+var (
+	_ sdk.Method          = (*Method)(nil)
+	_ sdk.DetachedStepper = (*Method)(nil)
+)
+
+// New returns the toy method (two views, no target backbone).
+func New() *Method { return &Method{} }
+
+// NewTarget returns a variant that asks for a momentum target backbone and
+// uses the target features as the (constant) other branch, BYOL-style.
+func NewTarget() *Method { return &Method{target: true} }
+
+// Describe returns the toy's spec.
+func (m *Method) Describe() sdk.Spec {
+	s := sdk.Spec{
+		Name: "toy", Version: "0.1.0",
+		Paper:       "none: a test fixture (negative cosine, cf. Chen & He, arXiv:2011.10566)",
+		Description: "linear projector + negative cosine; for tests of the plugin machinery",
+		Views:       []sdk.ViewSpec{{Count: 2, Preset: "simsiam"}},
+		Hyper:       sdk.Hyper{Optimizer: "sgd", BaseLR: 0.05, LRBatchDiv: 256, WeightDecay: 1e-4, Momentum: 0.9},
+		Options: []sdk.OptionSpec{
+			{Name: "dim", Type: "int", Default: "16", Help: "projector output width K"},
+			{Name: "stopgrad", Type: "bool", Default: "false", Help: "stop the gradient through the other view (SimSiam-style)"},
+			{Name: "fault", Type: "enum", Default: "none", Choices: []string{"none", "panic", "slow", "exit"}, Help: "inject a fault at fault_step (tests only)"},
+			{Name: "fault_step", Type: "int", Default: "0", Help: "the step at which fault happens"},
+		},
+	}
+	if m.target {
+		s.Name = "toy-target"
+		s.Target = &sdk.TargetSpec{BaseMomentum: 0.99, Schedule: "cosine"}
+	}
+	return s
+}
+
+// Init builds the projector from cfg.Seed.
+func (m *Method) Init(cfg sdk.InitConfig) error {
+	opts, err := sdk.ParseOptions(m.Describe().Options, cfg.Options)
+	if err != nil {
+		return err
+	}
+	if opts.Int("dim") < 1 {
+		return fmt.Errorf("%w: option dim = %d, want ≥ 1", sdk.ErrBadInput, opts.Int("dim"))
+	}
+	m.opts, m.d, m.k, m.step = opts, cfg.FeatureDim, opts.Int("dim"), 0
+	rng := rand.New(rand.NewSource(cfg.Seed))
+	m.w = make([]float64, m.d*m.k)
+	for i := range m.w {
+		m.w[i] = rng.NormFloat64() / math.Sqrt(float64(m.d))
+	}
+	return nil
+}
+
+// Step computes the loss and gradients and takes an SGD step on W.
+func (m *Method) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+	switch {
+	case m.target:
+		return m.run(ctx, in, in.Targets)
+	case m.opts.Bool("stopgrad"):
+		return m.run(ctx, in, in.Views)
+	}
+	return m.run(ctx, in, nil)
+}
+
+// StepDetached computes the stop-gradient branches from detached.
+func (m *Method) StepDetached(ctx context.Context, in sdk.StepInput, detached []*nn.Tensor) (sdk.StepOutput, error) {
+	if m.target || !m.opts.Bool("stopgrad") {
+		return m.Step(ctx, in) // no branch is detached from the views
+	}
+	return m.run(ctx, in, detached)
+}
+
+// run does the step. With sg == nil the loss is
+// L = −(1/P) Σ_{i<j} mean_n cos(z_i[n], z_j[n]) with gradients through both
+// arguments; otherwise each pair contributes ½[cos(z_i, c_j) + cos(z_j, c_i)]
+// where c = sg·W is a constant.
+func (m *Method) run(ctx context.Context, in sdk.StepInput, sg []*nn.Tensor) (sdk.StepOutput, error) {
+	if err := m.inject(ctx, in.Step); err != nil {
+		return sdk.StepOutput{}, err
+	}
+	v, n := len(in.Views), in.Views[0].Dim(0)
+	z := make([][]float64, v)  // (N,K) per view
+	dz := make([][]float64, v) // ∂L/∂z
+	c := make([][]float64, v)  // constant branch (N,K), if any
+	for i := range in.Views {
+		z[i] = m.project(in.Views[i].Data, n)
+		dz[i] = make([]float64, n*m.k)
+		if sg != nil {
+			c[i] = m.project(sg[i].Data, n)
+		}
+	}
+	pairs := float64(v * (v - 1) / 2)
+	loss := 0.0
+	for i := 0; i < v; i++ {
+		for j := i + 1; j < v; j++ {
+			for r := 0; r < n; r++ {
+				zi, zj := z[i][r*m.k:(r+1)*m.k], z[j][r*m.k:(r+1)*m.k]
+				gi, gj := dz[i][r*m.k:(r+1)*m.k], dz[j][r*m.k:(r+1)*m.k]
+				if sg == nil {
+					scale := -1 / (pairs * float64(n))
+					loss += scale * cosGrad(zi, zj, gi, gj, scale)
+					continue
+				}
+				scale := -0.5 / (pairs * float64(n))
+				loss += scale * cosGrad(zi, c[j][r*m.k:(r+1)*m.k], gi, nil, scale)
+				loss += scale * cosGrad(zj, c[i][r*m.k:(r+1)*m.k], gj, nil, scale)
+			}
+		}
+	}
+	// ∂L/∂x_i = ∂L/∂z_i · Wᵀ; ∂L/∂W = Σ_i x_iᵀ ∂L/∂z_i.
+	out := sdk.StepOutput{Loss: loss, Grads: make([]*nn.Tensor, v), Metrics: map[string]float64{}}
+	dw := make([]float64, len(m.w))
+	for i := range in.Views {
+		x := in.Views[i].Data
+		dx := make([]float32, n*m.d)
+		for r := 0; r < n; r++ {
+			for a := 0; a < m.d; a++ {
+				s := 0.0
+				for b := 0; b < m.k; b++ {
+					s += dz[i][r*m.k+b] * m.w[a*m.k+b]
+					dw[a*m.k+b] += float64(x[r*m.d+a]) * dz[i][r*m.k+b]
+				}
+				dx[r*m.d+a] = float32(s)
+			}
+		}
+		out.Grads[i] = nn.New(dx, n, m.d)
+	}
+	for i := range m.w {
+		m.w[i] -= in.LR * dw[i]
+	}
+	m.step++
+	out.Metrics["output_std"] = outputStd(z[0], n, m.k)
+	return out, nil
+}
+
+// project returns x·W for x (N,D).
+func (m *Method) project(x []float32, n int) []float64 {
+	z := make([]float64, n*m.k)
+	for r := 0; r < n; r++ {
+		for a := 0; a < m.d; a++ {
+			xa := float64(x[r*m.d+a])
+			for b := 0; b < m.k; b++ {
+				z[r*m.k+b] += xa * m.w[a*m.k+b]
+			}
+		}
+	}
+	return z
+}
+
+// cosGrad returns cos(a, b) and adds scale·∂cos/∂a to ga and, when gb is
+// not nil, scale·∂cos/∂b to gb: ∂cos/∂a = b/(|a||b|) − cos·a/|a|².
+func cosGrad(a, b, ga, gb []float64, scale float64) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += a[i] * b[i]
+		aa += a[i] * a[i]
+		bb += b[i] * b[i]
+	}
+	na, nb := math.Sqrt(aa)+1e-12, math.Sqrt(bb)+1e-12
+	cos := ab / (na * nb)
+	for i := range a {
+		ga[i] += scale * (b[i]/(na*nb) - cos*a[i]/(na*na))
+		if gb != nil {
+			gb[i] += scale * (a[i]/(na*nb) - cos*b[i]/(nb*nb))
+		}
+	}
+	return cos
+}
+
+// outputStd is the mean over channels of the std over the batch of the
+// l2-normalised rows of z (N,K): ≈ 1/√K when healthy, → 0 on collapse.
+func outputStd(z []float64, n, k int) float64 {
+	u := make([]float64, len(z))
+	for r := 0; r < n; r++ {
+		s := 0.0
+		for b := 0; b < k; b++ {
+			s += z[r*k+b] * z[r*k+b]
+		}
+		s = math.Sqrt(s) + 1e-12
+		for b := 0; b < k; b++ {
+			u[r*k+b] = z[r*k+b] / s
+		}
+	}
+	total := 0.0
+	for b := 0; b < k; b++ {
+		mean, sq := 0.0, 0.0
+		for r := 0; r < n; r++ {
+			mean += u[r*k+b]
+		}
+		mean /= float64(n)
+		for r := 0; r < n; r++ {
+			sq += (u[r*k+b] - mean) * (u[r*k+b] - mean)
+		}
+		total += math.Sqrt(sq / float64(n))
+	}
+	return total / float64(k)
+}
+
+// inject performs the configured fault at fault_step.
+func (m *Method) inject(ctx context.Context, step int) error {
+	if step != m.opts.Int("fault_step") {
+		return nil
+	}
+	switch m.opts.String("fault") {
+	case "panic":
+		panic(fmt.Sprintf("toy: injected panic at step %d", step))
+	case "exit":
+		os.Exit(3)
+	case "slow":
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(30 * time.Second):
+		}
+	}
+	return nil
+}
+
+// ---  state: "toy1", D, K, step, W as float64 little-endian.
+
+var stateMagic = [4]byte{'t', 'o', 'y', '1'}
+
+// State serialises W and the step count.
+func (m *Method) State() ([]byte, error) {
+	var buf bytes.Buffer
+	hdr := struct {
+		Magic      [4]byte
+		D, K, Step int64
+	}{stateMagic, int64(m.d), int64(m.k), m.step}
+	if err := binary.Write(&buf, binary.LittleEndian, hdr); err != nil {
+		return nil, err
+	}
+	if err := binary.Write(&buf, binary.LittleEndian, m.w); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// SetState restores a State blob taken from a method with the same D and K.
+func (m *Method) SetState(b []byte) error {
+	var hdr struct {
+		Magic      [4]byte
+		D, K, Step int64
+	}
+	r := bytes.NewReader(b)
+	if err := binary.Read(r, binary.LittleEndian, &hdr); err != nil || hdr.Magic != stateMagic {
+		return fmt.Errorf("%w: not a toy state blob (%d bytes)", sdk.ErrBadInput, len(b))
+	}
+	if hdr.D != int64(m.d) || hdr.K != int64(m.k) {
+		return fmt.Errorf("%w: state is for D=%d K=%d, this method was initialised with D=%d K=%d", sdk.ErrBadInput, hdr.D, hdr.K, m.d, m.k)
+	}
+	w := make([]float64, m.d*m.k)
+	if err := binary.Read(r, binary.LittleEndian, w); err != nil || r.Len() != 0 {
+		return fmt.Errorf("%w: toy state blob truncated or too long (%d bytes)", sdk.ErrBadInput, len(b))
+	}
+	m.w, m.step = w, hdr.Step
+	return nil
+}
