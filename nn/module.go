@@ -267,3 +267,62 @@ func NewMLP(rng *rand.Rand, name string, in int, blocks ...Block) *Sequential {
 	}
 	return NewSequential(name, mods...)
 }
+
+// ---------------------------------------------------------------------------
+// Conv2d
+
+// Conv2dLayer is a 2-D convolution module; see Conv2d.
+type Conv2dLayer struct {
+	In, Out, K, Stride, Pad int
+	Weight                  *Param // (Out,In,K,K)
+	Bias                    *Param // (Out) or nil
+}
+
+// NewConv2d returns a k×k convolution initialised like PyTorch's default
+// (uniform in ±1/√(in·k·k) for weight and bias).
+func NewConv2d(rng *rand.Rand, in, out, k, stride, pad int, bias bool) *Conv2dLayer {
+	bound := float32(1 / math.Sqrt(float64(in*k*k)))
+	l := &Conv2dLayer{In: in, Out: out, K: k, Stride: stride, Pad: pad,
+		Weight: newParam("weight", Uniform(rng, -bound, bound, out, in, k, k), false)}
+	if bias {
+		l.Bias = newParam("bias", Uniform(rng, -bound, bound, out), true)
+	}
+	return l
+}
+
+// KaimingNormal re-initialises the weight with N(0, 2/(Out·K·K)) (He
+// normal, fan-out, as torchvision's ResNets) and zeroes the bias; it
+// returns l.
+func (l *Conv2dLayer) KaimingNormal(rng *rand.Rand) *Conv2dLayer {
+	std := math.Sqrt(2 / float64(l.Out*l.K*l.K))
+	for i := range l.Weight.T.Data {
+		l.Weight.T.Data[i] = float32(rng.NormFloat64() * std)
+	}
+	if l.Bias != nil {
+		clear(l.Bias.T.Data)
+	}
+	return l
+}
+
+// Forward convolves x (N,In,H,W).
+func (l *Conv2dLayer) Forward(x *Tensor) *Tensor {
+	var b *Tensor
+	if l.Bias != nil {
+		b = l.Bias.T
+	}
+	return Conv2d(x, l.Weight.T, b, l.Stride, l.Pad)
+}
+
+// Params returns weight and, if present, bias.
+func (l *Conv2dLayer) Params() []*Param {
+	if l.Bias != nil {
+		return []*Param{l.Weight, l.Bias}
+	}
+	return []*Param{l.Weight}
+}
+
+// Buffers returns nil.
+func (l *Conv2dLayer) Buffers() []*Param { return nil }
+
+// SetTraining does nothing for convolutions.
+func (l *Conv2dLayer) SetTraining(bool) {}

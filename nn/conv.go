@@ -1,0 +1,342 @@
+package nn
+
+import (
+	"github.com/siambench/siambench/nn/gemm"
+	"github.com/siambench/siambench/nn/internal/parallel"
+)
+
+// 2-D convolution. N=batch, C=input channels, H,W=input size, O=output
+// channels, KH,KW=kernel size, OH,OW=output size, P=OH·OW, K=C·KH·KW.
+// OH = (H + 2·pad − KH)/stride + 1 (floor), likewise OW.
+//
+// The fast path lowers a chunk of nb images to a column matrix
+// col (K, nb·P) (im2col) and computes out (O, nb·P) = W (O,K) · col with one
+// GEMM, then scatters it to NCHW. Backward recomputes col rather than
+// keeping it (memory), and runs dW += dout·colᵀ and dcol = Wᵀ·dout, then
+// col2im. Conv2dNaive is the direct-loop reference twin.
+
+// convGeom holds a convolution's sizes.
+type convGeom struct {
+	n, c, h, w, o, kh, kw, stride, pad, oh, ow int
+}
+
+func (g convGeom) p() int { return g.oh * g.ow }
+func (g convGeom) k() int { return g.c * g.kh * g.kw }
+
+func convCheck(op string, x, w, b *Tensor, stride, pad int) convGeom {
+	if len(x.shape) != 4 || len(w.shape) != 4 {
+		panic(shapeErrorf(op, [][]int{x.shape, w.shape}, "want x (N,C,H,W) and w (O,C,KH,KW)"))
+	}
+	if x.shape[1] != w.shape[1] {
+		panic(shapeErrorf(op, [][]int{x.shape, w.shape}, "input has %d channels, weight expects %d", x.shape[1], w.shape[1]))
+	}
+	if stride < 1 || pad < 0 {
+		panic(shapeErrorf(op, [][]int{x.shape, w.shape}, "stride %d must be ≥ 1 and pad %d ≥ 0", stride, pad))
+	}
+	g := convGeom{n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3],
+		o: w.shape[0], kh: w.shape[2], kw: w.shape[3], stride: stride, pad: pad}
+	if g.h+2*pad < g.kh || g.w+2*pad < g.kw {
+		panic(shapeErrorf(op, [][]int{x.shape, w.shape}, "kernel %dx%d larger than padded input %dx%d", g.kh, g.kw, g.h+2*pad, g.w+2*pad))
+	}
+	g.oh = (g.h+2*pad-g.kh)/stride + 1
+	g.ow = (g.w+2*pad-g.kw)/stride + 1
+	if b != nil && (len(b.shape) != 1 || b.shape[0] != g.o) {
+		panic(shapeErrorf(op, [][]int{w.shape, b.shape}, "bias must be (%d)", g.o))
+	}
+	return g
+}
+
+// Conv2d convolves x (N,C,H,W) with w (O,C,KH,KW), adds b (O) when non-nil,
+// and returns (N,O,OH,OW). Any kernel size, stride ≥ 1 and pad ≥ 0 (zero
+// padding) are allowed.
+func Conv2d(x, w, b *Tensor, stride, pad int) *Tensor {
+	g := convCheck("Conv2d", x, w, b, stride, pad)
+	out := Zeros(g.n, g.o, g.oh, g.ow)
+	var bias []float32
+	if b != nil {
+		bias = b.Data
+	}
+	convForward(out.Data, x.Data, w.Data, bias, g)
+	return record(out, "Conv2d", func(dout []float32) {
+		var db []float32
+		if b != nil {
+			db = gradOf(b)
+		}
+		convBackward(gradOf(x), gradOf(w), db, dout, x.Data, w.Data, g)
+	}, x, w, b)
+}
+
+// Conv2dNaive computes the same as Conv2d with direct loops: the reference
+// the fast path is tested against, and a fallback for debugging.
+func Conv2dNaive(x, w, b *Tensor, stride, pad int) *Tensor {
+	g := convCheck("Conv2dNaive", x, w, b, stride, pad)
+	out := Zeros(g.n, g.o, g.oh, g.ow)
+	var bias []float32
+	if b != nil {
+		bias = b.Data
+	}
+	convForwardNaive(out.Data, x.Data, w.Data, bias, g)
+	return record(out, "Conv2dNaive", func(dout []float32) {
+		var db []float32
+		if b != nil {
+			db = gradOf(b)
+		}
+		convBackwardNaive(gradOf(x), gradOf(w), db, dout, x.Data, w.Data, g)
+	}, x, w, b)
+}
+
+// ---------------------------------------------------------------------------
+// fast kernels
+
+// colTarget is the size (floats) of one chunk's column matrix.
+const colTarget = 1 << 22
+
+func (g convGeom) chunk() int {
+	per := g.k() * g.p()
+	nb := colTarget / max(per, 1)
+	return max(1, min(nb, g.n))
+}
+
+// im2col writes the columns of images [n0, n0+nb) of x into col (K, nb·P).
+func im2col(col, x []float32, g convGeom, n0, nb int) {
+	P, K := g.p(), g.k()
+	ld := nb * P
+	parallel.For(nb*g.c, 1, func(lo, hi int) {
+		for ic := lo; ic < hi; ic++ {
+			i, c := ic/g.c, ic%g.c
+			img := x[((n0+i)*g.c+c)*g.h*g.w : ((n0+i)*g.c+c+1)*g.h*g.w]
+			for kh := 0; kh < g.kh; kh++ {
+				for kw := 0; kw < g.kw; kw++ {
+					k := (c*g.kh+kh)*g.kw + kw
+					dst := col[k*ld+i*P : k*ld+(i+1)*P]
+					im2colRow(dst, img, g, kh, kw)
+				}
+			}
+		}
+	})
+	_ = K
+}
+
+// im2colRow fills dst (P) with input pixels seen by kernel tap (kh,kw).
+func im2colRow(dst, img []float32, g convGeom, kh, kw int) {
+	for oh := 0; oh < g.oh; oh++ {
+		ih := oh*g.stride - g.pad + kh
+		row := dst[oh*g.ow : (oh+1)*g.ow]
+		if ih < 0 || ih >= g.h {
+			clear(row)
+			continue
+		}
+		src := img[ih*g.w : (ih+1)*g.w]
+		if g.stride == 1 {
+			// contiguous run: iw = ow − pad + kw
+			lo := max(0, g.pad-kw)        // first ow with iw ≥ 0
+			hi := min(g.ow, g.w+g.pad-kw) // first ow with iw ≥ W
+			clear(row[:lo])
+			if hi > lo {
+				copy(row[lo:hi], src[lo-g.pad+kw:hi-g.pad+kw])
+			} else {
+				hi = lo
+			}
+			clear(row[hi:])
+			continue
+		}
+		for ow := range row {
+			iw := ow*g.stride - g.pad + kw
+			if iw < 0 || iw >= g.w {
+				row[ow] = 0
+			} else {
+				row[ow] = src[iw]
+			}
+		}
+	}
+}
+
+// col2im adds the columns dcol (K, nb·P) back into dx for images [n0, n0+nb).
+func col2im(dx, dcol []float32, g convGeom, n0, nb int) {
+	P := g.p()
+	ld := nb * P
+	parallel.For(nb*g.c, 1, func(lo, hi int) {
+		for ic := lo; ic < hi; ic++ {
+			i, c := ic/g.c, ic%g.c
+			img := dx[((n0+i)*g.c+c)*g.h*g.w : ((n0+i)*g.c+c+1)*g.h*g.w]
+			for kh := 0; kh < g.kh; kh++ {
+				for kw := 0; kw < g.kw; kw++ {
+					k := (c*g.kh+kh)*g.kw + kw
+					src := dcol[k*ld+i*P : k*ld+(i+1)*P]
+					for oh := 0; oh < g.oh; oh++ {
+						ih := oh*g.stride - g.pad + kh
+						if ih < 0 || ih >= g.h {
+							continue
+						}
+						dst := img[ih*g.w : (ih+1)*g.w]
+						s := src[oh*g.ow : (oh+1)*g.ow]
+						if g.stride == 1 {
+							lo := max(0, g.pad-kw)
+							hi := min(g.ow, g.w+g.pad-kw)
+							if hi > lo {
+								d := dst[lo-g.pad+kw : hi-g.pad+kw]
+								ss := s[lo:hi]
+								ss = ss[:len(d)]
+								for j := range d {
+									d[j] += ss[j]
+								}
+							}
+							continue
+						}
+						for ow, v := range s {
+							iw := ow*g.stride - g.pad + kw
+							if iw >= 0 && iw < g.w {
+								dst[iw] += v
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// convForward computes out (N,O,P) = W·im2col(x) + b chunk by chunk.
+func convForward(out, x, w, bias []float32, g convGeom) {
+	P, K := g.p(), g.k()
+	nbMax := g.chunk()
+	col := getScratch(K * nbMax * P)
+	tmp := getScratch(g.o * nbMax * P)
+	defer putScratch(col)
+	defer putScratch(tmp)
+	be := gemm.Current()
+	for n0 := 0; n0 < g.n; n0 += nbMax {
+		nb := min(nbMax, g.n-n0)
+		ld := nb * P
+		im2col(col, x, g, n0, nb)
+		be.Sgemm(false, false, g.o, ld, K, 1, w, K, col, ld, 0, tmp, ld)
+		// scatter tmp (O, nb, P) → out (nb, O, P), adding bias
+		parallel.For(nb*g.o, 4, func(lo, hi int) {
+			for io := lo; io < hi; io++ {
+				i, o := io/g.o, io%g.o
+				dst := out[((n0+i)*g.o+o)*P : ((n0+i)*g.o+o+1)*P]
+				copy(dst, tmp[o*ld+i*P:o*ld+(i+1)*P])
+				if bias != nil {
+					bv := bias[o]
+					for j := range dst {
+						dst[j] += bv
+					}
+				}
+			}
+		})
+	}
+}
+
+// convBackward accumulates dx, dw, db (each may be nil) from dout (N,O,P).
+func convBackward(dx, dw, db, dout, x, w []float32, g convGeom) {
+	P, K := g.p(), g.k()
+	if db != nil {
+		// per-channel sums, each channel sequential: deterministic
+		parallel.For(g.o, 1, func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				var s float64
+				for i := 0; i < g.n; i++ {
+					var ss float32
+					for _, v := range dout[(i*g.o+o)*P : (i*g.o+o+1)*P] {
+						ss += v
+					}
+					s += float64(ss)
+				}
+				db[o] += float32(s)
+			}
+		})
+	}
+	if dx == nil && dw == nil {
+		return
+	}
+	nbMax := g.chunk()
+	col := getScratch(K * nbMax * P)
+	dtmp := getScratch(g.o * nbMax * P)
+	defer putScratch(col)
+	defer putScratch(dtmp)
+	be := gemm.Current()
+	for n0 := 0; n0 < g.n; n0 += nbMax {
+		nb := min(nbMax, g.n-n0)
+		ld := nb * P
+		// gather dout (nb, O, P) → dtmp (O, nb·P)
+		parallel.For(nb*g.o, 4, func(lo, hi int) {
+			for io := lo; io < hi; io++ {
+				i, o := io/g.o, io%g.o
+				copy(dtmp[o*ld+i*P:o*ld+(i+1)*P], dout[((n0+i)*g.o+o)*P:((n0+i)*g.o+o+1)*P])
+			}
+		})
+		if dw != nil {
+			im2col(col, x, g, n0, nb)
+			// dW (O,K) += dtmp (O, nb·P) · colᵀ
+			be.Sgemm(false, true, g.o, K, ld, 1, dtmp, ld, col, ld, 1, dw, K)
+		}
+		if dx != nil {
+			// dcol (K, nb·P) = Wᵀ · dtmp, reusing col's storage
+			be.Sgemm(true, false, K, ld, g.o, 1, w, K, dtmp, ld, 0, col, ld)
+			col2im(dx, col, g, n0, nb)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// naive kernels (reference)
+
+func convForwardNaive(out, x, w, bias []float32, g convGeom) {
+	for n := 0; n < g.n; n++ {
+		for o := 0; o < g.o; o++ {
+			for oh := 0; oh < g.oh; oh++ {
+				for ow := 0; ow < g.ow; ow++ {
+					var s float32
+					if bias != nil {
+						s = bias[o]
+					}
+					for c := 0; c < g.c; c++ {
+						for kh := 0; kh < g.kh; kh++ {
+							for kw := 0; kw < g.kw; kw++ {
+								ih, iw := oh*g.stride-g.pad+kh, ow*g.stride-g.pad+kw
+								if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
+									continue
+								}
+								s += x[((n*g.c+c)*g.h+ih)*g.w+iw] * w[((o*g.c+c)*g.kh+kh)*g.kw+kw]
+							}
+						}
+					}
+					out[((n*g.o+o)*g.oh+oh)*g.ow+ow] = s
+				}
+			}
+		}
+	}
+}
+
+func convBackwardNaive(dx, dw, db, dout, x, w []float32, g convGeom) {
+	for n := 0; n < g.n; n++ {
+		for o := 0; o < g.o; o++ {
+			for oh := 0; oh < g.oh; oh++ {
+				for ow := 0; ow < g.ow; ow++ {
+					d := dout[((n*g.o+o)*g.oh+oh)*g.ow+ow]
+					if db != nil {
+						db[o] += d
+					}
+					for c := 0; c < g.c; c++ {
+						for kh := 0; kh < g.kh; kh++ {
+							for kw := 0; kw < g.kw; kw++ {
+								ih, iw := oh*g.stride-g.pad+kh, ow*g.stride-g.pad+kw
+								if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
+									continue
+								}
+								xi := ((n*g.c+c)*g.h+ih)*g.w + iw
+								wi := ((o*g.c+c)*g.kh+kh)*g.kw + kw
+								if dw != nil {
+									dw[wi] += d * x[xi]
+								}
+								if dx != nil {
+									dx[xi] += d * w[wi]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

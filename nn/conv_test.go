@@ -1,0 +1,125 @@
+package nn_test
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/gradcheck"
+)
+
+func TestConv2dGradients(t *testing.T) {
+	cases := []struct {
+		name                   string
+		n, c, h, w, o, k, s, p int
+		bias                   bool
+	}{
+		{"3x3-pad1", 2, 2, 5, 4, 3, 3, 1, 1, true},
+		{"3x3-stride2", 2, 2, 5, 5, 2, 3, 2, 1, false},
+		{"1x1", 2, 3, 3, 3, 2, 1, 1, 0, true},
+		{"2x2-nopad-odd", 1, 2, 5, 3, 2, 2, 2, 0, true},
+		{"5x5-pad2", 1, 1, 4, 4, 2, 5, 1, 2, false},
+	}
+	r := rng(5)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := req(nn.Randn(r, 1, tc.n, tc.c, tc.h, tc.w))
+			w := req(nn.Randn(r, 0.5, tc.o, tc.c, tc.k, tc.k))
+			ins := []gradcheck.Input{{Name: "x", T: x}, {Name: "w", T: w}}
+			var b *nn.Tensor
+			if tc.bias {
+				b = req(nn.Randn(r, 1, tc.o))
+				ins = append(ins, gradcheck.Input{Name: "b", T: b})
+			}
+			gradcheck.Check(t, func() *nn.Tensor { return nn.Conv2d(x, w, b, tc.s, tc.p) }, ins, gradcheck.Options{})
+		})
+	}
+}
+
+// TestConv2dMatchesNaive compares the im2col+GEMM path with the direct
+// loops, forward and all three gradients, on odd shapes, including batches
+// big enough to span several im2col chunks.
+func TestConv2dMatchesNaive(t *testing.T) {
+	cases := []struct{ n, c, h, w, o, k, s, p int }{
+		{3, 3, 7, 5, 4, 3, 1, 1},
+		{2, 5, 9, 9, 3, 3, 2, 1},
+		{4, 2, 6, 7, 5, 1, 1, 0},
+		{1, 1, 11, 13, 2, 4, 3, 2},
+		{70, 16, 32, 32, 2, 3, 1, 1}, // 16·9·1024 per image: three im2col chunks
+	}
+	r := rng(6)
+	for _, tc := range cases {
+		name := fmt.Sprintf("n%d-c%d-%dx%d-o%d-k%d-s%d-p%d", tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.s, tc.p)
+		t.Run(name, func(t *testing.T) {
+			x := req(nn.Randn(r, 1, tc.n, tc.c, tc.h, tc.w))
+			w := req(nn.Randn(r, 1, tc.o, tc.c, tc.k, tc.k))
+			b := req(nn.Randn(r, 1, tc.o))
+			fast := nn.Conv2d(x, w, b, tc.s, tc.p)
+			seed := nn.Randn(r, 1, fast.Shape()...).Data
+			fast.BackwardWith(seed)
+			fx, fw, fb := x.Grad, w.Grad, b.Grad
+			x.Grad, w.Grad, b.Grad = nil, nil, nil
+			slow := nn.Conv2dNaive(x, w, b, tc.s, tc.p)
+			slow.BackwardWith(seed)
+			for _, c := range []struct {
+				what      string
+				got, want []float32
+			}{{"out", fast.Data, slow.Data}, {"dx", fx, x.Grad}, {"dw", fw, w.Grad}, {"db", fb, b.Grad}} {
+				if d := maxRelDiff(c.got, c.want); d > 1e-4 {
+					t.Errorf("%s: max relative diff %.3g vs naive", c.what, d)
+				}
+			}
+		})
+	}
+}
+
+// maxRelDiff returns max|a−b| / max(1, max|b|): the error relative to the
+// tensor's scale (float32 sums of many terms differ in their last bits).
+func maxRelDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var m, scale float64 = 0, 1
+	for i := range a {
+		m = math.Max(m, math.Abs(float64(a[i]-b[i])))
+		scale = math.Max(scale, math.Abs(float64(b[i])))
+	}
+	return m / scale
+}
+
+func TestPoolGradients(t *testing.T) {
+	r := rng(7)
+	x := req(nn.Randn(r, 1, 2, 3, 4, 5))
+	gradcheck.Check(t, func() *nn.Tensor { return nn.GlobalAvgPool(x) }, []gradcheck.Input{{Name: "x", T: x}}, gradcheck.Options{})
+	// distinct, well-separated values so the finite-difference step never changes the argmax
+	xm := nn.Zeros(2, 2, 5, 5)
+	perm := r.Perm(len(xm.Data))
+	for i, p := range perm {
+		xm.Data[i] = float32(p) * 0.1
+	}
+	req(xm)
+	t.Run("MaxPool2d", func(t *testing.T) {
+		gradcheck.Check(t, func() *nn.Tensor { return nn.MaxPool2d(xm, 2, 2) }, []gradcheck.Input{{Name: "x", T: xm}}, gradcheck.Options{})
+		gradcheck.Check(t, func() *nn.Tensor { return nn.MaxPool2d(xm, 3, 1) }, []gradcheck.Input{{Name: "x-overlap", T: xm}}, gradcheck.Options{})
+	})
+	got := nn.MaxPool2d(nn.New([]float32{1, 5, 2, 3, 4, 0, 7, 6, 9}, 1, 1, 3, 3), 2, 1).Data
+	want := []float32{5, 5, 7, 9}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("MaxPool2d values %v, want %v", got, want)
+		}
+	}
+}
+
+func TestConvShapeErrors(t *testing.T) {
+	err := nn.Catch(func() { nn.Conv2d(nn.Zeros(1, 3, 8, 8), nn.Zeros(4, 2, 3, 3), nil, 1, 1) })
+	want := "nn.Conv2d: input has 3 channels, weight expects 2 (shapes (1,3,8,8), (4,2,3,3))"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+	err = nn.Catch(func() { nn.Conv2d(nn.Zeros(1, 1, 2, 2), nn.Zeros(1, 1, 5, 5), nil, 1, 0) })
+	if err == nil {
+		t.Fatal("kernel larger than input accepted")
+	}
+}
