@@ -1,6 +1,7 @@
 package kit
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -12,24 +13,35 @@ var testSpecs = []sdk.OptionSpec{
 	{Name: "dim", Type: "int", Default: "512", Help: "projector output width"},
 	{Name: "temperature", Type: "float", Default: "0.5", Help: "softmax temperature"},
 	{Name: "head_bn", Type: "enum", Default: "default", Choices: []string{"none", "hidden", "default", "all"}, Help: "BN in heads"},
-	{Name: "tag", Type: "string", Default: "", Help: "free text"},
 }
 
-func TestParseOptionsValues(t *testing.T) {
+func TestParseOptionsDefaultsAndValues(t *testing.T) {
+	o, err := ParseOptions(testSpecs, map[string]string{"dim": "64", "head_bn": "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Int("dim") != 64 || o.String("head_bn") != "none" || !o.Bool("stopgrad") || o.Float("temperature") != 0.5 {
+		t.Errorf("got dim=%d head_bn=%s stopgrad=%v temperature=%v", o.Int("dim"), o.String("head_bn"), o.Bool("stopgrad"), o.Float("temperature"))
+	}
+	if _, err := ParseOptions(testSpecs, map[string]string{"dims": "1"}); err == nil || !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), "head_bn") {
+		t.Errorf("unknown option: err = %v, want ErrBadInput listing the valid options", err)
+	}
+}
+
+func TestRangeHelpers(t *testing.T) {
 	tests := []struct {
-		name  string
-		given map[string]string
-		// want* are the expected effective values.
-		wantStop bool
-		wantDim  int
-		wantTemp float64
-		wantBN   string
-		wantTag  string
+		name    string
+		given   map[string]string
+		check   func(o Options) (float64, error)
+		want    float64
+		wantErr string // substring; "" means no error
 	}{
-		{name: "nil map gives defaults", given: nil, wantStop: true, wantDim: 512, wantTemp: 0.5, wantBN: "default"},
-		{name: "all set", given: map[string]string{"stopgrad": "false", "dim": "64", "temperature": "0.1", "head_bn": "none", "tag": "x"},
-			wantStop: false, wantDim: 64, wantTemp: 0.1, wantBN: "none", wantTag: "x"},
-		{name: "spaces trimmed and bool spellings", given: map[string]string{"stopgrad": " 0 ", "dim": " 8"}, wantStop: false, wantDim: 8, wantTemp: 0.5, wantBN: "default"},
+		{"int ok", map[string]string{"dim": "3"}, func(o Options) (float64, error) { v, err := o.IntAtLeast("dim", 1); return float64(v), err }, 3, ""},
+		{"int at bound", map[string]string{"dim": "1"}, func(o Options) (float64, error) { v, err := o.IntAtLeast("dim", 1); return float64(v), err }, 1, ""},
+		{"int too small", map[string]string{"dim": "0"}, func(o Options) (float64, error) { v, err := o.IntAtLeast("dim", 1); return float64(v), err }, 0, "option dim=0: must be at least 1"},
+		{"float ok", map[string]string{"temperature": "10"}, func(o Options) (float64, error) { return o.FloatIn("temperature", 0, 10) }, 10, ""},
+		{"float zero", map[string]string{"temperature": "0"}, func(o Options) (float64, error) { return o.FloatIn("temperature", 0, 10) }, 0, "option temperature=0: must be in (0, 10]"},
+		{"float too big", map[string]string{"temperature": "10.5"}, func(o Options) (float64, error) { return o.FloatIn("temperature", 0, 10) }, 0, "must be in (0, 10]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,108 +49,24 @@ func TestParseOptionsValues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := o.Bool("stopgrad"); got != tc.wantStop {
-				t.Errorf("stopgrad = %v, want %v", got, tc.wantStop)
+			got, err := tc.check(o)
+			if tc.wantErr == "" {
+				if err != nil || got != tc.want {
+					t.Fatalf("got %v, %v; want %v", got, err, tc.want)
+				}
+				return
 			}
-			if got := o.Int("dim"); got != tc.wantDim {
-				t.Errorf("dim = %v, want %v", got, tc.wantDim)
-			}
-			if got := o.Float("temperature"); got != tc.wantTemp {
-				t.Errorf("temperature = %v, want %v", got, tc.wantTemp)
-			}
-			if got := o.String("head_bn"); got != tc.wantBN {
-				t.Errorf("head_bn = %v, want %v", got, tc.wantBN)
-			}
-			if got := o.String("tag"); got != tc.wantTag {
-				t.Errorf("tag = %q, want %q", got, tc.wantTag)
-			}
-			if m := o.Map(); len(m) != len(testSpecs) {
-				t.Errorf("Map has %d entries, want %d", len(m), len(testSpecs))
-			}
-		})
-	}
-}
-
-func TestParseOptionsErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		given map[string]string
-		want  []string // substrings the error must contain
-	}{
-		{name: "unknown key", given: map[string]string{"stopgrads": "false"}, want: []string{`unknown option "stopgrads"`, "valid options:", "stopgrad (bool, default true)", "head_bn (enum none|hidden|default|all, default default)"}},
-		{name: "bad bool", given: map[string]string{"stopgrad": "maybe"}, want: []string{`stopgrad="maybe"`, "want a bool", "valid options:"}},
-		{name: "bad int", given: map[string]string{"dim": "5.5"}, want: []string{`dim="5.5"`, "want an integer"}},
-		{name: "bad float", given: map[string]string{"temperature": "warm"}, want: []string{"temperature", "want a finite number"}},
-		{name: "nan float", given: map[string]string{"temperature": "NaN"}, want: []string{"want a finite number"}},
-		{name: "bad enum", given: map[string]string{"head_bn": "some"}, want: []string{`head_bn="some"`, "want one of none|hidden|default|all"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseOptions(testSpecs, tc.given)
 			if err == nil {
-				t.Fatal("want an error")
+				t.Fatalf("got %v, want an error containing %q", got, tc.wantErr)
 			}
-			for _, w := range tc.want {
+			if !errors.Is(err, sdk.ErrBadInput) {
+				t.Errorf("error %q does not wrap sdk.ErrBadInput", err)
+			}
+			for _, w := range []string{tc.wantErr, "valid options:", "stopgrad (bool, default true)", "head_bn (one of none|hidden|default|all"} {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
 		})
-	}
-}
-
-func TestParseOptionsBadDefault(t *testing.T) {
-	_, err := ParseOptions([]sdk.OptionSpec{{Name: "k", Type: "int", Default: "many"}}, nil)
-	if err == nil || !strings.Contains(err.Error(), "invalid default") {
-		t.Fatalf("err = %v, want an invalid default error", err)
-	}
-}
-
-func TestRangeHelpers(t *testing.T) {
-	o, err := ParseOptions(testSpecs, map[string]string{"dim": "0", "temperature": "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := o.IntAtLeast("dim", 1); err == nil || !strings.Contains(err.Error(), "dim=0: must be at least 1") {
-		t.Errorf("IntAtLeast err = %v", err)
-	}
-	if _, err := o.FloatIn("temperature", 0, 10); err == nil || !strings.Contains(err.Error(), "must be in (0, 10]") {
-		t.Errorf("FloatIn err = %v", err)
-	}
-	o, _ = ParseOptions(testSpecs, map[string]string{"dim": "3", "temperature": "10"})
-	if v, err := o.IntAtLeast("dim", 1); err != nil || v != 3 {
-		t.Errorf("IntAtLeast = %v, %v", v, err)
-	}
-	if v, err := o.FloatIn("temperature", 0, 10); err != nil || v != 10 {
-		t.Errorf("FloatIn = %v, %v", v, err)
-	}
-}
-
-func TestAccessorMisusePanics(t *testing.T) {
-	o, _ := ParseOptions(testSpecs, nil)
-	for _, tc := range []struct {
-		name string
-		fn   func()
-	}{
-		{"unknown name", func() { o.Int("nope") }},
-		{"wrong type", func() { o.Int("stopgrad") }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Error("want a panic for a programmer error")
-				}
-			}()
-			tc.fn()
-		})
-	}
-}
-
-func TestValidOptionsEmpty(t *testing.T) {
-	if got := ValidOptions(nil); got != "this method takes no options" {
-		t.Errorf("ValidOptions(nil) = %q", got)
-	}
-	if _, err := ParseOptions(nil, map[string]string{"x": "1"}); err == nil || !strings.Contains(err.Error(), "takes no options") {
-		t.Errorf("err = %v", err)
 	}
 }
