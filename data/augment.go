@@ -230,7 +230,11 @@ func (v ViewSpec) Aug() (Aug, error) {
 type Augmenter struct {
 	x0, x1 []int32   // S: source columns left/right of each output column
 	wx     []float32 // S: weight of x1
+	rowA   []float32 // S: horizontally interpolated source rows
+	rowB   []float32
 	tmp    []float32 // C·S·S: blur scratch
+	pad    []float32 // S+2·radius: one reflect-padded row
+	ridx   []int32   // S+2·radius: reflected row indices
 	kern   []float32 // blur kernel
 }
 
@@ -343,12 +347,15 @@ func cropBox(r *rng, h, w int, aug *Aug) (top, left, ch, cw int) {
 
 // resize samples the box (top,left,ch,cw) of im bilinearly (half-pixel
 // centres, like align_corners=False) into dst (C,S,S) scaled to [0,1],
-// mirrored horizontally when flip is set.
+// mirrored horizontally when flip is set. Two passes: each needed source row
+// is interpolated horizontally once (cached), then rows are blended.
 func (a *Augmenter) resize(dst []float32, im Image, top, left, ch, cw, s int, flip bool) {
 	if cap(a.x0) < s {
 		a.x0, a.x1, a.wx = make([]int32, s), make([]int32, s), make([]float32, s)
+		a.rowA, a.rowB = make([]float32, s), make([]float32, s)
 	}
 	x0, x1, wx := a.x0[:s], a.x1[:s], a.wx[:s]
+	rowA, rowB := a.rowA[:s], a.rowB[:s]
 	sx := float64(cw) / float64(s)
 	for ox := range s {
 		src := (float64(ox)+0.5)*sx - 0.5
@@ -361,32 +368,60 @@ func (a *Augmenter) resize(dst []float32, im Image, top, left, ch, cw, s int, fl
 		}
 		x0[k], x1[k], wx[k] = int32(left+i0), int32(left+i1), float32(src-float64(i0))
 	}
+	hpass := func(out []float32, row []uint8) {
+		for ox := range out {
+			v0 := float32(row[x0[ox]])
+			out[ox] = v0 + (float32(row[x1[ox]])-v0)*wx[ox]
+		}
+	}
 	sy := float64(ch) / float64(s)
 	hw := im.H * im.W
 	const inv = 1.0 / 255
-	for oy := range s {
-		src := (float64(oy)+0.5)*sy - 0.5
-		src = min(max(src, 0), float64(ch-1))
-		j0 := int(src)
-		j1 := min(j0+1, ch-1)
-		wy := float32(src - float64(j0))
-		for c := range im.C {
-			r0 := im.Pix[c*hw+(top+j0)*im.W : c*hw+(top+j0+1)*im.W]
-			r1 := im.Pix[c*hw+(top+j1)*im.W : c*hw+(top+j1+1)*im.W]
+	for c := range im.C {
+		plane := im.Pix[c*hw : (c+1)*hw]
+		ja, jb := -1, -1 // source rows held in rowA, rowB
+		for oy := range s {
+			src := (float64(oy)+0.5)*sy - 0.5
+			src = min(max(src, 0), float64(ch-1))
+			j0 := int(src)
+			j1 := min(j0+1, ch-1)
+			wy := float32(src - float64(j0))
+			if j0 != ja {
+				if j0 == jb {
+					rowA, rowB = rowB, rowA
+					ja, jb = jb, ja
+				} else {
+					hpass(rowA, plane[(top+j0)*im.W:(top+j0+1)*im.W])
+					ja = j0
+				}
+			}
 			out := dst[c*s*s+oy*s : c*s*s+(oy+1)*s]
-			for ox := range out {
-				i0, i1, w := x0[ox], x1[ox], wx[ox]
-				a0, a1 := float32(r0[i0]), float32(r0[i1])
-				b0, b1 := float32(r1[i0]), float32(r1[i1])
-				top := a0 + (a1-a0)*w
-				bot := b0 + (b1-b0)*w
-				out[ox] = (top + (bot-top)*wy) * inv
+			if wy == 0 {
+				for ox, v := range rowA {
+					out[ox] = v * inv
+				}
+				continue
+			}
+			if j1 != jb {
+				hpass(rowB, plane[(top+j1)*im.W:(top+j1+1)*im.W])
+				jb = j1
+			}
+			for ox, v := range rowA {
+				out[ox] = (v + (rowB[ox]-v)*wy) * inv
 			}
 		}
 	}
 }
 
-func clamp01(v float32) float32 { return min(max(v, 0), 1) }
+func clamp01(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 1 {
+		return 1
+	}
+	return v
+}
 
 // scaleClamp is torchvision's adjust_brightness: x·f clipped to [0,1].
 func scaleClamp(x []float32, f float32) {
@@ -455,8 +490,12 @@ func hueRotate(r, g, b, dh float32) (float32, float32, float32) {
 	default:
 		h = (r-g)/d + 4
 	}
-	h = h/6 + dh
-	h -= float32(math.Floor(float64(h)))
+	h = h/6 + dh // in [-0.5, 1.5): wrap into [0,1)
+	if h < 0 {
+		h++
+	} else if h >= 1 {
+		h--
+	}
 	s, v := d/mx, mx
 	h6 := h * 6
 	k := int(h6)
@@ -489,12 +528,17 @@ func toGray(x []float32, ss int) {
 	}
 }
 
-// blur is a separable Gaussian blur with reflect padding; kernel side ≈ 10%
-// of S (odd, ≥ 3).
+// blur is a separable Gaussian blur with reflect padding. The kernel side
+// is about 10% of S (odd, ≥ 3) as in the papers, truncated to ±4σ where the
+// dropped weights are below 3.4e-4 of the peak.
 func (a *Augmenter) blur(x []float32, c, s int, sigma float64) {
+	if s < 2 {
+		return
+	}
 	k := int(math.Round(0.1 * float64(s)))
 	k = max(3, k|1)
-	rad := k / 2
+	rad := min(k/2, max(1, int(math.Ceil(4*sigma))), s-1)
+	k = 2*rad + 1
 	if cap(a.kern) < k {
 		a.kern = make([]float32, k)
 	}
@@ -506,39 +550,60 @@ func (a *Augmenter) blur(x []float32, c, s int, sigma float64) {
 		kern[i] = float32(w)
 		sum += w
 	}
+	// Weights below 1e-6 are flushed to zero: they change no pixel by more
+	// than 1e-6, and as float32 denormals they would make the loops ~50×
+	// slower. A kernel left with only its centre is the identity.
 	for i := range kern {
-		kern[i] = float32(float64(kern[i]) / sum)
+		w := float64(kern[i]) / sum
+		if w < 1e-6 {
+			w = 0
+		}
+		kern[i] = float32(w)
 	}
+	for kern[0] == 0 && rad > 0 {
+		rad--
+		kern = kern[1 : len(kern)-1]
+	}
+	if rad == 0 {
+		return
+	}
+	k = len(kern)
 	if cap(a.tmp) < c*s*s {
 		a.tmp = make([]float32, c*s*s)
 	}
-	tmp := a.tmp[:c*s*s]
-	reflect := func(i int) int {
-		for i < 0 || i >= s {
-			if i < 0 {
-				i = -i
-			}
-			if i >= s {
-				i = 2*(s-1) - i
-			}
+	if cap(a.pad) < s+2*rad {
+		a.pad = make([]float32, s+2*rad)
+		a.ridx = make([]int32, s+2*rad)
+	}
+	tmp, pad, ridx := a.tmp[:c*s*s], a.pad[:s+2*rad], a.ridx[:s+2*rad]
+	// reflect without repeating the edge (torch's "reflect"); rad < s.
+	for i := range ridx {
+		j := i - rad
+		if j < 0 {
+			j = -j
 		}
-		return i
+		if j >= s {
+			j = 2*(s-1) - j
+		}
+		ridx[i] = int32(j)
 	}
-	if s == 1 {
-		return
-	}
-	// Horizontal pass x → tmp, vertical pass tmp → x.
+	// Horizontal pass x → tmp through a padded copy of each row.
 	for row := range c * s {
 		in := x[row*s : (row+1)*s]
+		for i, j := range ridx {
+			pad[i] = in[j]
+		}
 		out := tmp[row*s : (row+1)*s]
-		for ox := range s {
+		for ox := range out {
+			win := pad[ox : ox+k]
 			var acc float32
 			for t, w := range kern {
-				acc += w * in[reflect(ox+t-rad)]
+				acc += w * win[t]
 			}
 			out[ox] = acc
 		}
 	}
+	// Vertical pass tmp → x.
 	for ch := range c {
 		in := tmp[ch*s*s : (ch+1)*s*s]
 		out := x[ch*s*s : (ch+1)*s*s]
@@ -546,7 +611,8 @@ func (a *Augmenter) blur(x []float32, c, s int, sigma float64) {
 			o := out[oy*s : (oy+1)*s]
 			clear(o)
 			for t, w := range kern {
-				src := in[reflect(oy+t-rad)*s:]
+				r := int(ridx[oy+t])
+				src := in[r*s : (r+1)*s]
 				for ox := range o {
 					o[ox] += w * src[ox]
 				}
