@@ -1,0 +1,469 @@
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/siambench/siambench/internal/wire"
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/proto/methodpb"
+	"github.com/siambench/siambench/sdk"
+)
+
+// Failure classes of a Client call (test with errors.Is). A Client also
+// returns errors wrapping sdk.ErrBadInput, sdk.ErrPanicked,
+// sdk.ErrNotSupported and context.Canceled as the plugin reported them.
+var (
+	// ErrCrashed: the plugin process died (killed, crashed, exited). Call
+	// Restart, then SetState with the last saved state.
+	ErrCrashed = errors.New("plugin process crashed")
+	// ErrStepTimeout: a step took longer than Options.StepTimeout (the
+	// error also wraps context.DeadlineExceeded). The plugin may still be
+	// busy: Restart it and restore its state.
+	ErrStepTimeout = errors.New("plugin step timed out")
+)
+
+// IsCrash reports whether err means the plugin process died.
+func IsCrash(err error) bool { return errors.Is(err, ErrCrashed) }
+
+// Options configure Launch. The zero value is usable.
+type Options struct {
+	// StepTimeout is the deadline of one Step; 0 means 5 minutes.
+	StepTimeout time.Duration
+	// CallTimeout is the deadline of Describe, Init, State and SetState;
+	// 0 means 2 minutes.
+	CallTimeout time.Duration
+	// StartTimeout bounds the plugin's start and handshake; 0 means 30 s.
+	StartTimeout time.Duration
+	// Stderr receives the plugin's stderr, each line prefixed with
+	// "[NAME] "; nil means os.Stderr.
+	Stderr io.Writer
+	// Logger logs launches, exits and restarts; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.StepTimeout == 0 {
+		o.StepTimeout = 5 * time.Minute
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 2 * time.Minute
+	}
+	if o.StartTimeout == 0 {
+		o.StartTimeout = 30 * time.Second
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Client is a method running in a plugin process (Launch) or in-process
+// (Local). It implements sdk.Method and sdk.DetachedStepper; calls are
+// serialised. After a crash every call returns an ErrCrashed error until
+// Restart.
+type Client struct {
+	path string
+	name string
+	opts Options
+
+	mu       sync.Mutex            // serialises calls
+	procMu   sync.Mutex            // guards pc and pid, so Kill never waits for a step
+	pc       *plugin.Client        // nil for Local
+	rpc      methodpb.MethodClient // nil for Local
+	local    sdk.Method            // guarded; nil for a plugin
+	spec     sdk.Spec
+	pid      int
+	lastInit *sdk.InitConfig
+}
+
+var (
+	_ sdk.Method          = (*Client)(nil)
+	_ sdk.DetachedStepper = (*Client)(nil)
+)
+
+// CleanupAll kills every plugin process launched by this process. Call it
+// when the host gets SIGINT or SIGTERM, and at exit.
+func CleanupAll() { plugin.CleanupClients() }
+
+// Local returns a Client that runs m in-process, behind the same guard as a
+// plugin (sdk.InProcess). Restart re-initialises the same instance.
+func Local(m sdk.Method) *Client {
+	g := sdk.InProcess(m)
+	s := g.Describe()
+	return &Client{name: s.Name, path: "(in-process)", local: g, spec: s, opts: Options{}.withDefaults()}
+}
+
+// Launch starts the plugin binary at path, performs the versioned handshake
+// and reads its spec. A protocol mismatch is an error saying which side to
+// rebuild.
+func Launch(ctx context.Context, path string, opts Options) (*Client, error) {
+	c := &Client{path: path, name: strings.TrimPrefix(filepath.Base(path), Prefix), opts: opts.withDefaults()}
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// start launches a process and connects to it. c.mu must be held or c unshared.
+func (c *Client) start(ctx context.Context) error {
+	cmd := exec.Command(c.path)
+	cmd.SysProcAttr = procAttr()
+	pc := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  wire.Handshake(sdk.ProtocolVersion),
+		Plugins:          wire.PluginSet(nil),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		GRPCDialOptions:  wire.DialOptions(),
+		Managed:          true,
+		StartTimeout:     c.opts.StartTimeout,
+		Stderr:           &prefixWriter{w: c.opts.Stderr, prefix: "[" + c.name + "] "},
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: io.Discard, Level: hclog.Off}),
+	})
+	rpcClient, err := pc.Client()
+	if err != nil {
+		pc.Kill()
+		if v, ok := wire.MismatchedVersion(err); ok {
+			return errors.New(mismatch(filepath.Base(c.path), v))
+		}
+		return fmt.Errorf("start plugin %s: %w", c.path, err)
+	}
+	raw, err := rpcClient.Dispense(wire.PluginName)
+	if err != nil {
+		pc.Kill()
+		return fmt.Errorf("start plugin %s: dispense: %w", c.path, err)
+	}
+	c.procMu.Lock()
+	c.pc, c.rpc = pc, raw.(methodpb.MethodClient)
+	if rc := pc.ReattachConfig(); rc != nil {
+		c.pid = rc.Pid
+	}
+	c.procMu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
+	defer cancel()
+	resp, err := c.rpc.Describe(cctx, &methodpb.DescribeRequest{})
+	if err != nil {
+		pc.Kill()
+		return c.classify("describe", err)
+	}
+	if int(resp.GetProtocolVersion()) != sdk.ProtocolVersion {
+		pc.Kill()
+		return errors.New(mismatch(filepath.Base(c.path), int(resp.GetProtocolVersion())))
+	}
+	c.spec = specFromProto(resp.GetSpec())
+	if err := c.spec.Validate(); err != nil {
+		pc.Kill()
+		return fmt.Errorf("plugin %s: %w", c.path, err)
+	}
+	c.opts.Logger.Debug("plugin started", "method", c.spec.Name, "path", c.path, "pid", c.pid)
+	return nil
+}
+
+func mismatch(plugin string, v int) string {
+	return wire.MismatchMessage(plugin, v, sdk.ProtocolVersion)
+}
+
+// Name is the method's name from its spec.
+func (c *Client) Name() string { return c.spec.Name }
+
+// Path is the plugin binary ("(in-process)" for Local).
+func (c *Client) Path() string { return c.path }
+
+// Pid is the plugin's process id (0 for Local).
+func (c *Client) Pid() int {
+	c.procMu.Lock()
+	defer c.procMu.Unlock()
+	return c.pid
+}
+
+// Describe returns the spec read at launch.
+func (c *Client) Describe() sdk.Spec { return c.spec }
+
+// remoteError carries the plugin's message and the class it maps to.
+type remoteError struct {
+	msg  string
+	kind []error
+}
+
+func (e *remoteError) Error() string   { return e.msg }
+func (e *remoteError) Unwrap() []error { return e.kind }
+
+// classify turns a gRPC error into an error of the classes above.
+func (c *Client) classify(call string, err error) error {
+	st, _ := status.FromError(err)
+	exited := c.pc != nil && c.pc.Exited()
+	switch {
+	case exited || st.Code() == codes.Unavailable:
+		return &remoteError{
+			msg:  fmt.Sprintf("method %s: %s: plugin process %d (%s) died: %s", c.name, call, c.pid, c.path, st.Message()),
+			kind: []error{ErrCrashed},
+		}
+	case st.Code() == codes.DeadlineExceeded:
+		return &remoteError{
+			msg:  fmt.Sprintf("method %s: %s: no answer within the deadline (%s); restart the plugin and restore its state", c.name, call, st.Message()),
+			kind: []error{ErrStepTimeout, context.DeadlineExceeded},
+		}
+	case st.Code() == codes.Canceled:
+		return &remoteError{msg: st.Message(), kind: []error{context.Canceled}}
+	case st.Code() == codes.InvalidArgument:
+		return &remoteError{msg: st.Message(), kind: []error{sdk.ErrBadInput}}
+	case st.Code() == codes.Unimplemented:
+		return &remoteError{msg: st.Message(), kind: []error{sdk.ErrNotSupported}}
+	case st.Code() == codes.Internal:
+		return &remoteError{msg: st.Message(), kind: []error{sdk.ErrPanicked}}
+	}
+	return fmt.Errorf("method %s: %s: %s", c.name, call, st.Message())
+}
+
+// callCtx bounds a non-step call.
+func (c *Client) callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.opts.CallTimeout)
+}
+
+// Init initialises the method and remembers cfg for Restart.
+func (c *Client) Init(cfg sdk.InitConfig) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.init(cfg)
+}
+
+func (c *Client) init(cfg sdk.InitConfig) error {
+	if c.local != nil {
+		if err := c.local.Init(cfg); err != nil {
+			return err
+		}
+	} else {
+		ctx, cancel := c.callCtx()
+		defer cancel()
+		_, err := c.rpc.Init(ctx, &methodpb.InitRequest{
+			FeatureDim: int32(cfg.FeatureDim), BatchSize: int32(cfg.BatchSize),
+			StepsPerEpoch: int64(cfg.StepsPerEpoch), TotalSteps: int64(cfg.TotalSteps),
+			Seed: cfg.Seed, Options: cfg.Options,
+		})
+		if err != nil {
+			return c.classify("init", err)
+		}
+	}
+	saved := cfg
+	c.lastInit = &saved
+	return nil
+}
+
+// Step runs one training step under Options.StepTimeout.
+func (c *Client) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+	return c.step(ctx, in, nil, false)
+}
+
+// StepDetached forwards the conformance suite's detached step.
+func (c *Client) StepDetached(ctx context.Context, in sdk.StepInput, detached []*nn.Tensor) (sdk.StepOutput, error) {
+	return c.step(ctx, in, detached, true)
+}
+
+func (c *Client) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tensor, isDetached bool) (sdk.StepOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StepTimeout)
+	defer cancel()
+	if c.local != nil {
+		var out sdk.StepOutput
+		var err error
+		if isDetached {
+			out, err = c.local.(sdk.DetachedStepper).StepDetached(ctx, in, detached)
+		} else {
+			out, err = c.local.Step(ctx, in)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", ErrStepTimeout, err)
+		}
+		return out, err
+	}
+	req := &methodpb.StepRequest{
+		Step: int64(in.Step), Epoch: int64(in.Epoch),
+		Lr: in.LR, BaseLr: in.BaseLR, Momentum: in.Momentum,
+		HasDetached: isDetached,
+	}
+	var err error
+	if req.Views, err = encodeAll("view", in.Views); err != nil {
+		return sdk.StepOutput{}, fmt.Errorf("method %s: step %d: %w", c.name, in.Step, err)
+	}
+	if req.Targets, err = encodeAll("target", in.Targets); err != nil {
+		return sdk.StepOutput{}, fmt.Errorf("method %s: step %d: %w", c.name, in.Step, err)
+	}
+	if isDetached {
+		if req.Detached, err = encodeAll("detached", detached); err != nil {
+			return sdk.StepOutput{}, fmt.Errorf("method %s: step %d: %w", c.name, in.Step, err)
+		}
+	}
+	resp, err := c.rpc.Step(ctx, req)
+	if err != nil {
+		return sdk.StepOutput{}, c.classify(fmt.Sprintf("step %d", in.Step), err)
+	}
+	out := sdk.StepOutput{Loss: resp.GetLoss(), Metrics: resp.GetMetrics(), Grads: make([]*nn.Tensor, len(resp.GetGrads()))}
+	if out.Metrics == nil {
+		out.Metrics = map[string]float64{}
+	}
+	for i, g := range resp.GetGrads() {
+		shape, data, err := wire.DecodeF32(g)
+		if err != nil {
+			return sdk.StepOutput{}, fmt.Errorf("method %s: step %d: gradient %d: %w", c.name, in.Step, i, err)
+		}
+		out.Grads[i] = nn.New(data, shape...)
+	}
+	return out, nil
+}
+
+func encodeAll(what string, ts []*nn.Tensor) ([]*methodpb.Tensor, error) {
+	out := make([]*methodpb.Tensor, len(ts))
+	for i, t := range ts {
+		if t == nil {
+			return nil, fmt.Errorf("%w: %s %d is nil", sdk.ErrBadInput, what, i)
+		}
+		p, err := wire.EncodeF32(t.Shape(), t.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %d: %v", sdk.ErrBadInput, what, i, err)
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// State returns the method's opaque state blob.
+func (c *Client) State() ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.local != nil {
+		return c.local.State()
+	}
+	ctx, cancel := c.callCtx()
+	defer cancel()
+	resp, err := c.rpc.GetState(ctx, &methodpb.GetStateRequest{})
+	if err != nil {
+		return nil, c.classify("state", err)
+	}
+	return resp.GetBlob(), nil
+}
+
+// SetState restores a blob from State.
+func (c *Client) SetState(blob []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.local != nil {
+		return c.local.SetState(blob)
+	}
+	ctx, cancel := c.callCtx()
+	defer cancel()
+	if _, err := c.rpc.SetState(ctx, &methodpb.StateBlob{Blob: blob}); err != nil {
+		return c.classify("set state", err)
+	}
+	return nil
+}
+
+// Restart replaces the plugin process with a new one (a go-plugin client
+// cannot be restarted) and re-runs Init with the last InitConfig. The
+// caller then restores the method's state with SetState. For Local it only
+// re-runs Init.
+func (c *Client) Restart(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.local == nil {
+		old := c.Pid()
+		c.Kill()
+		if err := c.start(ctx); err != nil {
+			return fmt.Errorf("restart method %s: %w", c.name, err)
+		}
+		c.opts.Logger.Info("plugin restarted", "method", c.name, "old_pid", old, "pid", c.pid)
+	}
+	if c.lastInit != nil {
+		if err := c.init(*c.lastInit); err != nil {
+			return fmt.Errorf("restart method %s: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
+// Kill stops the plugin process (gracefully, then by force after 2 s).
+func (c *Client) Kill() {
+	c.procMu.Lock()
+	defer c.procMu.Unlock()
+	if c.pc != nil {
+		c.pc.Kill()
+	}
+}
+
+// Close stops the plugin process; it is Kill with an error result, for io.Closer.
+func (c *Client) Close() error {
+	c.Kill()
+	return nil
+}
+
+// Exited reports whether the plugin process has exited (false for Local).
+func (c *Client) Exited() bool {
+	c.procMu.Lock()
+	defer c.procMu.Unlock()
+	return c.pc != nil && c.pc.Exited()
+}
+
+// ---  protobuf → sdk
+
+func specFromProto(p *methodpb.Spec) sdk.Spec {
+	s := sdk.Spec{
+		Name: p.GetName(), Version: p.GetVersion(), Paper: p.GetPaper(), Description: p.GetDescription(),
+		Negatives: p.GetNegatives(),
+		Hyper: sdk.Hyper{
+			Optimizer: p.GetHyper().GetOptimizer(), BaseLR: p.GetHyper().GetBaseLr(), LRBatchDiv: int(p.GetHyper().GetLrBatchDiv()),
+			WeightDecay: p.GetHyper().GetWeightDecay(), Momentum: p.GetHyper().GetMomentum(), WarmupEpochs: int(p.GetHyper().GetWarmupEpochs()),
+		},
+	}
+	for _, v := range p.GetViews() {
+		s.Views = append(s.Views, sdk.ViewSpec{Count: int(v.GetCount()), Size: int(v.GetSize()), Preset: v.GetPreset(), ScaleMin: v.GetScaleMin(), ScaleMax: v.GetScaleMax()})
+	}
+	if t := p.GetTarget(); t != nil {
+		s.Target = &sdk.TargetSpec{BaseMomentum: t.GetBaseMomentum(), Schedule: t.GetSchedule()}
+	}
+	for _, o := range p.GetOptions() {
+		s.Options = append(s.Options, sdk.OptionSpec{Name: o.GetName(), Type: o.GetType(), Default: o.GetDefaultValue(), Choices: o.GetChoices(), Help: o.GetHelp()})
+	}
+	return s
+}
+
+// prefixWriter prefixes each line written to w.
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := strings.IndexByte(string(p.buf), '\n')
+		if i < 0 {
+			break
+		}
+		if _, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i]); err != nil {
+			return len(b), err
+		}
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
