@@ -1,0 +1,331 @@
+package kit
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/sdk"
+)
+
+func names(ps []*nn.Param) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
+	}
+	return out
+}
+
+func TestNewMLPLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m, err := NewMLP(rng, "proj", 4,
+		Layer{Out: 6, BN: Affine, ReLU: true},
+		Layer{Out: 5, BN: Plain},
+		Layer{Out: 3, BN: NoBN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantParams := "proj.0.0.weight proj.0.1.gamma proj.0.1.beta proj.1.0.weight proj.2.0.weight proj.2.0.bias"
+	if got := strings.Join(names(m.Params()), " "); got != wantParams {
+		t.Errorf("params %q, want %q", got, wantParams)
+	}
+	wantBufs := "proj.0.1.running_mean proj.0.1.running_var proj.1.1.running_mean proj.1.1.running_var"
+	if got := strings.Join(names(m.Buffers()), " "); got != wantBufs {
+		t.Errorf("buffers %q, want %q", got, wantBufs)
+	}
+	x := nn.Randn(rng, 1, 8, 4)
+	y := m.Forward(x)
+	if s := y.Shape(); s[0] != 8 || s[1] != 3 {
+		t.Errorf("output shape %v, want (8,3)", s)
+	}
+	if _, err := NewMLP(rng, "bad", 4, Layer{Out: 0}); err == nil || !strings.Contains(err.Error(), "widths must be at least 1") {
+		t.Errorf("zero width: err = %v", err)
+	}
+	if !HasBN(Layer{BN: NoBN}, Layer{BN: Plain}) || HasBN(Layer{BN: NoBN}) {
+		t.Error("HasBN wrong")
+	}
+}
+
+// A Plain BN output has zero mean and unit (biased) variance per channel.
+func TestPlainBNNormalises(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	m, _ := NewMLP(rng, "p", 3, Layer{Out: 2, BN: Plain})
+	y := m.Forward(nn.Randn(rng, 2, 16, 3))
+	for j := 0; j < 2; j++ {
+		var s, s2 float64
+		for i := 0; i < 16; i++ {
+			v := float64(y.Data[i*2+j])
+			s += v
+			s2 += v * v
+		}
+		mean, vr := s/16, s2/16-(s/16)*(s/16)
+		if math.Abs(mean) > 1e-5 || math.Abs(vr-1) > 1e-3 {
+			t.Errorf("channel %d: mean %v var %v, want 0 and 1", j, mean, vr)
+		}
+	}
+}
+
+func TestForwardKeepStats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	m, _ := NewMLP(rng, "p", 3, Layer{Out: 4, BN: Affine})
+	before := append([]float32(nil), m.Buffers()[0].T.Data...)
+	x := nn.Randn(rng, 1, 8, 3)
+	y1 := ForwardKeepStats(m, x)
+	for i, v := range m.Buffers()[0].T.Data {
+		if v != before[i] {
+			t.Fatalf("running mean changed: %v → %v", before, m.Buffers()[0].T.Data)
+		}
+	}
+	y2 := m.Forward(x) // a normal forward gives the same output and does update
+	for i := range y1.Data {
+		if y1.Data[i] != y2.Data[i] {
+			t.Fatalf("outputs differ at %d", i)
+		}
+	}
+	changed := false
+	for i, v := range m.Buffers()[0].T.Data {
+		changed = changed || v != before[i]
+	}
+	if !changed {
+		t.Error("a normal training forward should update the running mean")
+	}
+}
+
+func TestLeavesAndGrads(t *testing.T) {
+	x := nn.New([]float32{1, 2, 3, 4}, 2, 2)
+	l := Leaves([]*nn.Tensor{x, x})
+	nn.SumAll(nn.Mul(l[0], l[0])).Backward()
+	g := Grads(l)
+	want := []float32{2, 4, 6, 8}
+	for i, v := range g[0].Data {
+		if v != want[i] {
+			t.Errorf("grad[0][%d] = %v, want %v", i, v, want[i])
+		}
+	}
+	for i, v := range g[1].Data {
+		if v != 0 {
+			t.Errorf("untouched leaf grad[%d] = %v, want 0", i, v)
+		}
+	}
+	if &l[0].Data[0] == &x.Data[0] {
+		t.Error("Leaves must copy the data")
+	}
+}
+
+// ---  optimizer
+
+func param(name string, vals ...float32) *nn.Param {
+	return &nn.Param{Name: name, T: nn.New(vals).SetRequiresGrad(true)}
+}
+
+func TestHeadOptimizerSGD(t *testing.T) {
+	w := param("w", 1, -2)
+	b := param("b", 0.5)
+	b.NoDecay = true
+	pred := param("pred", 3)
+	h := sdk.Hyper{Optimizer: "sgd", Momentum: 0.9, WeightDecay: 0.1}
+	o, err := NewHeadOptimizer(h, []*nn.Param{w, b}, []*nn.Param{pred})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sdk.StepInput{LR: 0.1, BaseLR: 1}
+	for step := 0; step < 2; step++ {
+		o.ZeroGrad()
+		w.T.Grad = []float32{1, 1}
+		b.T.Grad = []float32{1}
+		pred.T.Grad = []float32{1}
+		o.Step(in)
+	}
+	// Hand-computed torch.optim.SGD: d = g + wd·p; buf = d, then 0.9·buf + d; p −= lr·buf.
+	// w[0]: d1 = 1.1 → buf 1.1, p = 1 − 0.11 = 0.89; d2 = 1.089 → buf 2.079, p = 0.89 − 0.2079 = 0.6821.
+	// b (no decay): buf 1 → p 0.4; buf 1.9 → p 0.21.
+	// pred at BaseLR 1, wd 0.1: d1 = 1.3 → p 1.7; d2 = 1.17, buf 2.34 → p −0.64.
+	checks := []struct {
+		name      string
+		got, want float32
+	}{{"w[0]", w.T.Data[0], 0.6821}, {"b", b.T.Data[0], 0.21}, {"pred (fixed lr)", pred.T.Data[0], -0.64}}
+	for _, c := range checks {
+		if math.Abs(float64(c.got-c.want)) > 1e-5 {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// State round trip into a fresh optimizer continues identically.
+	w2, b2, p2 := param("w", w.T.Data...), param("b", b.T.Data...), param("pred", pred.T.Data...)
+	b2.NoDecay = true
+	o2, _ := NewHeadOptimizer(h, []*nn.Param{w2, b2}, []*nn.Param{p2})
+	if err := o2.SetState(o.State()); err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]*nn.Param{{w, w2}, {b, b2}, {pred, p2}} {
+		pair[0].T.Grad = make([]float32, pair[0].T.Len())
+		pair[1].T.Grad = make([]float32, pair[1].T.Len())
+		pair[0].T.Grad[0], pair[1].T.Grad[0] = 0.3, 0.3
+	}
+	o.Step(in)
+	o2.Step(in)
+	for _, pair := range [][2]*nn.Param{{w, w2}, {b, b2}, {pred, p2}} {
+		for i := range pair[0].T.Data {
+			if pair[0].T.Data[i] != pair[1].T.Data[i] {
+				t.Errorf("%s[%d] after restore: %v vs %v", pair[0].Name, i, pair[1].T.Data[i], pair[0].T.Data[i])
+			}
+		}
+	}
+	// A state naming an unknown parameter is refused.
+	if err := o2.SetState([]*nn.Param{{Name: "momentum/nope", T: nn.Zeros(1)}}); err == nil {
+		t.Error("SetState with an unknown entry should fail")
+	}
+}
+
+func TestHeadOptimizerNilGradSkipped(t *testing.T) {
+	p := param("proto", 1, 1)
+	o, _ := NewHeadOptimizer(sdk.Hyper{Momentum: 0.9, WeightDecay: 0.5}, []*nn.Param{p}, nil)
+	p.T.Grad = nil
+	o.Step(sdk.StepInput{LR: 1})
+	if p.T.Data[0] != 1 || p.T.Data[1] != 1 {
+		t.Errorf("a parameter without gradient moved: %v", p.T.Data)
+	}
+}
+
+func TestHeadOptimizerLARS(t *testing.T) {
+	// One LARS step from p=(3,4) (‖p‖=5), g=(1,0), wd 0: trust = 0.001·5/1,
+	// p −= lr·trust·g.
+	p := param("w", 3, 4)
+	o, err := NewHeadOptimizer(sdk.Hyper{Optimizer: "lars"}, []*nn.Param{p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.T.Grad = []float32{1, 0}
+	o.Step(sdk.StepInput{LR: 2})
+	if math.Abs(float64(p.T.Data[0])-(3-2*0.005)) > 1e-6 || p.T.Data[1] != 4 {
+		t.Errorf("after LARS step p = %v, want [2.99 4]", p.T.Data)
+	}
+	if _, err := NewHeadOptimizer(sdk.Hyper{Optimizer: "adam"}, []*nn.Param{p}, nil); err == nil || !strings.Contains(err.Error(), "use sgd or lars") {
+		t.Errorf("adam: err = %v", err)
+	}
+	if _, err := NewHeadOptimizer(sdk.Hyper{}, []*nn.Param{p}, []*nn.Param{p}); err == nil || !strings.Contains(err.Error(), "appears twice") {
+		t.Errorf("duplicate: err = %v", err)
+	}
+}
+
+// ---  state
+
+type testMeta struct {
+	Step int               `json:"step"`
+	Opts map[string]string `json:"opts"`
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	a := []*nn.Param{param("a", 1, 2, 3), {Name: "m", T: nn.New([]float32{4, 5, 6, 7}, 2, 2)}}
+	q := []*nn.Param{{Name: "queue", T: nn.New([]float32{-1.5, float32(math.Inf(1))}, 1, 2)}}
+	blob, err := EncodeState("demo", testMeta{Step: 7, Opts: map[string]string{"dim": "2"}}, Section{"params", a}, Section{"queue", q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta testMeta
+	d, err := DecodeState(blob, "demo", &meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Step != 7 || meta.Opts["dim"] != "2" {
+		t.Errorf("meta = %+v", meta)
+	}
+	dst := []*nn.Param{param("a", 0, 0, 0), {Name: "m", T: nn.Zeros(2, 2)}}
+	if err := d.Fit("params", dst); err != nil {
+		t.Fatal(err)
+	}
+	d.CopyInto("params", dst)
+	for i, p := range dst {
+		for j, v := range p.T.Data {
+			if v != a[i].T.Data[j] {
+				t.Errorf("%s[%d] = %v, want %v", p.Name, j, v, a[i].T.Data[j])
+			}
+		}
+	}
+	if got := d["queue"][0].T.Data; got[0] != -1.5 || !math.IsInf(float64(got[1]), 1) {
+		t.Errorf("queue = %v", got)
+	}
+
+	bad := []struct {
+		name string
+		blob []byte
+		meth string
+		want string
+	}{
+		{"empty", nil, "demo", "not a siambench kit state blob"},
+		{"other method", blob, "byol", `saved by method "demo"`},
+		{"flipped byte", flip(blob, len(blob)/2), "demo", "checksum mismatch"},
+		{"truncated", blob[:len(blob)-9], "demo", "checksum mismatch"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeState(tc.blob, tc.meth, &meta)
+			if err == nil || !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want ErrBadInput containing %q", err, tc.want)
+			}
+		})
+	}
+	// Fit names the first mismatch.
+	if err := d.Fit("params", []*nn.Param{param("a", 0, 0), {Name: "m", T: nn.Zeros(2, 2)}}); err == nil || !strings.Contains(err.Error(), "entry 0 is a[3], this method has a[2]") {
+		t.Errorf("Fit size mismatch: err = %v", err)
+	}
+	if err := d.Fit("params", dst[:1]); err == nil || !strings.Contains(err.Error(), "has 2 tensors, this method has 1") {
+		t.Errorf("Fit count mismatch: err = %v", err)
+	}
+}
+
+func flip(b []byte, i int) []byte {
+	c := append([]byte(nil), b...)
+	c[i] ^= 0x40
+	return c
+}
+
+func TestRNGRoundTrip(t *testing.T) {
+	r := NewRNG(42)
+	r.Float64()
+	s, err := r.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := r.Float64()
+	r2 := NewRNG(1)
+	if err := r2.UnmarshalBinary(s); err != nil {
+		t.Fatal(err)
+	}
+	if got := r2.Float64(); got != want {
+		t.Errorf("after restore %v, want %v", got, want)
+	}
+	if err := r2.UnmarshalBinary([]byte("junk")); err == nil || !errors.Is(err, sdk.ErrBadInput) {
+		t.Errorf("junk state: err = %v", err)
+	}
+}
+
+// ---  metrics
+
+func TestOutputStd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	iso := nn.Randn(rng, 3, 4096, 64)
+	tests := []struct {
+		name string
+		z    *nn.Tensor
+		want float64
+		tol  float64
+	}{
+		// Rows e1 and e2 (any scale): each channel is {1,0} → std 0.5.
+		{"two axes", nn.New([]float32{2, 0, 0, 5}, 2, 2), 0.5, 1e-12},
+		// Same direction, different lengths: collapsed.
+		{"collapsed", nn.New([]float32{1, 2, 2, 4, 3, 6}, 3, 2), 0, 1e-7},
+		// Isotropic Gaussian rows: each coordinate of a unit vector has variance 1/K.
+		{"isotropic", iso, 1 / math.Sqrt(64), 0.003},
+		{"one row", nn.New([]float32{1, 2}, 1, 2), 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := OutputStd(tc.z); math.Abs(got-tc.want) > tc.tol {
+				t.Errorf("OutputStd = %v, want %v ± %v", got, tc.want, tc.tol)
+			}
+		})
+	}
+}
