@@ -1,0 +1,732 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/siambench/siambench/results"
+)
+
+// renderMarkdown writes the whole report. It reads only m and figs, never
+// the clock or a map in its own order, so equal inputs give equal bytes.
+func renderMarkdown(m *model, title string, figs []figure) []byte {
+	var b bytes.Buffer
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("# %s\n\n", title)
+	writeHeader(&b, m)
+	w("Accuracies are top-1 in %%, as mean ± sample standard deviation over the seeds that finished; " +
+		"*n* is the number of seeds behind each number (\"n=2 of 3\": one seed failed or did not finish). " +
+		"*Linear* is a linear classifier trained on the frozen backbone's features (train split) and scored on the test split; " +
+		"*kNN* is the final epoch's weighted kNN monitor on the same features. " +
+		"The baselines show what self-supervision added: *raw pixels* applies the same probes to the input pixels, " +
+		"*random-init backbone* to the untrained backbone, *supervised backbone* to the backbone trained with labels (an upper reference).\n\n")
+
+	multi := len(m.settings) > 1
+	for _, sm := range m.settings {
+		h := "##"
+		if multi {
+			w("## Pre-trained on %s, backbone %s\n\n", orDash(sm.Dataset), orDash(sm.Backbone))
+			h = "###"
+		}
+		writeMain(&b, h, sm)
+		writeBatch(&b, h, sm)
+		writeTransfer(&b, h, sm)
+		writeAblations(&b, h, sm)
+		writeCost(&b, h, sm)
+		writeFigures(&b, h, sm, figs)
+	}
+	writeUnfinished(&b, m)
+	writeGaps(&b, m)
+	return b.Bytes()
+}
+
+// --- header
+
+func writeHeader(b *bytes.Buffer, m *model) {
+	sw := m.sw
+	env := sw.env
+	var datasets, backbones []string
+	seenD, seenB := map[string]bool{}, map[string]bool{}
+	for _, sm := range m.settings {
+		if sm.Dataset != "" && !seenD[sm.Dataset] {
+			seenD[sm.Dataset] = true
+			datasets = append(datasets, sm.Dataset)
+		}
+		if sm.Backbone != "" && !seenB[sm.Backbone] {
+			seenB[sm.Backbone] = true
+			backbones = append(backbones, sm.Backbone)
+		}
+	}
+	machine := env.CPU
+	if machine == "" {
+		machine = "CPU not recorded"
+	}
+	if env.Cores > 0 {
+		machine += fmt.Sprintf(" (%d cores)", env.Cores)
+	}
+	if env.OS != "" || env.Arch != "" {
+		machine += ", " + env.OS + "/" + env.Arch
+	}
+	date := "not recorded (the results store no run finish time)"
+	if !sw.finished.IsZero() {
+		date = sw.finished.Format("2006-01-02 15:04 UTC") + " (newest run's finish time)"
+	}
+	version := "not recorded"
+	switch len(sw.versions) {
+	case 0:
+	case 1:
+		version = sw.versions[0]
+	default:
+		version = strings.Join(sw.versions, ", ") + " (mixed: runs come from different code versions)"
+	}
+	fmt.Fprintf(b, "| | |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, cell(v)) }
+	row("dataset", orDash(strings.Join(datasets, ", ")))
+	row("backbone", orDash(strings.Join(backbones, ", ")))
+	row("machine", machine)
+	row("GEMM backend", orText(env.GEMMBackend, "not recorded"))
+	row("code version", version)
+	if env.GoVersion != "" {
+		row("Go", env.GoVersion)
+	}
+	row("date", date)
+	row("runs", runCounts(sw.runs))
+	b.WriteString("\n")
+	if sw.rebuilt {
+		fmt.Fprintf(b, "> **Note:** `%s` was missing; the rows were rebuilt from the run folders (see *Gaps*).\n\n", results.SummaryFile)
+	}
+}
+
+// runCounts is "N: a completed, b collapsed, ..." in a fixed status order.
+func runCounts(runs []*run) string {
+	order := []string{results.StatusCompleted, results.StatusCollapsed, results.StatusDiverged,
+		results.StatusFailed, results.StatusRunning, results.StatusPending}
+	counts := map[string]int{}
+	for _, r := range runs {
+		counts[r.Status]++
+	}
+	var parts []string
+	for _, s := range order {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+			delete(counts, s)
+		}
+	}
+	for _, s := range sortedKeys(counts) {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[s], orText(s, "no status")))
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d: %s", len(runs), strings.Join(parts, ", "))
+}
+
+// --- main table (Table 4)
+
+func writeMain(b *bytes.Buffer, h string, sm *settingModel) {
+	rows := sm.mainRows()
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "%s Methods × epoch budgets (Table 4 style)\n\n", h)
+	if len(sm.epochs) == 0 {
+		fmt.Fprintf(b, "No method runs were stored for this setting; only the baselines:\n\n")
+		writeBaselineTable(b, sm)
+		return
+	}
+	hdr := []string{"method", "batch", "negatives", "momentum enc."}
+	for _, e := range sm.epochs {
+		hdr = append(hdr, fmt.Sprintf("linear %d ep", e))
+	}
+	for _, e := range sm.epochs {
+		hdr = append(hdr, fmt.Sprintf("kNN %d ep", e))
+	}
+	var body [][]string
+	for _, r := range rows {
+		line := []string{r.Label, "—", "—", "—"}
+		if r.Baseline == "" {
+			line = []string{r.Label, itoa(r.BatchSize), yesNo(r.Negatives), yesNo(r.MomentumEncoder)}
+		} else {
+			line[0] = "*" + r.Label + "*"
+		}
+		for _, c := range r.Cells {
+			line = append(line, mainCell(r, c, c.Linear))
+		}
+		for _, c := range r.Cells {
+			line = append(line, mainCell(r, c, c.KNN))
+		}
+		body = append(body, line)
+	}
+	writeTable(b, hdr, body)
+	writeMainGuide(b, sm, rows)
+}
+
+// mainCell formats one number of the main table.
+func mainCell(r MainRow, c MainCell, s Stat) string {
+	if r.Baseline != "" {
+		return pct(s.Mean)
+	}
+	if c.Runs == 0 {
+		return "—"
+	}
+	out := statCell(s, c.Runs)
+	if c.Collapsed > 0 {
+		out += " †"
+	}
+	return out
+}
+
+// statCell is "67.7 ± 0.1 (n=3)", "67.7 (n=1)", "67.7 ± 0.1 (n=2 of 3)" or
+// "no result (n=0 of 3)".
+func statCell(s Stat, runs int) string {
+	if s.N == 0 {
+		return fmt.Sprintf("no result (n=0 of %d)", runs)
+	}
+	out := pct(s.Mean)
+	if s.N > 1 {
+		out += " ± " + pct(s.Std)
+	}
+	if runs > s.N {
+		return out + fmt.Sprintf(" (n=%d of %d)", s.N, runs)
+	}
+	return out + fmt.Sprintf(" (n=%d)", s.N)
+}
+
+func writeBaselineTable(b *bytes.Buffer, sm *settingModel) {
+	var body [][]string
+	for _, bl := range sm.baselines {
+		body = append(body, []string{"*" + baselineLabel(bl.name) + "*", pct(bl.LinearTop1), pct(bl.KNNTop1)})
+	}
+	writeTable(b, []string{"baseline", "linear", "kNN"}, body)
+}
+
+// writeMainGuide says, per method, whether it beat each baseline, and which
+// cells had collapsed or missing seeds.
+func writeMainGuide(b *bytes.Buffer, sm *settingModel, rows []MainRow) {
+	fmt.Fprintf(b, "How to read it: each row is one method at one pre-training batch size, each column an epoch budget; "+
+		"*negatives* says whether the loss contrasts against other images, *momentum enc.* whether the method trains against an EMA target network (the paper's columns). "+
+		"The rows in italics are the baselines, which do not depend on the epoch budget. "+
+		"† marks a number with at least one collapsed seed (its output std fell towards 0).\n\n")
+	raw, hasRaw := sm.baseline(results.BaselineRawPixels)
+	rnd, hasRnd := sm.baseline(results.BaselineRandomInit)
+	sup, hasSup := sm.baseline(results.BaselineSupervised)
+	if !hasRaw {
+		fmt.Fprintf(b, "No raw-pixel baseline is stored for this setting, so these numbers cannot show what self-supervision added beyond the input itself.\n\n")
+	}
+	// Best linear top-1 per main row (over epoch budgets), compared with the baselines.
+	var lines []string
+	for _, r := range rows {
+		if r.Baseline != "" {
+			continue
+		}
+		bi := -1
+		for i, c := range r.Cells {
+			if c.Linear.N > 0 && (bi < 0 || c.Linear.Mean > r.Cells[bi].Linear.Mean) {
+				bi = i
+			}
+		}
+		name := fmt.Sprintf("**%s** (batch %d)", r.Label, r.BatchSize)
+		if bi < 0 {
+			lines = append(lines, fmt.Sprintf("- %s: no finished run, so no numbers.", name))
+			continue
+		}
+		c := r.Cells[bi]
+		s := c.Linear
+		line := fmt.Sprintf("- %s: best linear %s%% at %d epochs", name, pct(s.Mean), c.Epochs)
+		var cmp []string
+		if hasRaw {
+			cmp = append(cmp, versus(s, raw.LinearTop1, "raw pixels"))
+		}
+		if hasRnd {
+			cmp = append(cmp, versus(s, rnd.LinearTop1, "the random-init backbone"))
+		}
+		if hasSup {
+			cmp = append(cmp, versus(s, sup.LinearTop1, "the supervised backbone"))
+		}
+		if len(cmp) > 0 {
+			line += ": " + strings.Join(cmp, "; ")
+		}
+		line += "."
+		if hasRaw && s.Mean <= raw.LinearTop1 {
+			line += " It does **not** beat raw pixels: at this budget self-supervision added nothing a linear probe on the pixels does not already get."
+		}
+		// The kNN probe can tell a different story; say so when it does.
+		bk := -1
+		for i, c := range r.Cells {
+			if c.KNN.N > 0 && (bk < 0 || c.KNN.Mean > r.Cells[bk].KNN.Mean) {
+				bk = i
+			}
+		}
+		if hasRaw && bk >= 0 {
+			k := r.Cells[bk].KNN
+			switch {
+			case k.Mean <= raw.KNNTop1 && s.Mean > raw.LinearTop1:
+				line += fmt.Sprintf(" On kNN, though, its best (%s%%) does **not** beat raw pixels (%s%%).", pct(k.Mean), pct(raw.KNNTop1))
+			case k.Mean > raw.KNNTop1 && s.Mean <= raw.LinearTop1:
+				line += fmt.Sprintf(" On kNN its best (%s%%) does beat raw pixels (%s%%).", pct(k.Mean), pct(raw.KNNTop1))
+			}
+		}
+		if c.Collapsed > 0 {
+			line += fmt.Sprintf(" %d of its %d seeds there collapsed.", c.Collapsed, c.Runs)
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) > 0 {
+		b.WriteString(strings.Join(lines, "\n") + "\n\n")
+	}
+}
+
+// versus compares a method's mean with a baseline value in points, noting
+// when the difference is within one standard deviation over seeds.
+func versus(s Stat, base float64, name string) string {
+	d := (s.Mean - base) * 100
+	word := "above"
+	if d < 0 {
+		word = "below"
+	}
+	out := fmt.Sprintf("%s points %s %s (%s%%)", strconv.FormatFloat(math.Abs(round1(d)), 'f', 1, 64), word, name, pct(base))
+	if s.N > 1 && math.Abs(s.Mean-base) <= s.Std {
+		out += ", within one std over seeds"
+	}
+	return out
+}
+
+// --- batch sweep (Table 2)
+
+func writeBatch(b *bytes.Buffer, h string, sm *settingModel) {
+	type line struct {
+		label  string
+		epochs int
+		byB    map[int]*variant
+	}
+	var lines []*line
+	idx := map[string]*line{}
+	for _, v := range sm.variants {
+		if !sm.inMain(v) {
+			continue
+		}
+		k := v.label() + "\x00" + itoa(v.epochs)
+		l := idx[k]
+		if l == nil {
+			l = &line{label: v.label(), epochs: v.epochs, byB: map[int]*variant{}}
+			idx[k] = l
+			lines = append(lines, l)
+		}
+		l.byB[v.batch] = v
+	}
+	batches := map[int]bool{}
+	var keep []*line
+	for _, l := range lines {
+		if len(l.byB) >= 2 {
+			keep = append(keep, l)
+			for bs := range l.byB {
+				batches[bs] = true
+			}
+		}
+	}
+	if len(keep) == 0 {
+		return
+	}
+	bss := sortedKeys(batches)
+	fmt.Fprintf(b, "%s Batch size (Table 2 style)\n\n", h)
+	hdr := []string{"method", "epochs", "probe"}
+	for _, bs := range bss {
+		hdr = append(hdr, "batch "+itoa(bs))
+	}
+	var body [][]string
+	for _, l := range keep {
+		for _, probe := range []string{"linear", "kNN"} {
+			row := []string{l.label, itoa(l.epochs), probe}
+			for _, bs := range bss {
+				v := l.byB[bs]
+				if v == nil {
+					row = append(row, "—")
+					continue
+				}
+				f := func(r *run) float64 { return r.LinearTop1 }
+				if probe == "kNN" {
+					f = func(r *run) float64 { return r.KNNTop1 }
+				}
+				c := statCell(v.stat(f), len(v.runs))
+				if v.collapsed() > 0 {
+					c += " †"
+				}
+				row = append(row, c)
+			}
+			body = append(body, row)
+		}
+	}
+	writeTable(b, hdr, body)
+	fmt.Fprintf(b, "How to read it: the same method and epoch budget pre-trained at each batch size, with the learning rate scaled by the harness's rule for each batch size. "+
+		"In the SimSiam paper (ImageNet, 100 epochs) accuracy is flat from batch 128 to 2048 and drops only at 4096. ")
+	writeBaselineSentence(b, sm)
+	b.WriteString("\n\n")
+}
+
+// writeBaselineSentence states the setting's baselines in one sentence.
+func writeBaselineSentence(b *bytes.Buffer, sm *settingModel) {
+	if len(sm.baselines) == 0 {
+		b.WriteString("No baselines are stored for this setting.")
+		return
+	}
+	var parts []string
+	for _, bl := range sm.baselines {
+		parts = append(parts, fmt.Sprintf("%s %s%% linear / %s%% kNN", baselineLabel(bl.name), pct(bl.LinearTop1), pct(bl.KNNTop1)))
+	}
+	fmt.Fprintf(b, "For comparison: %s.", strings.Join(parts, "; "))
+}
+
+// --- transfer (Table 5)
+
+func writeTransfer(b *bytes.Buffer, h string, sm *settingModel) {
+	targets := map[string]bool{}
+	var vs []*variant
+	for _, v := range sm.variants {
+		has := false
+		for _, r := range v.evaluated() {
+			for t := range r.Transfer {
+				targets[t] = true
+				has = true
+			}
+		}
+		if has {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return
+	}
+	ts := sortedKeys(targets)
+	fmt.Fprintf(b, "%s Transfer (Table 5 style)\n\n", h)
+	hdr := []string{"pre-trained representation", "batch", "epochs"}
+	for _, t := range ts {
+		hdr = append(hdr, "→ "+t)
+	}
+	var body [][]string
+	for _, v := range vs {
+		row := []string{v.label(), itoa(v.batch), itoa(v.epochs)}
+		for _, t := range ts {
+			var xs []float64
+			for _, r := range v.evaluated() {
+				if x, ok := r.Transfer[t]; ok {
+					xs = append(xs, x)
+				}
+			}
+			c := statCell(statOf(xs), len(v.runs))
+			if v.collapsed() > 0 {
+				c += " †"
+			}
+			row = append(row, c)
+		}
+		body = append(body, row)
+	}
+	for _, bl := range sm.baselines {
+		row := []string{"*" + baselineLabel(bl.name) + "*", "—", "—"}
+		for _, t := range ts {
+			if x, ok := bl.Transfer[t]; ok {
+				row = append(row, pct(x))
+			} else {
+				row = append(row, "—")
+			}
+		}
+		body = append(body, row)
+	}
+	writeTable(b, hdr, body)
+	fmt.Fprintf(b, "How to read it: each backbone was pre-trained on %s, frozen, and probed with a linear classifier on each target dataset's train split, scored on its test split. "+
+		"The baseline rows apply the same probe on the target data to raw pixels, to a random-init backbone and to a backbone trained with labels on %s; \"—\" means that baseline was not computed for that target.\n\n",
+		orDash(sm.Dataset), orDash(sm.Dataset))
+}
+
+// --- ablations (Figure 2, Tables 1 and 3)
+
+func writeAblations(b *bytes.Buffer, h string, sm *settingModel) {
+	// For each method with non-default options, the budgets they ran at.
+	type budget struct{ batch, epochs int }
+	budgets := map[string]map[budget]bool{}
+	for _, v := range sm.variants {
+		if v.optKey != "" {
+			if budgets[v.method] == nil {
+				budgets[v.method] = map[budget]bool{}
+			}
+			budgets[v.method][budget{v.batch, v.epochs}] = true
+		}
+	}
+	if len(budgets) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "%s Ablations of method options (Figure 2, Tables 1 and 3 style)\n\n", h)
+	hdr := []string{"method", "options", "batch", "epochs", "linear", "kNN", "output std", "1/√d", "collapsed"}
+	var body [][]string
+	var collapsedRuns []*run
+	for _, v := range sm.variants {
+		if !budgets[v.method][budget{v.batch, v.epochs}] {
+			continue
+		}
+		opts := v.optKey
+		if opts == "" {
+			opts = "defaults"
+		}
+		ref := "—"
+		if d := v.outputDim(); d > 0 {
+			ref = fmt.Sprintf("%.4f", 1/math.Sqrt(float64(d)))
+		}
+		std := v.stat(func(r *run) float64 { return r.OutputStd })
+		stdCell := "—"
+		if std.N > 0 {
+			stdCell = small(std.Mean, std.Mean)
+			if std.N > 1 {
+				stdCell += " ± " + small(std.Std, std.Mean)
+			}
+		}
+		coll := "no"
+		if n := v.collapsed(); n > 0 {
+			coll = fmt.Sprintf("**yes** (%d of %d)", n, len(v.runs))
+		}
+		body = append(body, []string{v.method, opts, itoa(v.batch), itoa(v.epochs),
+			statCell(v.stat(func(r *run) float64 { return r.LinearTop1 }), len(v.runs)),
+			statCell(v.stat(func(r *run) float64 { return r.KNNTop1 }), len(v.runs)),
+			stdCell, ref, coll})
+		for _, r := range v.runs {
+			if r.Status == results.StatusCollapsed {
+				collapsedRuns = append(collapsedRuns, r)
+			}
+		}
+	}
+	writeTable(b, hdr, body)
+	fmt.Fprintf(b, "How to read it: each method's options against its defaults at the same batch size and epoch budget. "+
+		"*Output std* is the per-channel standard deviation of the method's l2-normalised output at the end of training; a healthy representation keeps it near 1/√d (d = output width), "+
+		"a collapsed one (every image mapped to the same vector) drives it to 0 and its accuracy to chance — in the SimSiam paper, removing the stop-gradient does exactly this. ")
+	writeBaselineSentence(b, sm)
+	b.WriteString("\n\n")
+	for _, r := range collapsedRuns {
+		reason := orText(r.CollapseReason, "no reason recorded")
+		fmt.Fprintf(b, "- Run `%s` (%s, seed %d) collapsed: %s.\n", r.ID, methodLabel(r.Method, r.optKey), r.Seed, cell(strings.TrimSuffix(reason, ".")))
+	}
+	if len(collapsedRuns) > 0 {
+		b.WriteString("\n")
+	}
+}
+
+// --- cost
+
+func writeCost(b *bytes.Buffer, h string, sm *settingModel) {
+	var body [][]string
+	for _, v := range sm.variants {
+		var wall, ips, mem []float64
+		for _, r := range v.evaluated() {
+			if r.WallSeconds > 0 {
+				wall = append(wall, r.WallSeconds)
+			}
+			if r.ImagesPerSecond > 0 {
+				ips = append(ips, r.ImagesPerSecond)
+			}
+			if r.PeakRSSBytes > 0 {
+				mem = append(mem, float64(r.PeakRSSBytes)/(1<<20))
+			}
+		}
+		if len(wall) == 0 && len(ips) == 0 && len(mem) == 0 {
+			continue
+		}
+		body = append(body, []string{v.label(), itoa(v.batch), itoa(v.epochs),
+			durationCell(statOf(wall)), numCell(statOf(ips), 0), numCell(statOf(mem), 0), itoa(len(v.evaluated()))})
+	}
+	if len(body) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "%s Cost\n\n", h)
+	writeTable(b, []string{"method", "batch", "epochs", "wall time", "images/s", "peak memory (MiB)", "n"}, body)
+	fmt.Fprintf(b, "How to read it: training wall time, throughput and peak resident memory of the bench process as the harness recorded them, mean ± std over the finished seeds (n), on the machine in the header. "+
+		"Runs that failed are not counted.\n\n")
+}
+
+// --- figures
+
+func writeFigures(b *bytes.Buffer, h string, sm *settingModel, figs []figure) {
+	var mine []figure
+	for _, f := range figs {
+		if f.setting == sm.Setting {
+			mine = append(mine, f)
+		}
+	}
+	if len(mine) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "%s Figures\n\n", h)
+	for _, f := range mine {
+		fmt.Fprintf(b, "![%s](%s)\n\n*%s*\n\n", f.title, f.file, f.caption)
+	}
+}
+
+// --- runs that did not finish, gaps
+
+func writeUnfinished(b *bytes.Buffer, m *model) {
+	var body [][]string
+	for _, sm := range m.settings {
+		for _, v := range sm.variants {
+			for _, r := range v.runs {
+				if r.hasNumbers() {
+					continue
+				}
+				why := r.Error
+				if why == "" && r.invalid != "" {
+					why = r.invalid
+				}
+				if why == "" {
+					switch r.Status {
+					case results.StatusPending, results.StatusRunning:
+						why = "not finished when the report was written"
+					case results.StatusDiverged:
+						why = "stopped by the NaN/Inf guard"
+					default:
+						why = "no error recorded"
+					}
+				}
+				body = append(body, []string{"`" + r.ID + "`", v.label(), itoa(r.BatchSize), itoa(r.Epochs), strconv.FormatInt(r.Seed, 10),
+					orText(r.Status, "no status"), fmt.Sprintf("%d of %d", r.EpochsDone, r.Epochs), truncate(why, 300)})
+			}
+		}
+	}
+	if len(body) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Runs without results\n\n")
+	writeTable(b, []string{"run", "method", "batch", "epochs", "seed", "status", "epochs done", "why"}, body)
+	fmt.Fprintf(b, "These runs are left out of every mean above (which is why some cells say \"n=2 of 3\"). "+
+		"The training curves of unfinished runs (running, diverged) still appear in the figures; those of failed runs do not. "+
+		"Rerunning the same sweep resumes them from their last checkpoint.\n\n")
+}
+
+func writeGaps(b *bytes.Buffer, m *model) {
+	if len(m.sw.gaps) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Gaps in the results\n\n")
+	for _, g := range m.sw.gaps {
+		fmt.Fprintf(b, "- %s\n", cell(g))
+	}
+	b.WriteString("\n")
+}
+
+// --- formatting helpers
+
+// writeTable writes a Markdown table; cells are escaped.
+func writeTable(b *bytes.Buffer, hdr []string, rows [][]string) {
+	b.WriteString("|")
+	for _, h := range hdr {
+		b.WriteString(" " + cell(h) + " |")
+	}
+	b.WriteString("\n|")
+	for i := range hdr {
+		if i > 0 && numericColumn(rows, i) {
+			b.WriteString("--:|")
+		} else {
+			b.WriteString("---|")
+		}
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		b.WriteString("|")
+		for _, c := range r {
+			b.WriteString(" " + cell(c) + " |")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+// numericColumn reports whether every cell of column i holds a number (or
+// a dash): such columns are right-aligned, text columns left-aligned.
+func numericColumn(rows [][]string, i int) bool {
+	for _, r := range rows {
+		if i >= len(r) {
+			continue
+		}
+		c := strings.TrimLeft(r[i], "*`")
+		if c == "—" || c == "" {
+			continue
+		}
+		if c[0] < '0' || c[0] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// cell makes s safe inside a Markdown table cell or list item: one line, no
+// bare pipes.
+func cell(s string) string {
+	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "|", `\|`).Replace(s)
+	return strings.TrimSpace(s)
+}
+
+// pct formats a fraction as a percentage with one decimal.
+func pct(x float64) string { return strconv.FormatFloat(round1(x*100), 'f', 1, 64) }
+
+// round1 rounds half away from zero to one decimal, so formatting never
+// depends on binary ties.
+func round1(x float64) float64 { return math.Round(x*10) / 10 }
+
+// small formats x (an output std or its spread) like ref: with four
+// decimals, or in scientific notation when ref is below 0.001 (a collapsed
+// output's std).
+func small(x, ref float64) string {
+	if ref != 0 && math.Abs(ref) < 1e-3 {
+		return strconv.FormatFloat(x, 'e', 1, 64)
+	}
+	return strconv.FormatFloat(x, 'f', 4, 64)
+}
+
+func numCell(s Stat, prec int) string {
+	if s.N == 0 {
+		return "—"
+	}
+	out := strconv.FormatFloat(s.Mean, 'f', prec, 64)
+	if s.N > 1 {
+		out += " ± " + strconv.FormatFloat(s.Std, 'f', prec, 64)
+	}
+	return out
+}
+
+// durationCell shows seconds, or minutes or hours when long.
+func durationCell(s Stat) string {
+	if s.N == 0 {
+		return "—"
+	}
+	unit, div := "s", 1.0
+	switch {
+	case s.Mean >= 2*3600:
+		unit, div = "h", 3600
+	case s.Mean >= 120:
+		unit, div = "min", 60
+	}
+	return numCell(Stat{Mean: s.Mean / div, Std: s.Std / div, N: s.N}, 1) + " " + unit
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func yesNo(v bool) string {
+	if v {
+		return "yes"
+	}
+	return "no"
+}
+
+func orDash(s string) string { return orText(s, "—") }
+
+func orText(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
