@@ -1,0 +1,212 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/siambench/siambench/data"
+	"github.com/siambench/siambench/eval"
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/optim"
+	"github.com/siambench/siambench/results"
+)
+
+// Supervised baseline recipe: SGD with momentum 0.9, lr 0.1·batch/256,
+// weight decay 5e-4, cosine decay, one "simsiam"-preset view per image,
+// cross-entropy through a linear head, for the sweep's largest epoch budget
+// at its first batch size.
+const (
+	supervisedBaseLR = 0.1
+	supervisedWD     = 5e-4
+)
+
+// baselines computes (or reuses) the raw-pixel, random-init and supervised
+// baselines of the sweep's dataset and backbone.
+func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]results.Baseline, error) {
+	c := r.Plan.Config
+	seed := c.Seeds[0]
+	bs := c.BatchSizes[0]
+	epochs := slices.Max(c.Epochs)
+	ident := func(name string) string {
+		id := map[string]any{"name": name, "dataset": c.Dataset, "transfer": ds.names, "train_limit": c.TrainLimit,
+			"test_limit": c.TestLimit, "code": r.Plan.CodeVersion}
+		if name != results.BaselineRawPixels {
+			id["backbone"], id["seed"] = c.Backbone, seed
+		}
+		if name == results.BaselineSupervised {
+			id["batch"], id["epochs"] = bs, epochs
+		}
+		return name + "-" + hashKey(id)
+	}
+	out := map[string]results.Baseline{}
+	type job struct {
+		name string
+		run  func(context.Context) (results.Baseline, error)
+	}
+	jobs := []job{
+		{results.BaselineRawPixels, func(ctx context.Context) (results.Baseline, error) { return r.rawPixelBaseline(ctx, ds) }},
+		{results.BaselineRandomInit, func(ctx context.Context) (results.Baseline, error) { return r.randomInitBaseline(ctx, ds, seed) }},
+		{results.BaselineSupervised, func(ctx context.Context) (results.Baseline, error) {
+			return r.supervisedBaseline(ctx, ds, seed, bs, epochs)
+		}},
+	}
+	for _, j := range jobs {
+		key := ident(j.name)
+		b, ok, err := r.Store.Baseline(key)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			t0 := time.Now()
+			r.logger().Info("computing baseline", "baseline", j.name)
+			if b, err = j.run(ctx); err != nil {
+				return nil, fmt.Errorf("%s: %w", j.name, err)
+			}
+			b.Dataset = c.Dataset
+			if j.name != results.BaselineRawPixels {
+				b.Backbone = c.Backbone
+			}
+			if err := r.Store.WriteBaseline(key, b); err != nil {
+				return nil, err
+			}
+			r.logger().Info("baseline", "baseline", j.name, "knn_top1", fmt.Sprintf("%.4f", b.KNNTop1),
+				"linear_top1", fmt.Sprintf("%.4f", b.LinearTop1), "seconds", fmt.Sprintf("%.1f", time.Since(t0).Seconds()))
+		} else {
+			r.logger().Info("baseline reused", "baseline", j.name, "knn_top1", b.KNNTop1, "linear_top1", b.LinearTop1)
+		}
+		out[j.name] = b
+	}
+	return out, nil
+}
+
+// featureFunc extracts features of a split.
+type featureFunc func(ctx context.Context, ds data.Dataset) (eval.Features, error)
+
+// evaluateFeatures runs kNN and the linear probe on the main dataset and
+// linear probes on the transfer datasets.
+func evaluateFeatures(ctx context.Context, ds *splitSet, feat featureFunc) (results.Baseline, error) {
+	tr, err := feat(ctx, ds.train)
+	if err != nil {
+		return results.Baseline{}, err
+	}
+	te, err := feat(ctx, ds.test)
+	if err != nil {
+		return results.Baseline{}, err
+	}
+	var b results.Baseline
+	if b.KNNTop1, err = eval.KNN(ctx, tr, te, ds.classes, eval.KNNConfig{}); err != nil {
+		return b, err
+	}
+	p, err := eval.LinearProbe(ctx, tr, te, ds.classes, eval.ProbeConfig{})
+	if err != nil {
+		return b, err
+	}
+	b.LinearTop1 = p.Top1
+	for _, name := range ds.names {
+		t := ds.transfer[name]
+		ftr, err := feat(ctx, t.train)
+		if err != nil {
+			return b, err
+		}
+		fte, err := feat(ctx, t.test)
+		if err != nil {
+			return b, err
+		}
+		p, err := eval.LinearProbe(ctx, ftr, fte, t.classes, eval.ProbeConfig{})
+		if err != nil {
+			return b, fmt.Errorf("transfer %s: %w", name, err)
+		}
+		if b.Transfer == nil {
+			b.Transfer = map[string]float64{}
+		}
+		b.Transfer[name] = p.Top1
+	}
+	return b, nil
+}
+
+func (r *Runner) rawPixelBaseline(ctx context.Context, ds *splitSet) (results.Baseline, error) {
+	return evaluateFeatures(ctx, ds, func(ctx context.Context, d data.Dataset) (eval.Features, error) { return PixelFeatures(d) })
+}
+
+func (r *Runner) randomInitBaseline(ctx context.Context, ds *splitSet, seed int64) (results.Baseline, error) {
+	bb, err := r.NewBackbone(r.Plan.Config.Backbone, ds.channels, rand.New(rand.NewPCG(uint64(seed), 0xb0b)))
+	if err != nil {
+		return results.Baseline{}, err
+	}
+	if err := RecalibrateBN(ctx, bb, ds.train, 256, uint64(seed)); err != nil {
+		return results.Baseline{}, err
+	}
+	return evaluateFeatures(ctx, ds, func(ctx context.Context, d data.Dataset) (eval.Features, error) {
+		return BackboneFeatures(ctx, bb, d)
+	})
+}
+
+// supervisedBaseline trains the backbone with a linear head on the labels.
+func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int64, bs, epochs int) (results.Baseline, error) {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0xb0b))
+	bb, err := r.NewBackbone(r.Plan.Config.Backbone, ds.channels, rng)
+	if err != nil {
+		return results.Baseline{}, err
+	}
+	d, err := featureDim(bb, ds.train)
+	if err != nil {
+		return results.Baseline{}, err
+	}
+	head := nn.NewLinear(rng, d, ds.classes, true)
+	params := append(slices.Clone(bb.Params()), prefixed("head.", head.Params())...)
+	opt := optim.NewSGD([]optim.Group{{Params: params, WeightDecay: supervisedWD}}, 0.9, false)
+	loader, err := data.NewLoader(ds.train, data.LoaderConfig{BatchSize: bs, Seed: seed, DropLast: true, Workers: r.Workers,
+		Views: []data.ViewSpec{{Count: 1, Preset: "simsiam"}}})
+	if err != nil {
+		return results.Baseline{}, err
+	}
+	total := loader.BatchesPerEpoch() * epochs
+	lr0 := supervisedBaseLR * float64(bs) / 256
+	step := 0
+	for e := 0; e < epochs; e++ {
+		var lossSum float64
+		n := 0
+		ectx, cancel := context.WithCancel(ctx)
+		for b := range loader.Epoch(ectx, e, 0) {
+			v := b.Views[0]
+			var loss *nn.Tensor
+			err := nn.Catch(func() {
+				loss = nn.CrossEntropy(head.Forward(bb.Forward(nn.New(v.Data, v.N, v.C, v.H, v.W))), b.Labels)
+				loss.Backward()
+			})
+			if err != nil {
+				cancel()
+				return results.Baseline{}, err
+			}
+			if !finite(loss.Data) {
+				cancel()
+				return results.Baseline{}, fmt.Errorf("supervised training diverged at step %d", step)
+			}
+			opt.Step(optim.Cosine(step, total, 0, lr0, 0))
+			opt.ZeroGrad()
+			lossSum += float64(loss.Item())
+			n++
+			step++
+		}
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return results.Baseline{}, err
+		}
+		r.logger().Info("supervised baseline", "epoch", fmt.Sprintf("%d/%d", e+1, epochs), "loss", fmt.Sprintf("%.4f", lossSum/float64(max(n, 1))))
+	}
+	return evaluateFeatures(ctx, ds, func(ctx context.Context, d data.Dataset) (eval.Features, error) {
+		return BackboneFeatures(ctx, bb, d)
+	})
+}
+
+// prefixed renames params (so head and backbone names never clash in the optimizer).
+func prefixed(prefix string, ps []*nn.Param) []*nn.Param {
+	out := make([]*nn.Param, len(ps))
+	for i, p := range ps {
+		out[i] = &nn.Param{Name: prefix + p.Name, T: p.T, NoDecay: p.NoDecay}
+	}
+	return out
+}

@@ -1,0 +1,168 @@
+package harness
+
+// Shape legend: N = images, C,H,W = image channels and size, D = feature width.
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/siambench/siambench/data"
+	"github.com/siambench/siambench/eval"
+	"github.com/siambench/siambench/nn"
+)
+
+// evalBatch is the batch size of feature extraction (no gradients kept).
+const evalBatch = 500
+
+// normalizedBatch returns images idx of ds, normalised with nm, as NCHW.
+func normalizedBatch(ds data.Dataset, idx []int, nm data.Norm) (x []float32, c, h, w int) {
+	im0 := ds.Image(idx[0])
+	c, h, w = im0.C, im0.H, im0.W
+	hw := h * w
+	x = make([]float32, len(idx)*c*hw)
+	for b, i := range idx {
+		im := ds.Image(i)
+		for ch := 0; ch < c; ch++ {
+			scale := 1 / (255 * nm.Std[ch])
+			off := nm.Mean[ch] / nm.Std[ch]
+			dst := x[(b*c+ch)*hw : (b*c+ch+1)*hw]
+			for j, p := range im.Pix[ch*hw : (ch+1)*hw] {
+				dst[j] = float32(p)*scale - off
+			}
+		}
+	}
+	return x, c, h, w
+}
+
+// labels returns the labels of ds and checks they are usable for evaluation.
+func labels(ds data.Dataset) ([]int, error) {
+	out := make([]int, ds.Len())
+	k := len(ds.Classes())
+	for i := range out {
+		out[i] = ds.Label(i)
+		if out[i] < 0 || out[i] >= k {
+			return nil, fmt.Errorf("dataset %s: image %d has label %d, outside its %d classes (evaluation needs a labelled split)", ds.Name(), i, out[i], k)
+		}
+	}
+	return out, nil
+}
+
+// PixelFeatures returns the normalised pixels of ds as features (the raw
+// pixel baseline).
+func PixelFeatures(ds data.Dataset) (eval.Features, error) {
+	lab, err := labels(ds)
+	if err != nil {
+		return eval.Features{}, err
+	}
+	if ds.Len() == 0 {
+		return eval.Features{}, fmt.Errorf("dataset %s is empty", ds.Name())
+	}
+	idx := make([]int, ds.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	x, c, h, w := normalizedBatch(ds, idx, data.NormOf(ds))
+	return eval.Features{Data: x, Labels: lab, N: ds.Len(), D: c * h * w}, nil
+}
+
+// BackboneFeatures runs m in evaluation mode (BN with running statistics, no
+// gradients) over every image of ds, un-augmented, and returns the (N,D)
+// features. m is left in training mode.
+func BackboneFeatures(ctx context.Context, m nn.Module, ds data.Dataset) (eval.Features, error) {
+	lab, err := labels(ds)
+	if err != nil {
+		return eval.Features{}, err
+	}
+	m.SetTraining(false)
+	defer m.SetTraining(true)
+	nm := data.NormOf(ds)
+	f := eval.Features{Labels: lab, N: ds.Len()}
+	for start := 0; start < ds.Len(); start += evalBatch {
+		if err := ctx.Err(); err != nil {
+			return eval.Features{}, err
+		}
+		idx := make([]int, min(evalBatch, ds.Len()-start))
+		for i := range idx {
+			idx[i] = start + i
+		}
+		x, c, h, w := normalizedBatch(ds, idx, nm)
+		out, err := forwardNoGrad(m, nn.New(x, len(idx), c, h, w))
+		if err != nil {
+			return eval.Features{}, fmt.Errorf("features of %s: %w", ds.Name(), err)
+		}
+		f.D = out.Len() / len(idx)
+		f.Data = append(f.Data, out.Data...)
+	}
+	return f, nil
+}
+
+// forwardNoGrad applies m to x recording no graph; a shape misuse becomes an error.
+func forwardNoGrad(m nn.Module, x *nn.Tensor) (out *nn.Tensor, err error) {
+	err = nn.Catch(func() { nn.NoGrad(func() { out = m.Forward(x) }) })
+	return out, err
+}
+
+// RecalibrateBN re-estimates the running statistics of every BN layer of m on
+// ds: the buffers are reset (mean 0, variance 1) and m runs in training mode,
+// without gradients, over the whole split in a seeded random order, so each
+// layer's running statistics become an average of batch statistics under the
+// current weights. Without it a random-init backbone is evaluated with
+// meaningless statistics and looks unfairly weak.
+func RecalibrateBN(ctx context.Context, m nn.Module, ds data.Dataset, batch int, seed uint64) error {
+	for _, b := range m.Buffers() {
+		v := float32(0)
+		if isVarBuffer(b.Name) {
+			v = 1
+		}
+		for i := range b.T.Data {
+			b.T.Data[i] = v
+		}
+	}
+	m.SetTraining(true)
+	nm := data.NormOf(ds)
+	perm := rand.New(rand.NewPCG(seed, 0x6e)).Perm(ds.Len())
+	for start := 0; start+batch <= len(perm) || start == 0; start += batch {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		idx := perm[start:min(start+batch, len(perm))]
+		if len(idx) < 2 {
+			break
+		}
+		x, c, h, w := normalizedBatch(ds, idx, nm)
+		if _, err := forwardNoGrad(m, nn.New(x, len(idx), c, h, w)); err != nil {
+			return fmt.Errorf("recalibrate batch norm: %w", err)
+		}
+	}
+	return nil
+}
+
+func isVarBuffer(name string) bool {
+	return len(name) >= 3 && (name[len(name)-3:] == "var")
+}
+
+// ---
+
+// Subset is the first n images of a fixed, seeded permutation of a dataset:
+// a class-balanced-in-expectation sample whatever the dataset's order. It
+// keeps the parent's normalisation.
+type Subset struct {
+	data.Dataset
+	idx  []int
+	norm data.Norm
+}
+
+// NewSubset returns n images of ds (all of ds when n ≤ 0 or n ≥ ds.Len()).
+func NewSubset(ds data.Dataset, n int) data.Dataset {
+	if n <= 0 || n >= ds.Len() {
+		return ds
+	}
+	perm := rand.New(rand.NewPCG(0x5eed, uint64(n))).Perm(ds.Len())[:n]
+	return &Subset{Dataset: ds, idx: perm, norm: data.NormOf(ds)}
+}
+
+func (s *Subset) Len() int               { return len(s.idx) }
+func (s *Subset) Image(i int) data.Image { return s.Dataset.Image(s.idx[i]) }
+func (s *Subset) Label(i int) int        { return s.Dataset.Label(s.idx[i]) }
+func (s *Subset) Norm() data.Norm        { return s.norm }

@@ -1,0 +1,293 @@
+package harness
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/siambench/siambench/data"
+	"github.com/siambench/siambench/harness/sweep"
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/results"
+)
+
+// BackboneFunc builds a backbone by name for images with inChannels
+// channels, initialised from rng. Its output is (N,D) features.
+type BackboneFunc func(name string, inChannels int, rng *rand.Rand) (nn.Module, error)
+
+// DatasetFunc opens a dataset by name (data.Open in bench).
+type DatasetFunc func(ctx context.Context, name string) (*data.Splits, error)
+
+// Runner runs a planned sweep into a Store: baselines first, then every run
+// that is not finished (resuming an interrupted one from its checkpoint),
+// then summary.json and the report. It is resumable at any point.
+type Runner struct {
+	Plan        *sweep.Plan
+	Store       *Store
+	Methods     Methods
+	NewBackbone BackboneFunc
+	OpenDataset DatasetFunc
+	// Log receives progress lines; Progress draws bars (may be nil).
+	Log      *slog.Logger
+	Progress *Progress
+	Env      results.Environment
+	// Command is the command line that resumes the sweep.
+	Command string
+	// MaxRestarts bounds plugin crashes recovered per run; 0 means 3.
+	MaxRestarts int
+	// Report, when set, writes the report after the summary.
+	Report func(ctx context.Context, dir string) error
+	// Workers is the loader's worker count; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// ErrInterrupted is returned by Run when its context ended; completed work
+// is kept and the same command resumes the sweep.
+var ErrInterrupted = errors.New("sweep interrupted")
+
+// splitSet holds the opened datasets of a sweep (after the split limits).
+type splitSet struct {
+	train, test data.Dataset
+	classes     int
+	channels    int
+	transfer    map[string]*splitSet // by dataset name
+	names       []string             // transfer names in order
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
+}
+
+// Run executes the sweep. It returns ErrInterrupted (wrapped, with the
+// command to resume) when ctx ends, and an error only for problems that stop
+// the whole sweep (bad dataset, results dir unusable); a run that fails is
+// recorded as failed and the sweep goes on.
+func (r *Runner) Run(ctx context.Context) error {
+	log := r.logger()
+	ds, err := r.openDatasets(ctx)
+	if err != nil {
+		return err
+	}
+	cfgJSON, _ := json.Marshal(r.Plan.Config)
+	sw := results.Sweep{CodeVersion: r.Plan.CodeVersion, Command: r.Command, Config: cfgJSON, Environment: r.Env}
+	for _, run := range r.Plan.Runs {
+		sw.Runs = append(sw.Runs, run.Config.ID)
+	}
+	if err := r.Store.WriteSweep(sw); err != nil {
+		return err
+	}
+	log.Info("sweep", "dir", r.Store.Dir, "runs", len(r.Plan.Runs), "gemm", r.Env.GEMMBackend, "code_version", r.Plan.CodeVersion)
+
+	var baselines map[string]results.Baseline
+	if r.Plan.Config.BaselinesOn() {
+		if baselines, err = r.baselines(ctx, ds); err != nil {
+			if ctx.Err() != nil {
+				return r.interrupted()
+			}
+			return fmt.Errorf("baselines: %w", err)
+		}
+	}
+
+	total := int64(0)
+	for _, run := range r.Plan.Runs {
+		total += r.runImages(run, ds)
+	}
+	if r.Progress != nil {
+		r.Progress.SweepStart(len(r.Plan.Runs), total)
+		defer r.Progress.Done()
+	}
+	for i, run := range r.Plan.Runs {
+		id := run.Config.ID
+		done, err := r.Store.Finished(id)
+		if err != nil {
+			return err
+		}
+		if done {
+			log.Info("run already finished; reusing it", "run", id)
+			if r.Progress != nil {
+				r.Progress.Skip(r.runImages(run, ds))
+			}
+			continue
+		}
+		err = r.trainRun(ctx, i, run, ds)
+		if ctx.Err() != nil {
+			return r.interrupted()
+		}
+		if err != nil {
+			log.Error("run failed; the sweep goes on", "run", id, "err", err)
+			st, _, _ := r.Store.Status(id)
+			st.Status, st.Error, st.FinishedAt = results.StatusFailed, err.Error(), time.Now().UTC()
+			if werr := r.Store.WriteStatus(id, st); werr != nil {
+				return werr
+			}
+		}
+		if err := r.writeSummary(baselines); err != nil {
+			return err
+		}
+	}
+	if err := r.writeSummary(baselines); err != nil {
+		return err
+	}
+	log.Info("sweep finished", "summary", r.Store.Dir+"/"+results.SummaryFile)
+	if r.Report != nil {
+		if err := r.Report(ctx, r.Store.Dir); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	return nil
+}
+
+func (r *Runner) interrupted() error {
+	return fmt.Errorf("%w: completed runs are kept; resume with:\n  %s", ErrInterrupted, r.Command)
+}
+
+// runImages is the number of training images a run processes (for ETAs).
+func (r *Runner) runImages(run sweep.Run, ds *splitSet) int64 {
+	steps := ds.train.Len() / run.Config.BatchSize
+	return int64(steps * run.Config.BatchSize * run.Config.Epochs)
+}
+
+func (r *Runner) openDatasets(ctx context.Context) (*splitSet, error) {
+	c := r.Plan.Config
+	open := func(name string) (*splitSet, error) {
+		sp, err := r.OpenDataset(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("open dataset %s: %w", name, err)
+		}
+		s := &splitSet{train: NewSubset(sp.Train, c.TrainLimit), test: NewSubset(sp.Test, c.TestLimit), classes: len(sp.Train.Classes())}
+		if s.train.Len() == 0 || s.test.Len() == 0 {
+			return nil, fmt.Errorf("dataset %s: empty train or test split", name)
+		}
+		s.channels = s.train.Image(0).C
+		return s, nil
+	}
+	main, err := open(c.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	for _, bs := range c.BatchSizes {
+		if bs > main.train.Len() {
+			return nil, fmt.Errorf("batch size %d exceeds the %d training images of %s: lower --batch-sizes or raise --train-limit", bs, main.train.Len(), c.Dataset)
+		}
+	}
+	main.transfer = map[string]*splitSet{}
+	for _, t := range c.TransferDatasets() {
+		s, err := open(t)
+		if err != nil {
+			return nil, fmt.Errorf("transfer: %w", err)
+		}
+		if s.channels != main.channels {
+			return nil, fmt.Errorf("transfer dataset %s has %d channels, %s has %d: a backbone trained on one cannot read the other", t, s.channels, c.Dataset, main.channels)
+		}
+		main.transfer[t] = s
+		main.names = append(main.names, t)
+	}
+	return main, nil
+}
+
+// --- summary
+
+func (r *Runner) writeSummary(baselines map[string]results.Baseline) error {
+	sum := results.Summary{Environment: r.Env, Runs: []results.SummaryRun{}, Baselines: baselines}
+	if sum.Baselines == nil {
+		sum.Baselines = map[string]results.Baseline{}
+	}
+	for _, run := range r.Plan.Runs {
+		c := run.Config
+		st, ok, err := r.Store.Status(c.ID)
+		if err != nil {
+			return err
+		}
+		if !ok || (st.Status != results.StatusCompleted && st.Status != results.StatusCollapsed &&
+			st.Status != results.StatusDiverged && st.Status != results.StatusFailed) {
+			continue // not run yet, or interrupted: not a result
+		}
+		row := results.SummaryRun{
+			ID: c.ID, Method: c.Method, Options: c.Options, Dataset: c.Dataset, Backbone: c.Backbone,
+			BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, Status: st.Status,
+			Transfer: map[string]float64{}, WallSeconds: st.WallSeconds, ImagesPerSecond: st.ImagesPerSecond,
+			PeakRSSBytes: st.PeakRSSBytes, Negatives: c.Negatives, MomentumEncoder: c.MomentumEncoder,
+			Error: st.Error, EpochsDone: st.EpochsDone, CollapseReason: st.CollapseReason, FinishedAt: st.FinishedAt,
+		}
+		if row.Options == nil {
+			row.Options = map[string]string{}
+		}
+		if cfg, err := r.readConfig(c.ID); err == nil {
+			row.OutputDim = cfg.OutputDim
+		}
+		if ev, ok, err := r.Store.Eval(c.ID); err != nil {
+			return err
+		} else if ok {
+			row.KNNTop1, row.BestKNNTop1, row.LinearTop1, row.LinearTop5 = ev.KNNTop1, ev.BestKNNTop1, ev.LinearTop1, ev.LinearTop5
+			row.FeatStd, row.OutputStd = ev.FeatStd, ev.OutputStd
+			for k, v := range ev.Transfer {
+				row.Transfer[k] = v
+			}
+		} else if ms, err := r.Store.Metrics(c.ID); err == nil && len(ms) > 0 {
+			// diverged or failed: the last monitored epoch is the best we know
+			last := ms[len(ms)-1]
+			row.KNNTop1, row.FeatStd, row.OutputStd = last.KNNTop1, last.FeatStd, last.OutputStd
+			for _, m := range ms {
+				row.BestKNNTop1 = math.Max(row.BestKNNTop1, m.KNNTop1)
+			}
+		}
+		sum.Runs = append(sum.Runs, row)
+	}
+	return r.Store.WriteSummary(sum)
+}
+
+func (r *Runner) readConfig(id string) (results.RunConfig, error) {
+	var c results.RunConfig
+	err := results.ReadJSON(r.Store.runFile(id, results.ConfigFile), &c)
+	return c, err
+}
+
+// --- helpers
+
+// peakRSS returns the process's peak resident set size in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024 // kilobytes on Linux
+}
+
+// hashKey returns a short stable hash of v's JSON.
+func hashKey(v any) string {
+	b, _ := json.Marshal(v)
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])[:10]
+}
+
+// finite reports whether every value is finite.
+func finite(xs []float32) bool {
+	for _, v := range xs {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// runLogger returns a logger writing to both base and the run's log file.
+func runLogger(base *slog.Logger, path string) (*slog.Logger, func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open run log: %w", err)
+	}
+	h := slog.NewMultiHandler(base.Handler(), slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(h), func() { f.Close() }, nil
+}

@@ -1,0 +1,335 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/siambench/siambench/data"
+	"github.com/siambench/siambench/harness/sweep"
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/plugins/toy"
+	"github.com/siambench/siambench/results"
+	"github.com/siambench/siambench/sdk"
+)
+
+// tinyBackbone is a one-conv network: fast enough for many test runs, real
+// enough (conv, BN with running statistics, ReLU, pooling) to exercise the
+// loop. Its output is (N,8).
+func tinyBackbone(name string, c int, rng *rand.Rand) (nn.Module, error) {
+	if name != "tiny" {
+		return nil, fmt.Errorf("unknown backbone %q (have: tiny)", name)
+	}
+	return nn.NewSequential("tiny",
+		nn.NewConv2d(rng, c, 8, 3, 2, 1, false), nn.NewBatchNorm(8, true), nn.NewReLU(),
+		&nn.Func{Name: "gap", F: nn.GlobalAvgPool}), nil
+}
+
+func openData(ctx context.Context, name string) (*data.Splits, error) {
+	return data.Open(ctx, name, data.OpenOptions{})
+}
+
+// crashOnce wraps InProcess so that the first instance started panics at
+// step crashAt (a plugin crash in the middle of an epoch); later instances
+// are healthy.
+type crashOnce struct {
+	InProcess
+	crashAt int
+	started atomic.Int32
+}
+
+func (c *crashOnce) Start(ctx context.Context, name string) (Instance, error) {
+	inst, err := c.InProcess.Start(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if c.started.Add(1) == 1 {
+		return &panicky{Instance: inst, at: c.crashAt}, nil
+	}
+	return inst, nil
+}
+
+type panicky struct {
+	Instance
+	at int
+}
+
+func (p *panicky) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+	if in.Step == p.at {
+		return sdk.StepOutput{}, fmt.Errorf("step %d: %w: simulated crash", in.Step, sdk.ErrPanicked)
+	}
+	return p.Instance.Step(ctx, in)
+}
+
+func toyMethods() InProcess {
+	return InProcess{"toy": func() sdk.Method { return toy.New() }, "toy-target": func() sdk.Method { return toy.NewTarget() }}
+}
+
+func newTestRunner(t *testing.T, dir string, cfg sweep.Config, methods Methods) *Runner {
+	t.Helper()
+	plan, err := sweep.MakePlan(context.Background(), cfg, methods.Describe, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &Runner{Plan: plan, Store: st, Methods: methods, NewBackbone: tinyBackbone, OpenDataset: openData,
+		Command: "bench run --out " + dir, Workers: 1}
+}
+
+func smallConfig(methods ...string) sweep.Config {
+	f := false
+	return sweep.Config{Methods: methods, Dataset: "default", Backbone: "tiny", BatchSizes: []int{32},
+		Epochs: []int{2}, Seeds: []int64{0}, TrainLimit: 256, TestLimit: 100, Baselines: &f}
+}
+
+func readSummary(t *testing.T, dir string) results.Summary {
+	t.Helper()
+	var s results.Summary
+	if err := results.ReadJSON(filepath.Join(dir, results.SummaryFile), &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRunnerSweepAndReuse(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := smallConfig("toy", "toy-target")
+	cfg.Transfer = []string{"default-mnist"}
+	on := true
+	cfg.Baselines = &on
+	r := newTestRunner(t, dir, cfg, toyMethods())
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sum := readSummary(t, dir)
+	if len(sum.Runs) != 2 {
+		t.Fatalf("summary has %d runs, want 2", len(sum.Runs))
+	}
+	for _, row := range sum.Runs {
+		if row.Status != results.StatusCompleted {
+			t.Errorf("%s: status %s (%s)", row.ID, row.Status, row.Error)
+		}
+		for name, v := range map[string]float64{"knn": row.KNNTop1, "linear": row.LinearTop1, "transfer": row.Transfer["default-mnist"]} {
+			// 10 classes: anything learnt from real images beats 10% clearly.
+			if !(v > 0.15 && v <= 1) {
+				t.Errorf("%s: %s top-1 %.3f not in (0.15,1]", row.ID, name, v)
+			}
+		}
+		if row.ImagesPerSecond <= 0 || row.WallSeconds <= 0 || row.EpochsDone != 2 {
+			t.Errorf("%s: throughput %v, wall %v, epochs %d", row.ID, row.ImagesPerSecond, row.WallSeconds, row.EpochsDone)
+		}
+		ms, err := r.Store.Metrics(row.ID)
+		if err != nil || len(ms) != 2 || ms[1].Epoch != 2 || ms[1].Step != 2*(256/32) {
+			t.Fatalf("%s metrics: %+v %v", row.ID, ms, err)
+		}
+		if _, ok := ms[0].Metrics["output_std"]; !ok || ms[0].OutputStd <= 0 {
+			t.Errorf("%s: output_std not recorded: %+v", row.ID, ms[0])
+		}
+		// The lr at the end of the cosine schedule is ~0 and never above the peak.
+		if ms[1].LR > ms[0].LR || ms[0].LR > 0.05*32/256+1e-12 {
+			t.Errorf("%s: lr schedule %v then %v", row.ID, ms[0].LR, ms[1].LR)
+		}
+	}
+	if !sum.Runs[1].MomentumEncoder || sum.Runs[0].MomentumEncoder {
+		t.Error("momentum_encoder column wrong")
+	}
+	for _, name := range []string{results.BaselineRawPixels, results.BaselineRandomInit, results.BaselineSupervised} {
+		b, ok := sum.Baselines[name]
+		// (kNN with k=200 over a 256-image bank of an 8-wide random net may sit near chance.)
+		if !ok || !(b.KNNTop1 > 0 && b.KNNTop1 <= 1) || !(b.LinearTop1 > 0.15) || b.Transfer["default-mnist"] <= 0.15 {
+			t.Errorf("baseline %s: %+v (present %v)", name, b, ok)
+		}
+	}
+	// Raw pixels on Fashion-MNIST are a strong baseline: far above a 1-conv random net is not required,
+	// but they must be well above chance.
+	if sum.Baselines[results.BaselineRawPixels].KNNTop1 < 0.5 {
+		t.Errorf("raw-pixel kNN %.3f: want ≥ 0.5 on Fashion-MNIST", sum.Baselines[results.BaselineRawPixels].KNNTop1)
+	}
+
+	// Rerunning the same sweep reuses everything: nothing is retrained.
+	before := map[string]os.FileInfo{}
+	for _, row := range sum.Runs {
+		fi, _ := os.Stat(filepath.Join(r.Store.RunDir(row.ID), results.CheckpointFile))
+		before[row.ID] = fi
+	}
+	r.Store.Close()
+	r2 := newTestRunner(t, dir, cfg, toyMethods())
+	if err := r2.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for id, fi := range before {
+		fi2, _ := os.Stat(filepath.Join(r.Store.RunDir(id), results.CheckpointFile))
+		if !fi2.ModTime().Equal(fi.ModTime()) {
+			t.Errorf("run %s was retrained on rerun", id)
+		}
+	}
+	sum2 := readSummary(t, dir)
+	if sum2.Runs[0].KNNTop1 != sum.Runs[0].KNNTop1 || sum2.Baselines[results.BaselineRawPixels].KNNTop1 != sum.Baselines[results.BaselineRawPixels].KNNTop1 {
+		t.Error("summary changed on rerun")
+	}
+}
+
+func TestRunnerDeterministic(t *testing.T) {
+	// The same config in two directories gives bit-identical metrics.
+	ctx := context.Background()
+	var knn [2]float64
+	var loss [2]float64
+	for i := range 2 {
+		dir := t.TempDir()
+		r := newTestRunner(t, dir, smallConfig("toy"), toyMethods())
+		if err := r.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ms, _ := r.Store.Metrics(r.Plan.Runs[0].Config.ID)
+		knn[i], loss[i] = ms[1].KNNTop1, ms[1].Loss
+	}
+	if knn[0] != knn[1] || loss[0] != loss[1] {
+		t.Errorf("not deterministic: knn %v, loss %v", knn, loss)
+	}
+}
+
+func TestRunnerRecoversFromCrash(t *testing.T) {
+	ctx := context.Background()
+	// Reference: no crash.
+	ref := newTestRunner(t, t.TempDir(), smallConfig("toy"), toyMethods())
+	if err := ref.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	refMs, _ := ref.Store.Metrics(ref.Plan.Runs[0].Config.ID)
+
+	dir := t.TempDir()
+	m := &crashOnce{InProcess: toyMethods(), crashAt: 11} // step 11 is in epoch 2 (8 steps per epoch)
+	r := newTestRunner(t, dir, smallConfig("toy"), m)
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := r.Plan.Runs[0].Config.ID
+	st, _, _ := r.Store.Status(id)
+	if st.Status != results.StatusCompleted || st.Restarts != 1 {
+		t.Fatalf("status after a crash: %+v, want completed with 1 restart", st)
+	}
+	ms, _ := r.Store.Metrics(id)
+	if len(ms) != 2 {
+		t.Fatalf("want 2 epochs of metrics, got %d", len(ms))
+	}
+	// Restored from the epoch-1 checkpoint and redone: identical to no crash.
+	if ms[1].KNNTop1 != refMs[1].KNNTop1 || ms[1].Loss != refMs[1].Loss {
+		t.Errorf("after recovery: knn %v loss %v; without crash: knn %v loss %v", ms[1].KNNTop1, ms[1].Loss, refMs[1].KNNTop1, refMs[1].Loss)
+	}
+}
+
+// nanMethod returns a NaN loss from step 3 on.
+type nanMethod struct{ sdk.Method }
+
+func (n nanMethod) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+	out, err := n.Method.Step(ctx, in)
+	if in.Step >= 10 {
+		out.Loss = math.NaN()
+	}
+	return out, err
+}
+
+func TestRunnerDiverged(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	methods := InProcess{"toy": func() sdk.Method { return nanMethod{toy.New()} }}
+	r := newTestRunner(t, dir, smallConfig("toy"), methods)
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := r.Plan.Runs[0].Config.ID
+	st, _, _ := r.Store.Status(id)
+	if st.Status != results.StatusDiverged || !strings.Contains(st.Error, "step 10") {
+		t.Fatalf("status %+v, want diverged at step 10", st)
+	}
+	ms, _ := r.Store.Metrics(id)
+	if len(ms) != 1 {
+		t.Errorf("the completed epoch's metrics must be kept: got %d epochs", len(ms))
+	}
+	sum := readSummary(t, dir)
+	if len(sum.Runs) != 1 || sum.Runs[0].Status != results.StatusDiverged || sum.Runs[0].KNNTop1 <= 0 {
+		t.Errorf("summary row: %+v", sum.Runs)
+	}
+	// A diverged run is final: a rerun does not retry it.
+	if done, _ := r.Store.Finished(id); !done {
+		t.Error("diverged run not final")
+	}
+}
+
+func TestRunnerInterruptAndResume(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig("toy")
+	cfg.Epochs = []int{3}
+	ctx, cancel := context.WithCancel(context.Background())
+	// Cancel as soon as the first epoch's checkpoint is written.
+	stop := &cancelAfter{InProcess: toyMethods(), cancel: cancel, at: 9}
+	r := newTestRunner(t, dir, cfg, stop)
+	err := r.Run(ctx)
+	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "bench run --out") {
+		t.Fatalf("want ErrInterrupted with the resume command, got %v", err)
+	}
+	id := r.Plan.Runs[0].Config.ID
+	st, _, _ := r.Store.Status(id)
+	if st.Status != results.StatusRunning || st.EpochsDone != 1 {
+		t.Fatalf("interrupted status %+v, want running with 1 epoch done", st)
+	}
+	r.Store.Close()
+
+	r2 := newTestRunner(t, dir, cfg, toyMethods())
+	if err := r2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, _, _ = r2.Store.Status(id)
+	if st.Status != results.StatusCompleted || st.Resumed != 1 || st.EpochsDone != 3 {
+		t.Fatalf("after resume: %+v", st)
+	}
+	ms, _ := r2.Store.Metrics(id)
+	// Compare with an uninterrupted run.
+	ref := newTestRunner(t, t.TempDir(), cfg, toyMethods())
+	if err := ref.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	refMs, _ := ref.Store.Metrics(id)
+	for i := range refMs {
+		if ms[i].Loss != refMs[i].Loss || ms[i].KNNTop1 != refMs[i].KNNTop1 {
+			t.Errorf("epoch %d: resumed loss/knn %v/%v, uninterrupted %v/%v", i+1, ms[i].Loss, ms[i].KNNTop1, refMs[i].Loss, refMs[i].KNNTop1)
+		}
+	}
+}
+
+// cancelAfter cancels the context when step `at` starts.
+type cancelAfter struct {
+	InProcess
+	cancel func()
+	at     int
+}
+
+func (c *cancelAfter) Start(ctx context.Context, name string) (Instance, error) {
+	inst, err := c.InProcess.Start(ctx, name)
+	return &cancelling{inst, c}, err
+}
+
+type cancelling struct {
+	Instance
+	c *cancelAfter
+}
+
+func (c *cancelling) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+	if in.Step == c.c.at {
+		c.c.cancel()
+		return sdk.StepOutput{}, ctx.Err()
+	}
+	return c.Instance.Step(ctx, in)
+}

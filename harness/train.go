@@ -1,0 +1,586 @@
+package harness
+
+// Shape legend: B = images per batch, V = views, C,H,W = view shape,
+// D = backbone feature width.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/siambench/siambench/data"
+	"github.com/siambench/siambench/eval"
+	"github.com/siambench/siambench/harness/sweep"
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/optim"
+	"github.com/siambench/siambench/results"
+	"github.com/siambench/siambench/sdk"
+)
+
+// errDiverged marks a NaN/Inf in the loss, gradients or features.
+var errDiverged = errors.New("diverged")
+
+// trainer is one run being trained.
+type trainer struct {
+	r    *Runner
+	run  sweep.Run
+	cfg  results.RunConfig
+	ds   *splitSet
+	log  *slog.Logger
+	idx  int
+	path string // checkpoint
+
+	backbone, target nn.Module
+	opt              optim.Optimizer
+	inst             Instance
+	loader           *data.Loader
+	featDim          int
+
+	stepsPerEpoch, totalSteps, warmupSteps int
+
+	status  results.RunStatus
+	metrics []results.EpochMetrics
+	ck      ckptHeader // progress as of the last checkpoint
+	bank    eval.Features
+	test    eval.Features
+	outDim  int
+}
+
+// trainRun trains, monitors and evaluates one run, resuming from its
+// checkpoint when one exists.
+func (r *Runner) trainRun(ctx context.Context, idx int, run sweep.Run, ds *splitSet) (err error) {
+	t := &trainer{r: r, run: run, cfg: run.Config, ds: ds, idx: idx, path: r.Store.CheckpointPath(run.Config.ID)}
+	t.cfg.Environment = r.Env
+	if err := os.MkdirAll(r.Store.RunDir(t.cfg.ID), 0o755); err != nil {
+		return fmt.Errorf("create run dir: %w", err)
+	}
+	log, closeLog, err := runLogger(r.logger(), r.Store.LogPath(t.cfg.ID))
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	t.log = log.With("run", t.cfg.ID)
+	defer func() {
+		if t.inst != nil {
+			t.inst.Close()
+		}
+	}()
+	if err := t.setup(ctx); err != nil {
+		return err
+	}
+	if err := t.resume(ctx); err != nil {
+		return err
+	}
+	err = t.train(ctx)
+	if errors.Is(err, errDiverged) {
+		t.log.Warn("run diverged; metrics kept", "err", err)
+		t.status.Status, t.status.Error, t.status.FinishedAt = results.StatusDiverged, err.Error(), time.Now().UTC()
+		return t.writeStatus()
+	}
+	if err != nil {
+		return err
+	}
+	return t.evaluate(ctx)
+}
+
+// setup builds the backbone, target, optimizer, loader and method instance.
+func (t *trainer) setup(ctx context.Context) error {
+	c := t.cfg
+	rng := rand.New(rand.NewPCG(uint64(c.Seed), 0xb0b))
+	var err error
+	if t.backbone, err = t.r.NewBackbone(c.Backbone, t.ds.channels, rng); err != nil {
+		return fmt.Errorf("backbone %s: %w", c.Backbone, err)
+	}
+	if t.featDim, err = featureDim(t.backbone, t.ds.train); err != nil {
+		return err
+	}
+	if t.run.Spec.Target != nil {
+		if t.target, err = t.r.NewBackbone(c.Backbone, t.ds.channels, rng); err != nil {
+			return fmt.Errorf("target backbone %s: %w", c.Backbone, err)
+		}
+		if err := optim.CopyParams(t.target, t.backbone); err != nil {
+			return fmt.Errorf("target backbone: %w", err)
+		}
+	}
+	groups := []optim.Group{{Params: t.backbone.Params(), WeightDecay: c.WeightDecay}}
+	switch c.Optimizer {
+	case "lars":
+		t.opt = optim.NewLARS(groups, c.Momentum, 0.001)
+	default:
+		t.opt = optim.NewSGD(groups, c.Momentum, false)
+	}
+	var views []data.ViewSpec
+	for _, v := range t.run.Spec.Views {
+		views = append(views, data.ViewSpec{Count: v.Count, Size: v.Size, Preset: v.Preset, ScaleMin: v.ScaleMin, ScaleMax: v.ScaleMax})
+	}
+	t.loader, err = data.NewLoader(t.ds.train, data.LoaderConfig{BatchSize: c.BatchSize, Views: views, Seed: c.Seed, DropLast: true, Workers: t.r.Workers})
+	if err != nil {
+		return fmt.Errorf("loader for %s: %w", c.Method, err)
+	}
+	t.stepsPerEpoch = t.loader.BatchesPerEpoch()
+	t.totalSteps = t.stepsPerEpoch * c.Epochs
+	t.warmupSteps = min(c.WarmupEpochs*t.stepsPerEpoch, t.totalSteps)
+	return t.startMethod(ctx)
+}
+
+// startMethod starts and initialises a fresh method instance.
+func (t *trainer) startMethod(ctx context.Context) error {
+	if t.inst != nil {
+		t.inst.Close()
+		t.inst = nil
+	}
+	inst, err := t.r.Methods.Start(ctx, t.cfg.Method)
+	if err != nil {
+		return fmt.Errorf("start method %s: %w", t.cfg.Method, err)
+	}
+	t.inst = inst
+	err = inst.Init(sdk.InitConfig{
+		FeatureDim: t.featDim, BatchSize: t.cfg.BatchSize, StepsPerEpoch: t.stepsPerEpoch,
+		TotalSteps: t.totalSteps, Seed: t.cfg.Seed, Options: t.run.MethodOptions,
+	})
+	if err != nil {
+		return fmt.Errorf("init method %s: %w", t.cfg.Method, err)
+	}
+	return nil
+}
+
+// featureDim runs two images through m in eval mode to read its width.
+func featureDim(m nn.Module, ds data.Dataset) (int, error) {
+	m.SetTraining(false)
+	defer m.SetTraining(true)
+	x, c, h, w := normalizedBatch(ds, []int{0, 1 % ds.Len()}, data.NormOf(ds))
+	out, err := forwardNoGrad(m, nn.New(x, 2, c, h, w))
+	if err != nil {
+		return 0, fmt.Errorf("backbone on %d×%d×%d images: %w", c, h, w, err)
+	}
+	if out.NDim() != 2 {
+		return 0, fmt.Errorf("backbone output has shape %v, want (N,D) features", out.Shape())
+	}
+	return out.Dim(1), nil
+}
+
+// ckptGroups lists what a checkpoint holds besides the optimizer state.
+func (t *trainer) ckptGroups() []ckptGroup {
+	g := []ckptGroup{{"backbone/", t.backbone.Params()}, {"backbone_buffers/", t.backbone.Buffers()}}
+	if t.target != nil {
+		g = append(g, ckptGroup{"target/", t.target.Params()}, ckptGroup{"target_buffers/", t.target.Buffers()})
+	}
+	return g
+}
+
+func (t *trainer) saveCheckpoint() error {
+	blob, err := t.inst.State()
+	if err != nil {
+		return fmt.Errorf("method state: %w", err)
+	}
+	groups := append(t.ckptGroups(), ckptGroup{"optim/", t.opt.State()})
+	if err := saveCheckpoint(t.path, checkpoint{ckptHeader: t.ck, Blob: blob}, groups); err != nil {
+		return err
+	}
+	return nil
+}
+
+// restore loads the last checkpoint into the backbone, target, optimizer
+// and method.
+func (t *trainer) restore() error {
+	c, ts, err := loadCheckpoint(t.path)
+	if err != nil {
+		return err
+	}
+	for _, g := range t.ckptGroups() {
+		if err := restoreGroup(ts, g.prefix, g.tensors); err != nil {
+			return fmt.Errorf("%s: %w", t.path, err)
+		}
+	}
+	if err := t.opt.SetState(strippedGroup(ts, "optim/")); err != nil {
+		return fmt.Errorf("%s: optimizer state: %w", t.path, err)
+	}
+	if err := t.inst.SetState(c.Blob); err != nil {
+		return fmt.Errorf("restore method state: %w", err)
+	}
+	t.ck = c.ckptHeader
+	return nil
+}
+
+// resume continues from the run's checkpoint if there is one, else saves
+// the initial state (epoch 0) so a crash in the first epoch can restart.
+func (t *trainer) resume(ctx context.Context) error {
+	st, ok, err := t.r.Store.Status(t.cfg.ID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		t.status = st
+	}
+	t.status.Status, t.status.Error = results.StatusRunning, ""
+	if t.status.StartedAt.IsZero() {
+		t.status.StartedAt = time.Now().UTC()
+	}
+	if err := t.r.Store.WriteConfig(t.cfg); err != nil {
+		return err
+	}
+	err = t.restore()
+	switch {
+	case errors.Is(err, errNoCheckpoint):
+		t.ck = ckptHeader{}
+		t.status.EpochsDone, t.status.Restarts = 0, 0
+		if err := t.r.Store.WriteMetrics(t.cfg.ID, nil); err != nil {
+			return err
+		}
+		if err := t.saveCheckpoint(); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		ms, err := t.r.Store.Metrics(t.cfg.ID)
+		if err != nil {
+			return err
+		}
+		// Metrics are written before the checkpoint: drop any epoch the
+		// checkpoint does not hold (it will be redone).
+		ms = slices.DeleteFunc(ms, func(m results.EpochMetrics) bool { return m.Epoch > t.ck.Epoch })
+		if len(ms) != t.ck.Epoch {
+			return fmt.Errorf("run %s: checkpoint is at epoch %d but metrics.jsonl holds %d epochs: delete the run folder %s to restart it",
+				t.cfg.ID, t.ck.Epoch, len(ms), t.r.Store.RunDir(t.cfg.ID))
+		}
+		t.metrics = ms
+		t.status.EpochsDone, t.status.Restarts = t.ck.Epoch, t.ck.Restarts
+		t.status.Resumed++
+		t.log.Info("resuming run from its checkpoint", "epoch", t.ck.Epoch, "of", t.cfg.Epochs)
+	}
+	return t.writeStatus()
+}
+
+func (t *trainer) writeStatus() error {
+	t.status.WallSeconds = t.ck.WallSeconds
+	if t.ck.TrainSecs > 0 {
+		t.status.ImagesPerSecond = float64(t.ck.Images) / t.ck.TrainSecs
+	}
+	t.status.PeakRSSBytes = peakRSS()
+	return t.r.Store.WriteStatus(t.cfg.ID, t.status)
+}
+
+// train runs the remaining epochs. A crashed method is restarted from the
+// last checkpoint and the epoch redone (up to MaxRestarts times).
+func (t *trainer) train(ctx context.Context) error {
+	maxRestarts := t.r.MaxRestarts
+	if maxRestarts == 0 {
+		maxRestarts = 3
+	}
+	if t.r.Progress != nil {
+		per := int64(t.stepsPerEpoch * t.cfg.BatchSize)
+		t.r.Progress.RunStart(t.idx, t.cfg.ID, per*int64(t.cfg.Epochs), per*int64(t.ck.Epoch))
+	}
+	for t.ck.Epoch < t.cfg.Epochs {
+		err := t.epoch(ctx, t.ck.Epoch)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil || !t.r.Methods.IsCrash(err) {
+			return err
+		}
+		if t.ck.Restarts >= maxRestarts {
+			return fmt.Errorf("method crashed %d times, giving up: %w", t.ck.Restarts+1, err)
+		}
+		t.log.Warn("method crashed; restarting it from the last checkpoint and redoing the epoch", "epoch", t.ck.Epoch+1, "err", err)
+		if err := t.startMethod(ctx); err != nil {
+			return fmt.Errorf("restart after crash: %w", err)
+		}
+		restarts := t.ck.Restarts + 1
+		if err := t.restore(); err != nil {
+			return fmt.Errorf("restart after crash: %w", err)
+		}
+		t.ck.Restarts = restarts
+		t.status.Restarts = restarts
+		if err := t.writeStatus(); err != nil {
+			return err
+		}
+		if t.r.Progress != nil {
+			per := int64(t.stepsPerEpoch * t.cfg.BatchSize)
+			t.r.Progress.RunStart(t.idx, t.cfg.ID, per*int64(t.cfg.Epochs), per*int64(t.ck.Epoch))
+		}
+	}
+	return nil
+}
+
+// momentumAt is the target momentum at step k of K for the run's schedule:
+// 1 − (1 − m0)·(cos(πk/K) + 1)/2 for "cosine", m0 for "constant".
+func momentumAt(m0 float64, schedule string, k, total int) float64 {
+	if schedule == "constant" || total <= 0 {
+		return m0
+	}
+	return 1 - (1-m0)*(math.Cos(math.Pi*float64(k)/float64(total))+1)/2
+}
+
+// epoch trains epoch e (0-based), then monitors and checkpoints it.
+func (t *trainer) epoch(ctx context.Context, e int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the loader's workers if we return early
+	start := time.Now()
+	step := t.ck.Step
+	var lossSum, trainSecs, waitSecs float64
+	var images int64
+	metricSums := map[string]float64{}
+	n := 0
+	batches := t.loader.Epoch(ctx, e, 0)
+	for {
+		w0 := time.Now()
+		b, ok := <-batches
+		wait := time.Since(w0).Seconds()
+		if !ok {
+			break
+		}
+		s0 := time.Now()
+		lr := optim.Cosine(step, t.totalSteps, t.warmupSteps, t.cfg.LR, 0)
+		mom := 0.0
+		if t.target != nil {
+			mom = momentumAt(t.cfg.TargetMomentum, t.cfg.TargetSchedule, step, t.totalSteps)
+		}
+		out, err := t.step(ctx, b, step, e, lr, mom)
+		if err != nil {
+			return err
+		}
+		lossSum += out.Loss
+		for k, v := range out.Metrics {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				metricSums[k] += v
+			}
+		}
+		n++
+		step++
+		images += int64(len(b.Index))
+		waitSecs += wait
+		trainSecs += time.Since(s0).Seconds() + wait
+		if t.r.Progress != nil {
+			t.r.Progress.Advance(len(b.Index))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if n != t.stepsPerEpoch {
+		return fmt.Errorf("epoch %d: loader gave %d batches, want %d", e+1, n, t.stepsPerEpoch)
+	}
+	// --- monitors
+	var err error
+	if t.bank, err = BackboneFeatures(ctx, t.backbone, t.ds.train); err != nil {
+		return err
+	}
+	if t.test, err = BackboneFeatures(ctx, t.backbone, t.ds.test); err != nil {
+		return err
+	}
+	if !finite(t.bank.Data) || !finite(t.test.Data) {
+		return fmt.Errorf("%w: non-finite evaluation features after epoch %d", errDiverged, e+1)
+	}
+	knn, err := eval.KNN(ctx, t.bank, t.test, t.ds.classes, eval.KNNConfig{})
+	if err != nil {
+		return fmt.Errorf("knn monitor: %w", err)
+	}
+	m := results.EpochMetrics{
+		Epoch: e + 1, Step: step, Loss: lossSum / float64(n),
+		LR:      optim.Cosine(step-1, t.totalSteps, t.warmupSteps, t.cfg.LR, 0),
+		KNNTop1: knn, FeatStd: eval.ChannelStd(t.bank.Data, t.bank.N, t.bank.D),
+		Metrics: map[string]float64{},
+	}
+	for k, v := range metricSums {
+		m.Metrics[k] = v / float64(n)
+	}
+	m.OutputStd = m.Metrics["output_std"]
+	if d := m.Metrics["output_dim"]; d > 0 {
+		t.outDim = int(d)
+	}
+	t.ck.Epoch, t.ck.Step = e+1, step
+	t.ck.TrainSecs += trainSecs
+	t.ck.Images += images
+	t.ck.WallSeconds += time.Since(start).Seconds()
+	m.WallSeconds = t.ck.WallSeconds
+	m.ImagesPerSecond = float64(images) / trainSecs
+	if trainSecs > 0 {
+		m.DataWaitShare = waitSecs / trainSecs
+	}
+	m.PeakRSSBytes = peakRSS()
+	t.metrics = append(t.metrics, m)
+	// Order matters for resuming: metrics, then checkpoint, then status.
+	if err := t.r.Store.WriteMetrics(t.cfg.ID, t.metrics); err != nil {
+		return err
+	}
+	if err := t.saveCheckpoint(); err != nil {
+		return err
+	}
+	t.status.EpochsDone = t.ck.Epoch
+	if err := t.writeStatus(); err != nil {
+		return err
+	}
+	if t.r.Progress != nil {
+		t.r.Progress.Epoch(t.cfg.ID, t.cfg.Epochs, m)
+	} else {
+		t.log.Info("epoch", "epoch", m.Epoch, "loss", m.Loss, "knn_top1", m.KNNTop1, "output_std", m.OutputStd)
+	}
+	return nil
+}
+
+// step does one training step: every view through the backbone (BN in train
+// mode), the method's loss and feature gradients, back-propagation through
+// the backbone, the optimizer step and the target EMA.
+func (t *trainer) step(ctx context.Context, b data.Batch, step, epoch int, lr, mom float64) (sdk.StepOutput, error) {
+	feats := make([]*nn.Tensor, len(b.Views))
+	in := sdk.StepInput{Step: step, Epoch: epoch, LR: lr, BaseLR: t.cfg.LR, Momentum: mom,
+		Views: make([]*nn.Tensor, len(b.Views))}
+	err := nn.Catch(func() {
+		for i, v := range b.Views {
+			x := nn.New(v.Data, v.N, v.C, v.H, v.W)
+			feats[i] = t.backbone.Forward(x)
+			in.Views[i] = feats[i].Detach()
+		}
+		if t.target != nil {
+			nn.NoGrad(func() {
+				for _, v := range b.Views {
+					in.Targets = append(in.Targets, t.target.Forward(nn.New(v.Data, v.N, v.C, v.H, v.W)))
+				}
+			})
+		}
+	})
+	if err != nil {
+		return sdk.StepOutput{}, fmt.Errorf("backbone forward at step %d: %w", step, err)
+	}
+	for i, f := range feats {
+		if !finite(f.Data) {
+			return sdk.StepOutput{}, fmt.Errorf("%w: non-finite backbone features (view %d) at step %d, epoch %d", errDiverged, i, step, epoch+1)
+		}
+	}
+	out, err := t.inst.Step(ctx, in)
+	if err != nil {
+		return out, err
+	}
+	if math.IsNaN(out.Loss) || math.IsInf(out.Loss, 0) {
+		return out, fmt.Errorf("%w: loss is %v at step %d, epoch %d", errDiverged, out.Loss, step, epoch+1)
+	}
+	if len(out.Grads) != len(feats) {
+		return out, fmt.Errorf("method %s returned %d gradients for %d views", t.cfg.Method, len(out.Grads), len(feats))
+	}
+	for i, g := range out.Grads {
+		if g == nil || g.Len() != feats[i].Len() {
+			return out, fmt.Errorf("method %s: gradient of view %d has the wrong size", t.cfg.Method, i)
+		}
+		if !finite(g.Data) {
+			return out, fmt.Errorf("%w: non-finite feature gradient (view %d) at step %d, epoch %d", errDiverged, i, step, epoch+1)
+		}
+	}
+	err = nn.Catch(func() {
+		for i, f := range feats {
+			f.BackwardWith(out.Grads[i].Data)
+		}
+	})
+	if err != nil {
+		return out, fmt.Errorf("backbone backward at step %d: %w", step, err)
+	}
+	t.opt.Step(lr)
+	t.opt.ZeroGrad()
+	if t.target != nil {
+		if err := optim.EMAModule(t.target, t.backbone, mom); err != nil {
+			return out, fmt.Errorf("target EMA: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// evaluate runs the final evaluation and records the run's final status.
+func (t *trainer) evaluate(ctx context.Context) error {
+	if t.bank.N == 0 { // resumed after the last epoch: features not in memory
+		var err error
+		if t.bank, err = BackboneFeatures(ctx, t.backbone, t.ds.train); err != nil {
+			return err
+		}
+		if t.test, err = BackboneFeatures(ctx, t.backbone, t.ds.test); err != nil {
+			return err
+		}
+	}
+	ev := results.Eval{Transfer: map[string]float64{}}
+	for _, m := range t.metrics {
+		if m.KNNTop1 > ev.BestKNNTop1 {
+			ev.BestKNNTop1, ev.BestKNNEpoch = m.KNNTop1, m.Epoch
+		}
+	}
+	last := t.metrics[len(t.metrics)-1]
+	ev.KNNTop1, ev.FeatStd, ev.OutputStd = last.KNNTop1, last.FeatStd, last.OutputStd
+	probe, err := eval.LinearProbe(ctx, t.bank, t.test, t.ds.classes, eval.ProbeConfig{})
+	if err != nil {
+		return fmt.Errorf("linear probe: %w", err)
+	}
+	ev.LinearTop1, ev.LinearTop5 = probe.Top1, probe.Top5
+	for _, name := range t.ds.names {
+		tr := t.ds.transfer[name]
+		ftr, err := BackboneFeatures(ctx, t.backbone, tr.train)
+		if err != nil {
+			return fmt.Errorf("transfer %s: %w", name, err)
+		}
+		fte, err := BackboneFeatures(ctx, t.backbone, tr.test)
+		if err != nil {
+			return fmt.Errorf("transfer %s: %w", name, err)
+		}
+		p, err := eval.LinearProbe(ctx, ftr, fte, tr.classes, eval.ProbeConfig{})
+		if err != nil {
+			return fmt.Errorf("transfer %s: %w", name, err)
+		}
+		ev.Transfer[name] = p.Top1
+	}
+	t.log.Info("evaluated", "knn_top1", ev.KNNTop1, "linear_top1", ev.LinearTop1, "transfer", ev.Transfer)
+	// Record the output width for reports (1/√d line) and the collapse flag.
+	if t.outDim == 0 {
+		for _, m := range t.metrics {
+			if d := m.Metrics["output_dim"]; d > 0 {
+				t.outDim = int(d)
+			}
+		}
+	}
+	t.cfg.OutputDim = t.outDim
+	if err := t.r.Store.WriteConfig(t.cfg); err != nil {
+		return err
+	}
+	if err := t.r.Store.WriteEval(t.cfg.ID, ev); err != nil {
+		return err
+	}
+	t.status.Status = results.StatusCompleted
+	if reason := collapseReason(t.metrics, t.outDim); reason != "" {
+		t.status.Status, t.status.CollapseReason = results.StatusCollapsed, reason
+		t.log.Warn("run collapsed", "reason", reason)
+	}
+	t.status.FinishedAt = time.Now().UTC()
+	return t.writeStatus()
+}
+
+// collapseReason says why a run counts as collapsed, or "" when it does not.
+// The criterion is the method's output std at the last epoch: below
+// eval.CollapseThreshold(d) when the method reports its output width d as
+// the metric "output_dim"; otherwise (d unknown) a fall to under a tenth of
+// the highest epoch value, the same factor relative to the run's own level.
+func collapseReason(ms []results.EpochMetrics, outDim int) string {
+	if len(ms) == 0 {
+		return ""
+	}
+	last := ms[len(ms)-1]
+	if _, ok := last.Metrics["output_std"]; !ok {
+		return ""
+	}
+	if outDim > 0 {
+		if eval.Collapsed(last.OutputStd, outDim) {
+			return fmt.Sprintf("output std %.5f < %.2f/√d = %.5f (d=%d)", last.OutputStd, eval.CollapseFactor, eval.CollapseThreshold(outDim), outDim)
+		}
+		return ""
+	}
+	best := 0.0
+	for _, m := range ms {
+		best = math.Max(best, m.OutputStd)
+	}
+	if best > 0 && last.OutputStd < eval.CollapseFactor*best {
+		return fmt.Sprintf("output std fell to %.5f, under %.2f× its best %.5f (output width unknown)", last.OutputStd, eval.CollapseFactor, best)
+	}
+	return ""
+}
