@@ -165,13 +165,15 @@ func featureDim(m nn.Module, ds data.Dataset) (int, error) {
 	return out.Dim(1), nil
 }
 
-// ckptGroups lists what a checkpoint holds besides the optimizer state.
-func (t *trainer) ckptGroups() []ckptGroup {
-	g := []ckptGroup{{"backbone/", t.backbone.Params()}, {"backbone_buffers/", t.backbone.Buffers()}}
+// ckptGroups lists the params and buffers a checkpoint holds.
+func (t *trainer) ckptGroups() (params, buffers []ckptGroup) {
+	params = []ckptGroup{{"backbone/", t.backbone.Params()}}
+	buffers = []ckptGroup{{"backbone/", t.backbone.Buffers()}}
 	if t.target != nil {
-		g = append(g, ckptGroup{"target/", t.target.Params()}, ckptGroup{"target_buffers/", t.target.Buffers()})
+		params = append(params, ckptGroup{"target/", t.target.Params()})
+		buffers = append(buffers, ckptGroup{"target/", t.target.Buffers()})
 	}
-	return g
+	return params, buffers
 }
 
 func (t *trainer) saveCheckpoint() error {
@@ -179,26 +181,29 @@ func (t *trainer) saveCheckpoint() error {
 	if err != nil {
 		return fmt.Errorf("method state: %w", err)
 	}
-	groups := append(t.ckptGroups(), ckptGroup{"optim/", t.opt.State()})
-	if err := saveCheckpoint(t.path, checkpoint{ckptHeader: t.ck, Blob: blob}, groups); err != nil {
-		return err
-	}
-	return nil
+	params, buffers := t.ckptGroups()
+	return saveCheckpoint(t.path, runCheckpoint{ckptHeader: t.ck, Blob: blob}, params, buffers, t.opt.State())
 }
 
 // restore loads the last checkpoint into the backbone, target, optimizer
 // and method.
 func (t *trainer) restore() error {
-	c, ts, err := loadCheckpoint(t.path)
+	c, f, err := loadCheckpoint(t.path)
 	if err != nil {
 		return err
 	}
-	for _, g := range t.ckptGroups() {
-		if err := restoreGroup(ts, g.prefix, g.tensors); err != nil {
+	params, buffers := t.ckptGroups()
+	for _, g := range params {
+		if err := restoreGroup(f.Params, g.prefix, g.tensors); err != nil {
 			return fmt.Errorf("%s: %w", t.path, err)
 		}
 	}
-	if err := t.opt.SetState(strippedGroup(ts, "optim/")); err != nil {
+	for _, g := range buffers {
+		if err := restoreGroup(f.Buffers, g.prefix, g.tensors); err != nil {
+			return fmt.Errorf("%s: %w", t.path, err)
+		}
+	}
+	if err := t.opt.SetState(f.Optim); err != nil {
 		return fmt.Errorf("%s: optimizer state: %w", t.path, err)
 	}
 	if err := t.inst.SetState(c.Blob); err != nil {

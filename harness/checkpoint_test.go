@@ -1,0 +1,119 @@
+package harness
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/results"
+)
+
+func TestCheckpointRoundTripAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "checkpoint.bin")
+	rng := rand.New(rand.NewPCG(1, 1))
+	a, _ := tinyBackbone("tiny", 1, rng)
+	params := []ckptGroup{{"backbone/", a.Params()}}
+	buffers := []ckptGroup{{"backbone/", a.Buffers()}}
+	a.Buffers()[0].T.Data[0] = 0.25
+	c := runCheckpoint{ckptHeader: ckptHeader{Epoch: 3, Step: 24, Restarts: 1, Images: 768}, Blob: []byte("state")}
+	if err := saveCheckpoint(path, c, params, buffers, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := loadCheckpoint(filepath.Join(dir, "none.bin")); err != errNoCheckpoint {
+		t.Fatalf("missing file: want errNoCheckpoint, got %v", err)
+	}
+	got, f, err := loadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Epoch != 3 || got.Step != 24 || got.Restarts != 1 || string(got.Blob) != "state" {
+		t.Errorf("header/blob round trip: %+v", got)
+	}
+	b, _ := tinyBackbone("tiny", 1, rand.New(rand.NewPCG(2, 2)))
+	if err := restoreGroup(f.Params, "backbone/", b.Params()); err != nil {
+		t.Fatal(err)
+	}
+	if err := restoreGroup(f.Buffers, "backbone/", b.Buffers()); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range a.Params() {
+		for j, v := range p.T.Data {
+			if b.Params()[i].T.Data[j] != v {
+				t.Fatalf("param %s[%d] not restored", p.Name, j)
+			}
+		}
+	}
+	if b.Buffers()[0].T.Data[0] != 0.25 {
+		t.Error("buffer not restored")
+	}
+
+	t.Run("another architecture", func(t *testing.T) {
+		wide := nn.NewSequential("tiny", nn.NewConv2d(rng, 1, 16, 3, 2, 1, false))
+		err := restoreGroup(f.Params, "backbone/", wide.Params())
+		if err == nil || !strings.Contains(err.Error(), "another architecture") {
+			t.Errorf("want architecture error, got %v", err)
+		}
+	})
+	t.Run("corrupt file", func(t *testing.T) {
+		raw, _ := os.ReadFile(path)
+		raw[len(raw)/2] ^= 0xff
+		bad := filepath.Join(dir, "bad.bin")
+		os.WriteFile(bad, raw, 0o644)
+		_, _, err := loadCheckpoint(bad)
+		if err == nil || !strings.Contains(err.Error(), "delete") {
+			t.Errorf("want a corrupt-file error telling what to do, got %v", err)
+		}
+	})
+}
+
+func TestMomentumSchedule(t *testing.T) {
+	cases := []struct {
+		name     string
+		sched    string
+		k, total int
+		want     float64
+	}{
+		{"cosine start", "cosine", 0, 100, 0.99},
+		{"cosine middle", "cosine", 50, 100, 0.995},
+		{"cosine end", "cosine", 100, 100, 1},
+		{"constant", "constant", 50, 100, 0.99},
+	}
+	for _, tc := range cases {
+		if got := momentumAt(0.99, tc.sched, tc.k, tc.total); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: want %v, got %v", tc.name, tc.want, got)
+		}
+	}
+}
+
+func TestCollapseReason(t *testing.T) {
+	ep := func(std float64) results.EpochMetrics {
+		return results.EpochMetrics{OutputStd: std, Metrics: map[string]float64{"output_std": std}}
+	}
+	d := 512 // healthy ≈ 0.0442, threshold 0.00442
+	cases := []struct {
+		name string
+		ms   []results.EpochMetrics
+		dim  int
+		want bool
+	}{
+		{"healthy", []results.EpochMetrics{ep(0.044), ep(0.043)}, d, false},
+		{"the paper's collapse (std → 0.004 at d=512)", []results.EpochMetrics{ep(0.044), ep(0.004)}, d, true},
+		{"halved is not collapse", []results.EpochMetrics{ep(0.044), ep(0.022)}, d, false},
+		{"unknown dim: tenfold fall", []results.EpochMetrics{ep(0.05), ep(0.004)}, 0, true},
+		{"unknown dim: steady", []results.EpochMetrics{ep(0.05), ep(0.04)}, 0, false},
+		{"no output_std metric", []results.EpochMetrics{{}}, d, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := collapseReason(tc.ms, tc.dim)
+			if (r != "") != tc.want {
+				t.Errorf("want collapsed=%v, got reason %q", tc.want, r)
+			}
+		})
+	}
+}
