@@ -9,9 +9,11 @@ package wire
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 
+	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
@@ -96,6 +98,9 @@ func ServeConfig(protocolVersion int, server methodpb.MethodServer) *plugin.Serv
 		HandshakeConfig: Handshake(protocolVersion),
 		Plugins:         PluginSet(server),
 		GRPCServer:      NewGRPCServer,
+		// go-plugin logs its own chatter at debug level on stderr, which the
+		// host copies to its log: keep only warnings and errors.
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "go-plugin", Level: hclog.Warn, Output: os.Stderr}),
 	}
 }
 
