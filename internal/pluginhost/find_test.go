@@ -23,7 +23,7 @@ func TestFind(t *testing.T) {
 	script := "#!/bin/sh\nexit 0\n"
 	writeExe(t, filepath.Join(a, "bench-method-alpha"), script, 0o755)
 	writeExe(t, filepath.Join(a, "bench-method-beta"), script, 0o644) // not executable
-	writeExe(t, filepath.Join(a, "other-tool"), script, 0o755)         // wrong prefix
+	writeExe(t, filepath.Join(a, "other-tool"), script, 0o755)        // wrong prefix
 	writeExe(t, filepath.Join(a, "bench-method-Bad.Name"), script, 0o755)
 	writeExe(t, filepath.Join(b, "bench-method-alpha"), script, 0o755) // shadowed by a
 	writeExe(t, filepath.Join(b, "bench-method-gamma"), script, 0o755)
