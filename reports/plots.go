@@ -90,37 +90,71 @@ func renderPlots(ctx context.Context, m *model, out string, log *slog.Logger) ([
 
 // --- Figure 2 triptych
 
-// curveGroup is the variants trained at one batch size and epoch budget:
-// their curves are comparable epoch by epoch.
+// curveGroup is a set of variants whose curves are compared epoch by
+// epoch: either all variants trained at one batch size and epoch budget
+// (byBatch == false), or one method and options at one epoch budget across
+// batch sizes (byBatch == true).
 type curveGroup struct {
-	batch, epochs int
+	byBatch       bool
+	batch, epochs int // batch is 0 for a batch-size group
 	variants      []*variant
 }
 
+// curveGroups returns the budget groups and the batch-size groups of a
+// setting. A budget group with a single variant is dropped when a batch-size
+// group already shows that variant.
 func curveGroups(sm *settingModel) []curveGroup {
-	var gs []curveGroup
-	idx := map[[2]int]int{}
+	var budget, batch []curveGroup
+	bidx := map[[2]int]int{}
+	sidx := map[string]int{}
 	for _, v := range sm.variants {
 		if len(curveRuns(v)) == 0 {
 			continue
 		}
 		k := [2]int{v.batch, v.epochs}
-		i, ok := idx[k]
+		i, ok := bidx[k]
 		if !ok {
-			i = len(gs)
-			idx[k] = i
-			gs = append(gs, curveGroup{batch: v.batch, epochs: v.epochs})
+			i = len(budget)
+			bidx[k] = i
+			budget = append(budget, curveGroup{batch: v.batch, epochs: v.epochs})
 		}
-		gs[i].variants = append(gs[i].variants, v)
+		budget[i].variants = append(budget[i].variants, v)
+		sk := v.method + "\x00" + v.optKey + "\x00" + itoa(v.epochs)
+		j, ok := sidx[sk]
+		if !ok {
+			j = len(batch)
+			sidx[sk] = j
+			batch = append(batch, curveGroup{byBatch: true, epochs: v.epochs})
+		}
+		batch[j].variants = append(batch[j].variants, v)
 	}
-	// Order by batch, then epochs, for a stable report.
-	sort.Slice(gs, func(i, j int) bool {
-		if gs[i].batch != gs[j].batch {
-			return gs[i].batch < gs[j].batch
+	shown := map[*variant]bool{}
+	var out []curveGroup
+	for _, g := range batch {
+		if len(g.variants) >= 2 {
+			for _, v := range g.variants {
+				shown[v] = true
+			}
 		}
-		return gs[i].epochs < gs[j].epochs
+	}
+	for _, g := range budget {
+		if len(g.variants) >= 2 || !shown[g.variants[0]] {
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].batch != out[j].batch {
+			return out[i].batch < out[j].batch
+		}
+		return out[i].epochs < out[j].epochs
 	})
-	return gs
+	for _, g := range batch {
+		if len(g.variants) >= 2 {
+			sort.Slice(g.variants, func(i, j int) bool { return g.variants[i].batch < g.variants[j].batch })
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // curveRuns are the runs whose per-epoch metrics are drawn: all that recorded
@@ -162,15 +196,22 @@ func triptych(m *model, sm *settingModel, g curveGroup, out string) (*figure, er
 	leg := newLegend()
 	dims := map[int]bool{}
 	var labels []string
-	for _, v := range g.variants {
+	for k, v := range g.variants {
 		runs := curveRuns(v)
 		ls := m.lineStyle(sm, v)
-		label := fmt.Sprintf("%s, n=%d", v.label(), len(runs))
+		glyph := draw.GlyphDrawer(draw.CircleGlyph{})
+		name := v.label()
+		if g.byBatch {
+			// One method: colour is shared, so dash and glyph tell batches apart.
+			ls.Dashes, glyph = dashes[k%len(dashes)], glyphs[k%len(glyphs)]
+			name = fmt.Sprintf("batch %d", v.batch)
+		}
+		label := fmt.Sprintf("%s, n=%d", name, len(runs))
 		if c := v.collapsed(); c > 0 {
 			label += fmt.Sprintf(", %d collapsed", c)
 		}
-		labels = append(labels, v.label())
-		var first *plotter.Line
+		labels = append(labels, name)
+		var thumbs []plot.Thumbnailer
 		for _, panel := range []struct {
 			p *plot.Plot
 			f func(results.EpochMetrics) float64
@@ -188,14 +229,14 @@ func triptych(m *model, sm *settingModel, g curveGroup, out string) (*figure, er
 				return nil, fmt.Errorf("plot %s: %w", v.label(), err)
 			}
 			l.LineStyle = ls
-			s.GlyphStyle = draw.GlyphStyle{Color: ls.Color, Radius: vg.Points(2.2), Shape: draw.CircleGlyph{}}
+			s.GlyphStyle = draw.GlyphStyle{Color: ls.Color, Radius: vg.Points(2.5), Shape: glyph}
 			panel.p.Add(l, s)
-			if first == nil {
-				first = l
+			if thumbs == nil {
+				thumbs = []plot.Thumbnailer{l, s}
 			}
 		}
-		if first != nil {
-			leg.Add(label, first)
+		if thumbs != nil {
+			leg.Add(label, thumbs...)
 		}
 		if d := v.outputDim(); d > 0 {
 			dims[d] = true
@@ -222,11 +263,17 @@ func triptych(m *model, sm *settingModel, g curveGroup, out string) (*figure, er
 	}
 	title := fmt.Sprintf("%s, %s: batch %d, %d epochs", orDash(sm.Dataset), orDash(sm.Backbone), g.batch, g.epochs)
 	file := fmt.Sprintf("curves-%s-b%d-e%d.png", slug(sm.Dataset, sm.Backbone), g.batch, g.epochs)
+	what := fmt.Sprintf("for %s at batch %d and %d epochs", strings.Join(labels, ", "), g.batch, g.epochs)
+	if g.byBatch {
+		v := g.variants[0]
+		title = fmt.Sprintf("%s, %s: %s, %d epochs, by batch size", orDash(sm.Dataset), orDash(sm.Backbone), v.label(), g.epochs)
+		file = fmt.Sprintf("curves-%s-%s-e%d-by-batch.png", slug(sm.Dataset, sm.Backbone), slug(methodLabel(v.method, v.optKey)), g.epochs)
+		what = fmt.Sprintf("for %s at %d epochs and %s", v.label(), g.epochs, strings.Join(labels, ", "))
+	}
 	if err := savePanels(filepath.Join(out, file), 13.5*vg.Inch, 4.8*vg.Inch, title, []*plot.Plot{loss, std, knn}, leg); err != nil {
 		return nil, err
 	}
-	caption := fmt.Sprintf("Figure 2 style, %s: training loss, per-channel std of the l2-normalised output and kNN top-1 per epoch, mean over seeds, for %s at batch %d and %d epochs. ",
-		title, strings.Join(labels, ", "), g.batch, g.epochs)
+	caption := fmt.Sprintf("Figure 2 style: training loss, per-channel std of the l2-normalised output and kNN top-1 per epoch, mean over seeds, %s. ", what)
 	if len(dims) > 0 {
 		caption += "The dashed grey line is the healthy std 1/√d; a collapsed run's std falls to 0."
 	} else {

@@ -85,6 +85,12 @@ func TestGenerateGolden(t *testing.T) {
 		}
 		// Keep a copy of the PNGs beside the golden Markdown so a reader of
 		// the repository can look at what the fixture renders to.
+		old, _ := filepath.Glob(filepath.Join("testdata", "golden_*.png"))
+		for _, p := range old {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for _, p := range rep.Plots {
 			b, err := os.ReadFile(p)
 			if err != nil {
@@ -333,7 +339,7 @@ func TestMarkdownSaysWhatHappened(t *testing.T) {
 		"acc-vs-batch-fashion-mnist-resnet-tiny.png", "acc-vs-epochs-fashion-mnist-resnet-tiny.png",
 		"acc-vs-time-fashion-mnist-resnet-tiny.png",
 		"curves-fashion-mnist-resnet-tiny-b128-e10.png", "curves-fashion-mnist-resnet-tiny-b128-e5.png",
-		"curves-fashion-mnist-resnet-tiny-b256-e5.png", "curves-fashion-mnist-resnet-tiny-b64-e5.png",
+		"curves-fashion-mnist-resnet-tiny-simsiam-e5-by-batch.png",
 	}
 	if strings.Join(names, " ") != strings.Join(wantNames, " ") {
 		t.Errorf("plots = %v, want %v", names, wantNames)
@@ -745,4 +751,79 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return "(no line differs)"
+}
+
+// --- several settings, baselines only
+
+func TestSeveralSettings(t *testing.T) {
+	dir := copyFixture(t)
+	var s results.Summary
+	mustRead(t, filepath.Join(dir, results.SummaryFile), &s)
+	for i := range s.Runs {
+		if s.Runs[i].Method == "byol" {
+			s.Runs[i].Dataset = "cifar10"
+		}
+	}
+	if err := results.WriteJSON(filepath.Join(dir, results.SummaryFile), s); err != nil {
+		t.Fatal(err)
+	}
+	rep, md := generate(t, dir)
+	cifar := Setting{Dataset: "cifar10", Backbone: "resnet-tiny"}
+	fm := Setting{Dataset: "fashion-mnist", Backbone: "resnet-tiny"}
+	if len(rep.Epochs) != 2 || len(rep.Epochs[cifar]) != 2 || len(rep.Epochs[fm]) != 2 {
+		t.Fatalf("epochs per setting = %v", rep.Epochs)
+	}
+	ci := strings.Index(md, "## Pre-trained on cifar10, backbone resnet-tiny")
+	fi := strings.Index(md, "## Pre-trained on fashion-mnist, backbone resnet-tiny")
+	if ci < 0 || fi < 0 || ci > fi {
+		t.Fatalf("setting sections missing or out of order (cifar10 at %d, fashion-mnist at %d)", ci, fi)
+	}
+	// The stored baselines were computed on fashion-mnist: they must not be
+	// shown as cifar10's.
+	if !strings.Contains(md[ci:fi], "No raw-pixel baseline is stored for this setting") {
+		t.Errorf("cifar10 section does not say it has no baseline")
+	}
+	if strings.Contains(md[ci:fi], "*raw pixels*") {
+		t.Errorf("fashion-mnist baselines shown under cifar10")
+	}
+	for _, r := range rep.Main {
+		if r.Dataset == "cifar10" && (r.Baseline != "" || r.Method != "byol") {
+			t.Errorf("unexpected cifar10 row %+v", r.Label)
+		}
+	}
+	var cifarPlots int
+	for _, p := range rep.Plots {
+		if strings.Contains(filepath.Base(p), "cifar10-resnet-tiny") {
+			cifarPlots++
+		}
+	}
+	if cifarPlots == 0 {
+		t.Errorf("no plots for the cifar10 setting: %v", rep.Plots)
+	}
+	var buf bytes.Buffer
+	if err := rep.PrintTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "cifar10, resnet-tiny") || !strings.Contains(buf.String(), "fashion-mnist, resnet-tiny") {
+		t.Errorf("terminal table lacks a setting:\n%s", buf.String())
+	}
+}
+
+func TestBaselinesOnly(t *testing.T) {
+	dir := t.TempDir()
+	sum := results.Summary{Baselines: map[string]results.Baseline{
+		results.BaselineRawPixels: {Dataset: "mnist", KNNTop1: 0.97, LinearTop1: 0.92},
+	}}
+	if err := results.WriteJSON(filepath.Join(dir, results.SummaryFile), sum); err != nil {
+		t.Fatal(err)
+	}
+	rep, md := generate(t, dir)
+	if len(rep.Plots) != 0 {
+		t.Errorf("plots without runs: %v", rep.Plots)
+	}
+	for _, want := range []string{"No method runs were stored for this setting", "| *raw pixels* | 92.0 | 97.0 |", "| date | not recorded"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
 }

@@ -77,14 +77,14 @@ func TestReportRun(t *testing.T) {
 	if !strings.HasPrefix(string(md), "# Fixture sweep\n") {
 		t.Errorf("title flag not applied: %.40q", md)
 	}
-	for _, want := range []string{"simsiam", "raw pixels (baseline)", "linear 10ep", "Report: " + filepath.Join(dir, "report.md") + " (7 plots)"} {
+	for _, want := range []string{"simsiam", "raw pixels (baseline)", "linear 10ep", "Report: " + filepath.Join(dir, "report.md") + " (6 plots)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
 	pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
-	if len(pngs) != 7 {
-		t.Errorf("%d PNGs beside the report, want 7", len(pngs))
+	if len(pngs) != 6 {
+		t.Errorf("%d PNGs beside the report, want 6", len(pngs))
 	}
 
 	t.Run("no table, gaps reported", func(t *testing.T) {
