@@ -41,5 +41,13 @@ lint:
 proto:
 	@bash scripts/proto.sh
 
+# bench-engine times a training step of the reference network, ours vs PyTorch
+# (alternating); the last line is "ours/pytorch step-time ratio: R". Extra
+# flags: make bench-engine BENCH_ENGINE_FLAGS="-gemm go -rounds 3".
+bench-engine: deps
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/bench-engine ./cmd/bench-engine
+	$(BIN)/bench-engine $(BENCH_ENGINE_FLAGS)
+
 clean:
 	rm -rf $(BIN)

@@ -84,6 +84,10 @@ func (g Go) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	if 2*float64(m)*float64(n)*float64(k) < parallelFlops {
 		threads = 1
 	}
+	if g.kernel == nil && useNT(transA, transB, m, n, k) {
+		gemmNT(threads, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	// C too small to give every worker a column block, but k long: split k.
 	if threads > 1 && ceilDiv(n, kern.nr)*ceilDiv(m, kern.mr) < 4*threads && k >= 2*threads*kcMax {
 		splitK(kern, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -272,18 +276,27 @@ func packA(dst []float32, transA bool, a []float32, lda, m, mr, p0, kl int) {
 // packB writes op(B)[p0:p0+kl, j0:j1] as ceil((j1-j0)/nr) panels of kl×nr
 // (zero-padded past j1) into dst.
 func packB(dst []float32, transB bool, b []float32, ldb, p0, kl, j0, j1, nr int) {
+	if !transB {
+		// Row p of op(B) is contiguous in storage: stream along it (one
+		// sequential read per row) and scatter nr-wide pieces to the panels.
+		w := j1 - j0
+		full := w / nr * nr
+		for p := range kl {
+			src := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j1]
+			for c0 := 0; c0 < full; c0 += nr {
+				copy(dst[c0*kl+p*nr:c0*kl+p*nr+nr], src[c0:c0+nr])
+			}
+			if full < w {
+				d := dst[full*kl+p*nr : full*kl+p*nr+nr]
+				copy(d, src[full:])
+				clear(d[w-full:])
+			}
+		}
+		return
+	}
 	for c0 := j0; c0 < j1; c0 += nr {
 		panel := dst[(c0-j0)*kl : (c0-j0)*kl+kl*nr]
 		cols := min(nr, j1-c0)
-		if !transB {
-			for p := range kl {
-				src := b[(p0+p)*ldb+c0 : (p0+p)*ldb+c0+cols]
-				d := panel[p*nr : p*nr+nr]
-				copy(d, src)
-				clear(d[cols:])
-			}
-			continue
-		}
 		// B is stored n×k: row j of storage holds op(B)[:, j].
 		for j := range cols {
 			src := b[(c0+j)*ldb+p0 : (c0+j)*ldb+p0+kl]

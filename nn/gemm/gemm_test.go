@@ -291,3 +291,25 @@ func TestGoInfoNamesKernel(t *testing.T) {
 		t.Fatalf("Go.Info() = %q", info)
 	}
 }
+
+// TestDotNTPathIsTaken pins which path the conv weight-gradient shapes take,
+// so the agreement tests above really cover the dot-product kernel.
+func TestDotNTPathIsTaken(t *testing.T) {
+	cases := []struct {
+		transA, transB bool
+		m, n, k        int
+		want           bool
+	}{
+		{false, true, 32, 288, 14112, true},
+		{false, true, 9, 40, 3001, true},
+		{false, false, 32, 288, 14112, false},
+		{false, true, 1024, 1024, 1024, false},
+		{true, true, 32, 288, 14112, false},
+	}
+	for _, tc := range cases {
+		want := tc.want && dotNT() != nil
+		if got := useNT(tc.transA, tc.transB, tc.m, tc.n, tc.k); got != want {
+			t.Errorf("useNT(%v, %v, %d, %d, %d) = %v, want %v", tc.transA, tc.transB, tc.m, tc.n, tc.k, got, want)
+		}
+	}
+}

@@ -36,6 +36,7 @@ func main() {
 	} {
 		gen(&w, k)
 	}
+	genNT(&w)
 	if err := os.WriteFile("kernel_amd64.s", w.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -110,6 +111,65 @@ func gen(w *bytes.Buffer, k kernel) {
 			p("VMOVUPS %s, %d(DX)", acc(i, v), v*k.vec*4)
 		}
 		p("ADDQ R8, DX")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genNT writes dotNT4x4AVX512(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32):
+// out[4i+j] = Σ_{p<k} a[i·lda+p]·b[j·ldb+p] for i, j < 4, k a multiple of
+// 16. Both operands are read along their rows (no packing): the kernel for
+// C = A·Bᵀ with a long k, such as a convolution's weight gradient.
+func genNT(w *bytes.Buffer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, "\t"+format+"\n", a...) }
+	name := "dotNT4x4AVX512"
+	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ lda+16(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ b+24(FP), DI")
+	p("MOVQ ldb+32(FP), R9")
+	p("SHLQ $2, R9")
+	p("MOVQ out+40(FP), DX")
+	// Row pointers: A rows SI, R10, R11, R12; B rows DI, R13, R14, R15.
+	p("LEAQ (SI)(R8*1), R10")
+	p("LEAQ (R10)(R8*1), R11")
+	p("LEAQ (R11)(R8*1), R12")
+	p("LEAQ (DI)(R9*1), R13")
+	p("LEAQ (R13)(R9*1), R14")
+	p("LEAQ (R14)(R9*1), R15")
+	for i := 0; i < 16; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("XORQ AX, AX") // byte offset along k
+	p("SHRQ $4, CX")
+	p("JZ %s_reduce", name)
+	fmt.Fprintf(w, "%s_loop:\n", name)
+	aRows := []string{"SI", "R10", "R11", "R12"}
+	bRows := []string{"DI", "R13", "R14", "R15"}
+	for j, r := range bRows {
+		p("VMOVUPS (%s)(AX*1), Z%d", r, 20+j)
+	}
+	for i, r := range aRows {
+		p("VMOVUPS (%s)(AX*1), Z%d", r, 16+i)
+		for j := range bRows {
+			p("VFMADD231PS Z%d, Z%d, Z%d", 20+j, 16+i, 4*i+j)
+		}
+	}
+	p("ADDQ $64, AX")
+	p("DECQ CX")
+	p("JNZ %s_loop", name)
+	fmt.Fprintf(w, "%s_reduce:\n", name)
+	for i := 0; i < 16; i++ {
+		p("VEXTRACTF64X4 $1, Z%d, Y24", i)
+		p("VADDPS Y24, Y%d, Y%d", i, i)
+		p("VEXTRACTF32X4 $1, Y%d, X24", i)
+		p("VADDPS X24, X%d, X%d", i, i)
+		p("VHADDPS X%d, X%d, X%d", i, i, i)
+		p("VHADDPS X%d, X%d, X%d", i, i, i)
+		p("VMOVSS X%d, %d(DX)", i, 4*i)
 	}
 	p("VZEROUPPER")
 	p("RET")

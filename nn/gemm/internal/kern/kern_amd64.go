@@ -24,3 +24,16 @@ func Available() []Kernel {
 	}
 	return ks
 }
+
+//go:noescape
+func dotNT4x4AVX512(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32)
+
+// DotNT4x4 returns the AVX-512 kernel that computes, for i, j < 4,
+// out[4i+j] = Σ_{p<k} a[i·lda+p]·b[j·ldb+p] reading four rows of A and four
+// of B along k (k must be a multiple of 16), or nil on a CPU without AVX-512.
+func DotNT4x4() func(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32) {
+	if cpu.X86.HasAVX512F {
+		return dotNT4x4AVX512
+	}
+	return nil
+}

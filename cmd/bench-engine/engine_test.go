@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const script = "../../scripts/bench_engine.py"
+
+func TestParseFlags(t *testing.T) {
+	cases := []struct {
+		name   string
+		args   []string
+		check  func(*options) bool
+		errHas string
+	}{
+		{name: "defaults", args: nil, check: func(o *options) bool {
+			return o.Batch == 256 && o.Rounds == 5 && o.Steps == 4 && o.Warmup == 2 && o.PyTorch && o.Python == "/usr/bin/python3"
+		}},
+		{name: "ours only", args: []string{"-pytorch=false", "-gemm", "go", "-cpuprofile", "x.prof"}, check: func(o *options) bool {
+			return !o.PyTorch && o.Backend == "go" && o.CPUProfile == "x.prof"
+		}},
+		{name: "zero batch", args: []string{"-batch", "0"}, errHas: "-batch=0: must be at least 1"},
+		{name: "negative warmup", args: []string{"-warmup", "-1"}, errHas: "-warmup=-1"},
+		{name: "stray argument", args: []string{"fast"}, errHas: "takes only flags"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseFlags(tc.args, &bytes.Buffer{})
+			if tc.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+					t.Fatalf("error %v, want one containing %q", err, tc.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(o) {
+				t.Fatalf("options %+v", o)
+			}
+		})
+	}
+}
+
+// TestConvTrainFlops pins DESIGN.md's count: 109.28 M conv FLOPs per 1×28×28
+// image per training step, 27.98 GFLOP at batch 256.
+func TestConvTrainFlops(t *testing.T) {
+	if got := convTrainFlops(1, 1, 28); math.Abs(got-109.28e6) > 0.005e6 {
+		t.Errorf("per image: %.0f, want 109.28 M", got)
+	}
+	if got := convTrainFlops(256, 1, 28); math.Abs(got-27.98e9) > 0.005e9 {
+		t.Errorf("batch 256: %.0f, want 27.98 G", got)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	cases := []struct {
+		in   []float64
+		want float64
+	}{{[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}, {[]float64{5}, 5}, {nil, 0}}
+	for _, tc := range cases {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func havePyTorch(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import torch").Run(); err != nil {
+		t.Skipf("Debian python3-torch is not installed (%v): the PyTorch side cannot run here", err)
+	}
+}
+
+// TestEndToEndSmallBatch runs the whole comparison, both engines, on a
+// batch of 4: the parameter counts must match and the last line must be the
+// ratio in the exact format the README and CI read.
+func TestEndToEndSmallBatch(t *testing.T) {
+	havePyTorch(t)
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"-batch", "4", "-rounds", "2", "-steps", "1", "-warmup", "1", "-script", script, "-gemm", "go"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s\nstdout:\n%s", code, errb.String(), out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"parameters: ours 65834, pytorch 65834 (match)", "round 2/2: ours", "sgemm peak (go", "ours:    peak RSS", "pytorch: median"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if last := lines[len(lines)-1]; !regexp.MustCompile(`^ours/pytorch step-time ratio: \d+\.\d\d$`).MatchString(last) {
+		t.Errorf("last line %q is not the ratio line", last)
+	}
+	if !strings.Contains(errb.String(), `msg="gemm backend" name=go`) {
+		t.Errorf("the gemm backend was not logged; stderr:\n%s", errb.String())
+	}
+}
+
+func TestTorchSideReportsSameFlopsAndParams(t *testing.T) {
+	havePyTorch(t)
+	p, err := startTorch(context.Background(), &options{Batch: 3, InChannels: 3, Seed: 1, Python: "/usr/bin/python3", Script: script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	if p.info.ConvFlops != convTrainFlops(3, 3, 28) {
+		t.Errorf("PyTorch side counts %.0f conv FLOPs, ours %.0f", p.info.ConvFlops, convTrainFlops(3, 3, 28))
+	}
+	if ours := newOurBench(3, 3, 1).params(); p.info.Params != ours {
+		t.Errorf("parameters: PyTorch %d, ours %d", p.info.Params, ours)
+	}
+	times, err := p.steps(context.Background(), 2)
+	if err != nil || len(times) != 2 || times[0] <= 0 {
+		t.Fatalf("steps: %v, %v", times, err)
+	}
+	if p.peakRSS <= 0 {
+		t.Errorf("peak RSS %d", p.peakRSS)
+	}
+}
+
+func TestTorchSideErrors(t *testing.T) {
+	cases := []struct {
+		name   string
+		o      options
+		errHas string
+	}{
+		{"missing script", options{Batch: 2, Python: "/usr/bin/python3", Script: "no/such/bench_engine.py"}, "pass -script"},
+		{"missing interpreter", options{Batch: 2, Python: "/no/such/python3", Script: script}, "install Debian's python3-torch"},
+		{"script crashes", options{Batch: 2, Python: "/bin/sh", Script: script}, "exited early"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := startTorch(context.Background(), &tc.o)
+			if err == nil {
+				p.close()
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tc.errHas) {
+				t.Fatalf("error %q lacks %q", err, tc.errHas)
+			}
+		})
+	}
+}

@@ -1,0 +1,75 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchShapes are the GEMMs of one training step of DESIGN.md's reference
+// network at batch 256 (im2col: col is (C·9)×(N·H·W)), plus square sizes.
+//
+//	fwd:  Y(cout × NHW)   = W(cout × cin·9) · col(cin·9 × NHW)
+//	dW:   dW(cout × cin·9) = dY(cout × NHW) · colᵀ           (transB, long k)
+//	dcol: dcol(cin·9 × NHW) = Wᵀ · dY                         (transA)
+var benchShapes = []struct {
+	name           string
+	transA, transB bool
+	m, n, k        int
+}{
+	// What nn's conv actually issues: im2col in chunks of about 4 Mi floats
+	// (18 images of 28×28 at K=288, 37 of 14×14 at K=576).
+	{"chunk-conv2-fwd:M32,K288,N18x784", false, false, 32, 18 * 784, 288},
+	{"chunk-conv2-dW:M32,N288,K18x784", false, true, 32, 288, 18 * 784},
+	{"chunk-conv2-dcol:M288,N18x784,K32", true, false, 288, 18 * 784, 32},
+	{"chunk-conv4-fwd:M64,K576,N37x196", false, false, 64, 37 * 196, 576},
+	{"chunk-conv4-dW:M64,N576,K37x196", false, true, 64, 576, 37 * 196},
+	{"chunk-conv4-dcol:M576,N37x196,K64", true, false, 576, 37 * 196, 64},
+	{"conv2-fwd:M32,K288,N256x28x28", false, false, 32, 256 * 28 * 28, 288},
+	{"conv4-fwd:M64,K576,N256x14x14", false, false, 64, 256 * 14 * 14, 576},
+	{"conv3-fwd:M64,K288,N256x14x14", false, false, 64, 256 * 14 * 14, 288},
+	{"conv2-dW:M32,N288,K256x28x28", false, true, 32, 288, 256 * 28 * 28},
+	{"conv4-dcol:M576,N256x14x14,K64", true, false, 576, 256 * 14 * 14, 64},
+	{"square-512", false, false, 512, 512, 512},
+	{"square-1024", false, false, 1024, 1024, 1024},
+}
+
+// BenchmarkSgemm reports GFLOP/s (2·m·n·k per call) of every compiled-in
+// fast backend on the shapes above:
+//
+//	go test ./nn/gemm -run '^$' -bench Sgemm -benchtime 5x
+func BenchmarkSgemm(b *testing.B) {
+	backends := []Backend{Go{}, Gonum{}}
+	if ob, err := Parse("openblas"); err == nil {
+		backends = append([]Backend{ob}, backends...)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range benchShapes {
+		aLen, bLen := s.m*s.k, s.k*s.n
+		lda, ldb := s.k, s.n
+		if s.transA {
+			lda = s.m
+		}
+		if s.transB {
+			ldb = s.k
+		}
+		a, bm, c := randSlice(rng, aLen), randSlice(rng, bLen), make([]float32, s.m*s.n)
+		for _, be := range backends {
+			b.Run(fmt.Sprintf("%s/%s", s.name, be.Name()), func(b *testing.B) {
+				for b.Loop() {
+					be.Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+				}
+				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = 2*rng.Float32() - 1
+	}
+	return s
+}
