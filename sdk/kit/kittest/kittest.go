@@ -1,0 +1,348 @@
+// Package kittest checks a method by what it learns: it plays the host on a
+// small synthetic problem, in-process and in a second or two, and measures
+// the kNN accuracy of the trained encoder against the same encoder at
+// random init.
+//
+// The problem: each of Classes classes has a centre in a SignalDim-dim
+// signal space; an instance is its class centre plus within-class noise,
+// concatenated with NoiseDim nuisance coordinates of large variance. An
+// augmented view keeps the instance's signal (plus a small jitter) and
+// replaces the nuisance with a fresh draw, as colour jitter replaces colour.
+// Nearest neighbours on raw inputs are dominated by the nuisance, so a
+// random encoder is weak; a method that learns view invariance discards the
+// nuisance and separates the classes. A collapsed method scores at chance.
+//
+// Shape legend: N=batch, I=input dim (SignalDim+NoiseDim), D=feature dim.
+package kittest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/optim"
+	"github.com/siambench/siambench/sdk"
+)
+
+// Config sets up a training run. Zero fields take the defaults in brackets.
+type Config struct {
+	Seed       int64
+	Steps      int     // training steps [300]
+	Batch      int     // images per step [64]
+	FeatureDim int     // D, the encoder's output width [32]
+	Hidden     int     // the encoder's hidden width [64]
+	LR         float64 // encoder lr; 0 means the method's BaseLR·Batch/LRBatchDiv
+	// Options are passed to the method's Init.
+	Options map[string]string
+
+	Classes   int     // [4]
+	SignalDim int     // [8]
+	NoiseDim  int     // [56]
+	Spread    float64 // std of the class centres [2]
+	Within    float64 // within-class std [0.5]
+	Nuisance  float64 // nuisance std [3]
+	Jitter    float64 // std of a view's jitter on the signal; local views get twice it [0.3]
+	EvalN     int     // bank and query size of the kNN evaluation [512]
+	K         int     // kNN neighbours [10]
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	deff := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Steps, 300)
+	def(&c.Batch, 64)
+	def(&c.FeatureDim, 32)
+	def(&c.Hidden, 64)
+	def(&c.Classes, 4)
+	def(&c.SignalDim, 8)
+	def(&c.NoiseDim, 56)
+	def(&c.EvalN, 512)
+	def(&c.K, 10)
+	deff(&c.Spread, 2)
+	deff(&c.Within, 0.5)
+	deff(&c.Nuisance, 3)
+	deff(&c.Jitter, 0.3)
+	return c
+}
+
+// Result is what a run measured.
+type Result struct {
+	RawAcc   float64 // kNN accuracy on the raw inputs
+	InitAcc  float64 // kNN accuracy of the encoder at random init
+	FinalAcc float64 // kNN accuracy of the trained encoder
+	// Loss and OutputStd are the method's per-step loss and output_std metric.
+	Loss, OutputStd []float64
+	// FeatureStd is kit-style output_std of the trained encoder's features
+	// on the evaluation queries (the host's view of collapse).
+	FeatureStd float64
+}
+
+// Tail returns the mean of the last n entries of xs.
+func Tail(xs []float64, n int) float64 {
+	if n > len(xs) {
+		n = len(xs)
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	s := 0.0
+	for _, x := range xs[len(xs)-n:] {
+		s += x
+	}
+	return s / float64(n)
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("kNN raw %.3f, init %.3f, final %.3f; loss %.4f → %.4f; output_std %.4f → %.4f; feature std %.4f",
+		r.RawAcc, r.InitAcc, r.FinalAcc, Tail(r.Loss[:min(10, len(r.Loss))], 10), Tail(r.Loss, 10),
+		Tail(r.OutputStd[:min(10, len(r.OutputStd))], 10), Tail(r.OutputStd, 10), r.FeatureStd)
+}
+
+// problem holds the class centres and draws instances and views.
+type problem struct {
+	c       Config
+	centres [][]float64
+	rng     *rand.Rand
+}
+
+type instance struct {
+	label  int
+	signal []float64
+}
+
+func (p *problem) draw() instance {
+	y := p.rng.IntN(p.c.Classes)
+	s := make([]float64, p.c.SignalDim)
+	for j := range s {
+		s[j] = p.centres[y][j] + p.c.Within*p.rng.NormFloat64()
+	}
+	return instance{label: y, signal: s}
+}
+
+// input writes an input row: signal (+ jitter) then fresh nuisance.
+func (p *problem) input(dst []float32, in instance, jitter float64) {
+	for j, v := range in.signal {
+		dst[j] = float32(v + jitter*p.rng.NormFloat64())
+	}
+	for j := p.c.SignalDim; j < len(dst); j++ {
+		dst[j] = float32(p.c.Nuisance * p.rng.NormFloat64())
+	}
+}
+
+// Train initialises m (a fresh, uninitialised method), trains it and an
+// encoder on the synthetic problem for cfg.Steps steps, and evaluates.
+// Everything is seeded by cfg.Seed. m is run through sdk.InProcess.
+func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
+	c := cfg.withDefaults()
+	m = sdk.InProcess(m)
+	spec := m.Describe()
+	rng := rand.New(rand.NewPCG(uint64(c.Seed), 77))
+	p := &problem{c: c, rng: rng}
+	for k := 0; k < c.Classes; k++ {
+		ctr := make([]float64, c.SignalDim)
+		for j := range ctr {
+			ctr[j] = c.Spread * rng.NormFloat64()
+		}
+		p.centres = append(p.centres, ctr)
+	}
+	in := c.SignalDim + c.NoiseDim
+	newEnc := func() *nn.Sequential {
+		return nn.NewSequential("enc",
+			nn.NewLinear(rng, in, c.Hidden, true), nn.NewReLU(), nn.NewLinear(rng, c.Hidden, c.FeatureDim, true))
+	}
+	enc := newEnc()
+	var target *nn.Sequential
+	if spec.Target != nil {
+		target = newEnc()
+		if err := optim.CopyParams(target, enc); err != nil {
+			return Result{}, err
+		}
+	}
+
+	// Evaluation sets: clean instances (signal + their own nuisance).
+	evalSet := func() (*nn.Tensor, []int) {
+		x := make([]float32, c.EvalN*in)
+		y := make([]int, c.EvalN)
+		for i := range y {
+			ins := p.draw()
+			y[i] = ins.label
+			p.input(x[i*in:(i+1)*in], ins, 0)
+		}
+		return nn.New(x, c.EvalN, in), y
+	}
+	bankX, bankY := evalSet()
+	qX, qY := evalSet()
+	eval := func() (float64, *nn.Tensor) {
+		var fb, fq *nn.Tensor
+		nn.NoGrad(func() { fb, fq = enc.Forward(bankX), enc.Forward(qX) })
+		return KNN(fb, bankY, fq, qY, c.K), fq
+	}
+	res := Result{RawAcc: KNN(bankX, bankY, qX, qY, c.K)}
+	res.InitAcc, _ = eval()
+
+	h := spec.Hyper
+	lr := c.LR
+	if lr == 0 {
+		div := h.LRBatchDiv
+		if div == 0 {
+			div = 256
+		}
+		lr = h.BaseLR * float64(c.Batch) / float64(div)
+	}
+	opt := optim.NewSGD([]optim.Group{{Params: enc.Params(), WeightDecay: h.WeightDecay}}, h.Momentum, false)
+	if err := m.Init(sdk.InitConfig{FeatureDim: c.FeatureDim, BatchSize: c.Batch, StepsPerEpoch: max(1, c.Steps/10),
+		TotalSteps: c.Steps, Seed: c.Seed, Options: c.Options}); err != nil {
+		return res, err
+	}
+	var jitters []float64
+	for _, v := range spec.Views {
+		j := c.Jitter
+		if strings.HasSuffix(v.Preset, "-local") {
+			j *= 2
+		}
+		for k := 0; k < v.Count; k++ {
+			jitters = append(jitters, j)
+		}
+	}
+	for step := 0; step < c.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		batch := make([]instance, c.Batch)
+		for i := range batch {
+			batch[i] = p.draw()
+		}
+		stepLR := optim.Cosine(step, c.Steps, 0, lr, 0)
+		si := sdk.StepInput{Step: step, Epoch: step / max(1, c.Steps/10), LR: stepLR, BaseLR: lr}
+		var xs []*nn.Tensor
+		var feats []*nn.Tensor
+		opt.ZeroGrad()
+		for _, j := range jitters {
+			x := make([]float32, c.Batch*in)
+			for i, ins := range batch {
+				p.input(x[i*in:(i+1)*in], ins, j)
+			}
+			xt := nn.New(x, c.Batch, in)
+			xs = append(xs, xt)
+			f := enc.Forward(xt)
+			feats = append(feats, f)
+			si.Views = append(si.Views, f.Detach())
+		}
+		if target != nil {
+			si.Momentum = targetMomentum(*spec.Target, step, c.Steps)
+			nn.NoGrad(func() {
+				for _, x := range xs {
+					si.Targets = append(si.Targets, target.Forward(x))
+				}
+			})
+		}
+		out, err := m.Step(ctx, si)
+		if err != nil {
+			return res, fmt.Errorf("step %d: %w", step, err)
+		}
+		res.Loss = append(res.Loss, out.Loss)
+		res.OutputStd = append(res.OutputStd, out.Metrics["output_std"])
+		for v, f := range feats {
+			f.BackwardWith(out.Grads[v].Data)
+		}
+		opt.Step(stepLR)
+		if target != nil {
+			if err := optim.EMAModule(target, enc, si.Momentum); err != nil {
+				return res, err
+			}
+		}
+	}
+	var fq *nn.Tensor
+	res.FinalAcc, fq = eval()
+	res.FeatureStd = featureStd(fq)
+	return res, nil
+}
+
+// targetMomentum is sdk.TargetSpec's schedule at step k of total.
+func targetMomentum(t sdk.TargetSpec, k, total int) float64 {
+	if t.Schedule != "cosine" || total == 0 {
+		return t.BaseMomentum
+	}
+	return 1 - (1-t.BaseMomentum)*(math.Cos(math.Pi*float64(k)/float64(total))+1)/2
+}
+
+// featureStd is the mean per-channel std of the l2-normalised rows.
+func featureStd(z *nn.Tensor) float64 {
+	n, d := z.Dim(0), z.Dim(1)
+	u := normalised(z)
+	total := 0.0
+	for j := 0; j < d; j++ {
+		var s, s2 float64
+		for i := 0; i < n; i++ {
+			s += u[i*d+j]
+			s2 += u[i*d+j] * u[i*d+j]
+		}
+		m := s / float64(n)
+		total += math.Sqrt(math.Max(s2/float64(n)-m*m, 0))
+	}
+	return total / float64(d)
+}
+
+func normalised(z *nn.Tensor) []float64 {
+	n, d := z.Dim(0), z.Dim(1)
+	u := make([]float64, n*d)
+	for i := 0; i < n; i++ {
+		var s float64
+		for j := 0; j < d; j++ {
+			s += float64(z.Data[i*d+j]) * float64(z.Data[i*d+j])
+		}
+		s = math.Max(math.Sqrt(s), 1e-12)
+		for j := 0; j < d; j++ {
+			u[i*d+j] = float64(z.Data[i*d+j]) / s
+		}
+	}
+	return u
+}
+
+// KNN returns the accuracy of a k-nearest-neighbour classifier (cosine
+// similarity, majority vote, ties to the nearest) that labels each query
+// row of query (M,D) from bank (N,D) with labels bankY.
+func KNN(bank *nn.Tensor, bankY []int, query *nn.Tensor, queryY []int, k int) float64 {
+	n, d, m := bank.Dim(0), bank.Dim(1), query.Dim(0)
+	b, q := normalised(bank), normalised(query)
+	correct := 0
+	type nb struct {
+		sim float64
+		y   int
+	}
+	nbs := make([]nb, n)
+	for i := 0; i < m; i++ {
+		for r := 0; r < n; r++ {
+			var s float64
+			for j := 0; j < d; j++ {
+				s += q[i*d+j] * b[r*d+j]
+			}
+			nbs[r] = nb{s, bankY[r]}
+		}
+		sort.Slice(nbs, func(a, c int) bool { return nbs[a].sim > nbs[c].sim })
+		votes := map[int]int{}
+		best, bestV := nbs[0].y, 0
+		for _, x := range nbs[:min(k, n)] {
+			votes[x.y]++
+			if votes[x.y] > bestV {
+				best, bestV = x.y, votes[x.y]
+			}
+		}
+		if best == queryY[i] {
+			correct++
+		}
+	}
+	return float64(correct) / float64(m)
+}
