@@ -48,7 +48,10 @@ func Current() Backend {
 // (cgo OpenBLAS); the pure-Go backend Go is always available.
 var defaultBackend func() Backend = func() Backend { return Go{} }
 
-// Default returns the best backend compiled into this binary.
+// Default returns the best backend compiled into this binary: OpenBLAS when
+// compiled in (cgo), unless OpenBLAS runs a pre-AVX2 kernel core on this CPU
+// while the Go backend has an AVX2 or AVX-512 micro-kernel (LogChoice says
+// so); otherwise Go.
 func Default() Backend { return defaultBackend() }
 
 // Naive is the reference triple loop: slow, obviously correct, the oracle the

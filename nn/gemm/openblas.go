@@ -24,11 +24,45 @@ import "C"
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 func init() {
 	register("openblas", func() Backend { return OpenBLAS{} })
-	defaultBackend = func() Backend { return OpenBLAS{} }
+	defaultBackend = sync.OnceValue(func() Backend {
+		if openBLASPassedOver() != "" {
+			return Go{}
+		}
+		return OpenBLAS{}
+	})
+	defaultNote = openBLASPassedOver
+}
+
+// oldCores are OpenBLAS kernel cores without AVX2/FMA. OpenBLAS falls back
+// to one of them (usually Prescott) on a CPU newer than its CPU table: Debian's
+// 0.3.21 runs Prescott's SSE3 kernels on Sapphire/Emerald Rapids, 4-8× slower
+// than the Go backend's AVX-512 kernel there.
+var oldCores = []string{"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai",
+	"coppermine", "northwood", "banias", "athlon", "opteron", "barcelona", "bobcat", "sandybridge", "nano", "generic"}
+
+// openBLASPassedOver says why Default is Go rather than OpenBLAS, or "" when
+// OpenBLAS is the default: it is passed over only when its kernel core lacks
+// AVX2 while the Go backend has an AVX2 or AVX-512 micro-kernel.
+func openBLASPassedOver() string {
+	goKern := cpuKernels()[0]
+	if goKern == kernelGeneric {
+		return ""
+	}
+	core := OpenBLASCore()
+	lc := strings.ToLower(core)
+	for _, old := range oldCores {
+		if strings.HasPrefix(lc, old) {
+			return fmt.Sprintf("OpenBLAS runs its %s kernels (no AVX2) on this CPU while the Go backend has %s; "+
+				"set %s=openblas to use OpenBLAS anyway, or OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2) if your OpenBLAS is known correct on this CPU",
+				core, goKern.name, EnvVar)
+		}
+	}
+	return ""
 }
 
 // OpenBLAS calls cblas_sgemm of the system OpenBLAS through cgo. It is the

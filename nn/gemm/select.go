@@ -69,10 +69,15 @@ func coreTypeOverride() (string, bool) {
 	return v, ok && v != ""
 }
 
+// defaultNote, when set (by the OpenBLAS backend), explains a Default that
+// is not the backend one would expect; "" means nothing to explain.
+var defaultNote func() string
+
 var logOnce sync.Once
 
 // LogChoice logs, once per process, which GEMM backend Current() returns and
-// its Info (threads, OpenBLAS kernel core). When the backend is OpenBLAS and
+// its Info (threads, OpenBLAS kernel core), and why OpenBLAS was passed over
+// when it is compiled in but Default chose Go. When the backend is OpenBLAS and
 // OPENBLAS_CORETYPE is set, it also logs a warning: the variable forces that
 // kernel (Haswell = AVX2 kernels), which on an AVX-512 CPU costs about half
 // the sgemm throughput. LogChoice does not change the variable; OpenBLAS
@@ -87,6 +92,11 @@ func logChoice(l *slog.Logger, b Backend) {
 		l = slog.Default()
 	}
 	l.Info("gemm backend", "name", b.Name(), "info", b.Info())
+	if defaultNote != nil && b.Name() == Default().Name() {
+		if note := defaultNote(); note != "" {
+			l.Warn("gemm backend: OpenBLAS is compiled in but not the default", "why", note)
+		}
+	}
 	if ct, ok := coreTypeOverride(); ok && b.Name() == "openblas" {
 		l.Warn("OPENBLAS_CORETYPE is set: OpenBLAS uses the forced kernel instead of the one detected for this CPU",
 			"OPENBLAS_CORETYPE", ct,
