@@ -35,6 +35,7 @@ func renderMarkdown(m *model, title string, figs []figure) []byte {
 		writeBatch(&b, h, sm)
 		writeTransfer(&b, h, sm)
 		writeAblations(&b, h, sm)
+		writeKNN(&b, h, sm)
 		writeCost(&b, h, sm)
 		writeFigures(&b, h, sm, figs)
 	}
@@ -508,6 +509,60 @@ func writeAblations(b *bytes.Buffer, h string, sm *settingModel) {
 	if len(collapsedRuns) > 0 {
 		b.WriteString("\n")
 	}
+}
+
+// --- kNN monitor: final and best epoch
+
+func writeKNN(b *bytes.Buffer, h string, sm *settingModel) {
+	var body [][]string
+	for _, v := range sm.variants {
+		ev := v.evaluated()
+		if len(ev) == 0 {
+			continue
+		}
+		final := v.stat(func(r *run) float64 { return r.KNNTop1 })
+		best := v.stat(func(r *run) float64 { return math.Max(r.BestKNNTop1, r.KNNTop1) })
+		// The best epoch per run, from its per-epoch metrics.
+		lo, hi := 0, 0
+		for _, r := range ev {
+			be, bk := 0, math.Inf(-1)
+			for _, m := range r.metrics {
+				if m.KNNTop1 > bk {
+					be, bk = m.Epoch, m.KNNTop1
+				}
+			}
+			if be == 0 {
+				continue
+			}
+			if lo == 0 || be < lo {
+				lo = be
+			}
+			if be > hi {
+				hi = be
+			}
+		}
+		epoch := "—"
+		switch {
+		case lo == 0:
+		case lo == hi:
+			epoch = itoa(lo)
+		default:
+			epoch = itoa(lo) + "–" + itoa(hi)
+		}
+		drop := "—"
+		if best.N > 0 && final.N > 0 {
+			drop = strconv.FormatFloat(round1(100*(best.Mean-final.Mean)), 'f', 1, 64)
+		}
+		body = append(body, []string{v.label(), itoa(v.batch), itoa(v.epochs),
+			statCell(final, len(v.runs)), statCell(best, len(v.runs)), epoch, drop})
+	}
+	if len(body) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "%s kNN monitor: final and best epoch\n\n", h)
+	writeTable(b, []string{"method", "batch", "epochs", "final kNN", "best kNN", "best at epoch", "best − final (points)"}, body)
+	fmt.Fprintf(b, "How to read it: the kNN monitor runs every epoch on the frozen backbone's features; *final* is its last epoch, *best* its best epoch (the number lightly's benchmarks report). "+
+		"A large drop from best to final means accuracy peaked early and then fell, the way a collapsing run behaves. \"Best at epoch\" is a range when the seeds disagree.\n\n")
 }
 
 // --- cost

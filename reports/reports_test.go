@@ -286,6 +286,7 @@ func TestMarkdownSaysWhatHappened(t *testing.T) {
 		{"transfer table", "## Transfer (Table 5 style)"},
 		{"ablation table", "## Ablations of method options"},
 		{"cost table", "## Cost"},
+		{"kNN best-epoch table", "## kNN monitor: final and best epoch"},
 		{"swav does not beat raw pixels", "**swav** (batch 128): best linear"},
 		{"honest verdict", "does **not** beat raw pixels"},
 		{"failed run listed", "`" + failedID + "`"},
@@ -306,6 +307,10 @@ func TestMarkdownSaysWhatHappened(t *testing.T) {
 		if !strings.Contains(md, "Run `"+id+"`") || !strings.Contains(md, "collapsed: output std") {
 			t.Errorf("collapsed run %s and its reason are not listed", id)
 		}
+	}
+	// The collapsed ablation peaked at epoch 1 and fell: its best-kNN row says so.
+	if !regexp.MustCompile(`\| simsiam \(stopgrad=false\) \| 128 \| 5 \| 10\.\d ± \d\.\d \(n=2\) \| 2\d\.\d ± \d\.\d \(n=2\) \| 1 \| 1\d\.\d \|`).MatchString(md) {
+		t.Errorf("kNN table lacks the collapsed run's early peak")
 	}
 	// swav's verdict line is the one that says it does not beat raw pixels.
 	for _, line := range strings.Split(md, "\n") {
