@@ -56,9 +56,9 @@ type Info struct {
 
 // FileInfo is one file a dataset was read from.
 type FileInfo struct {
-	Path   string
-	Size   int64
-	SHA256 string
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Norm holds per-channel mean and standard deviation of pixel values scaled

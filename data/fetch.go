@@ -47,16 +47,6 @@ func Fetch(ctx context.Context, name string, opts FetchOptions) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	if opts.Dir == "" {
-		// A verified copy already on this machine (the cache, Debian's
-		// package, the GoMNIST module) needs no download.
-		if dir, err := Locate(name, ""); err == nil && verified(ctx, src, dir) {
-			if opts.Logger != nil {
-				opts.Logger.Info("found a verified local copy; nothing to download", "dataset", name, "dir", dir)
-			}
-			return dir, nil
-		}
-	}
 	return FetchSource(ctx, src, opts)
 }
 
@@ -65,6 +55,14 @@ func FetchSource(ctx context.Context, src Source, opts FetchOptions) (string, er
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Dir == "" {
+		// A verified copy already on this machine (the cache, Debian's
+		// package, the GoMNIST module) needs no download.
+		if dir, err := locate(src, ""); err == nil && verified(ctx, src, dir) {
+			log.Info("found a verified local copy; nothing to download", "dataset", src.Name, "dir", dir)
+			return dir, nil
+		}
 	}
 	root := opts.Dir
 	if root == "" {

@@ -201,6 +201,11 @@ func Locate(name, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return locate(src, dir)
+}
+
+func locate(src Source, dir string) (string, error) {
+	name := src.Name
 	var cands []string
 	if dir != "" {
 		cands = []string{dir}
