@@ -172,6 +172,7 @@ func gemmPacked(kern *microKernel, threads int, transA, transB bool, m, n, k int
 		}
 	}
 	mcTask := ceilDiv(ceilDiv(m, rowChunks), mr) * mr
+	inPlace := bInPlace(transB, m, ldb)
 	nt, mt := ceilDiv(n, nc), ceilDiv(m, mcTask)
 	tasks := nt * mt
 
@@ -186,24 +187,34 @@ func gemmPacked(kern *microKernel, threads int, transA, transB bool, m, n, k int
 		for p0 := 0; p0 < k; p0 += kc {
 			kl := min(kc, k-p0)
 			pb := *bp
-			packB(pb, transB, b, ldb, p0, kl, j0, j1, nr)
+			// Full-width panels of B are read in place when that pays (see
+			// bInPlace); only a ragged last panel is packed then.
+			jFull := j0 + (j1-j0)/nr*nr
+			if !inPlace {
+				packB(pb, transB, b, ldb, p0, kl, j0, j1, nr)
+			} else if jFull < j1 {
+				packB(pb[(jFull-j0)*kl:], transB, b, ldb, p0, kl, jFull, j1, nr)
+			}
 			bt := beta
 			if p0 > 0 {
 				bt = 1 // later k blocks accumulate onto the first
 			}
 			for jr := j0; jr < j1; jr += nr {
 				nrl := min(nr, j1-jr)
-				bpanel := &pb[(jr-j0)/nr*kl*nr]
+				bpanel, bstride := &pb[(jr-j0)/nr*kl*nr], nr
+				if inPlace && jr < jFull {
+					bpanel, bstride = &b[p0*ldb+jr], ldb
+				}
 				for ir := i0; ir < i1; ir += mr {
 					mrl := min(mr, i1-ir)
 					apanel := &pa[p0*mPad+ir*kl]
 					if mrl == mr && nrl == nr {
-						kern.fn(kl, apanel, bpanel, &c[ir*ldc+jr], ldc, alpha, bt)
+						kern.fn(kl, apanel, bpanel, bstride, &c[ir*ldc+jr], ldc, alpha, bt)
 						continue
 					}
 					// Edge tile: compute the full tile into tile, then
 					// merge the valid mrl×nrl part.
-					kern.fn(kl, apanel, bpanel, &tile[0], nr, 1, 0)
+					kern.fn(kl, apanel, bpanel, bstride, &tile[0], nr, 1, 0)
 					for i := range mrl {
 						crow := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nrl]
 						trow := tile[i*nr : i*nr+nrl]
@@ -241,6 +252,17 @@ func gemmPacked(kern *microKernel, threads int, transA, transB bool, m, n, k int
 		})
 	}
 	wg.Wait()
+}
+
+// bInPlace reports whether the micro-kernel should read B in place rather
+// than from packed panels: when op(B) = B (rows contiguous) and C has few
+// rows, each element of B is used only m times, so packing (a copy of all of
+// B) costs as much as the multiply (the forward im2col GEMM: m = 32 or 64
+// output channels, n = images·pixels). Row strides that are a multiple of
+// 1 KiB are packed anyway: their rows fall into a few L1 sets and evict each
+// other.
+func bInPlace(transB bool, m, ldb int) bool {
+	return !transB && m <= 32 && (ldb*4)%1024 != 0
 }
 
 // packA writes op(A)[0:m, p0:p0+kl] as ceil(m/mr) panels of kl×mr (panel r

@@ -7,16 +7,17 @@ import (
 	"github.com/siambench/siambench/nn/gemm/internal/kern"
 )
 
-// microKernel computes one mr×nr tile of C from packed panels:
+// microKernel computes one mr×nr tile of C from a packed A panel and a B
+// panel (see kern.Func):
 //
-//	C[i][j] = alpha·Σ_p a[p·mr+i]·b[p·nr+j] + beta·C[i][j]
+//	C[i][j] = alpha·Σ_p a[p·mr+i]·b[p·ldb+j] + beta·C[i][j]
 //
-// for i < mr, j < nr, p < k, with C's rows ldc elements apart. beta 0 means C
-// is written without being read.
+// for i < mr, j < nr, p < k, with C's rows ldc elements apart; ldb is nr for
+// packed B. beta 0 means C is written without being read.
 type microKernel struct {
 	name   string
 	mr, nr int
-	fn     func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+	fn     kern.Func
 }
 
 // kernelGeneric is the portable 4×4 kernel: sixteen scalar accumulators the
@@ -24,14 +25,14 @@ type microKernel struct {
 // on other architectures.
 var kernelGeneric = &microKernel{name: "generic-4x4", mr: 4, nr: 4, fn: kernGeneric4x4}
 
-func kernGeneric4x4(k int, ap, bp, cp *float32, ldc int, alpha, beta float32) {
+func kernGeneric4x4(k int, ap, bp *float32, ldb int, cp *float32, ldc int, alpha, beta float32) {
 	a := unsafe.Slice(ap, 4*k)
-	b := unsafe.Slice(bp, 4*k)
+	b := unsafe.Slice(bp, (k-1)*ldb+4)
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	var c20, c21, c22, c23, c30, c31, c32, c33 float32
 	for p := 0; p < k; p++ {
 		av := a[4*p : 4*p+4 : 4*p+4]
-		bv := b[4*p : 4*p+4 : 4*p+4]
+		bv := b[ldb*p : ldb*p+4 : ldb*p+4]
 		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
 		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
 		c00 += a0 * b0

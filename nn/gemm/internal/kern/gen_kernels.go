@@ -7,7 +7,7 @@
 //
 //	C[i][j] = alpha·Σ_p A[p][i]·B[p][j] + beta·C[i][j]   (beta 0: C is not read)
 //
-// with signature func(k int, a, b, c *float32, ldc int, alpha, beta float32).
+// with signature func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32).
 package main
 
 import (
@@ -55,13 +55,15 @@ func gen(w *bytes.Buffer, k kernel) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, "\t"+format+"\n", a...) }
 	lbl := func(s string) string { return k.name + "_" + s }
 
-	fmt.Fprintf(w, "\n// func %s(k int, a, b, c *float32, ldc int, alpha, beta float32)\n", k.name)
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", k.name)
+	fmt.Fprintf(w, "\n// func %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", k.name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ b+16(FP), DI")
-	p("MOVQ c+24(FP), DX")
-	p("MOVQ ldc+32(FP), R8")
+	p("MOVQ ldb+24(FP), R9")
+	p("SHLQ $2, R9")
+	p("MOVQ c+32(FP), DX")
+	p("MOVQ ldc+40(FP), R8")
 	p("SHLQ $2, R8")
 	for i := 0; i < nacc; i++ {
 		r := fmt.Sprintf("%s%d", k.reg, i)
@@ -77,6 +79,11 @@ func gen(w *bytes.Buffer, k kernel) {
 	for v := 0; v < nv; v++ {
 		p("VMOVUPS %d(DI), %s", v*k.vec*4, bReg(v))
 	}
+	// When B is read in place (ldb > NR), the next micro-panel's piece of
+	// this row lies right after this one: fetch it while this panel computes.
+	for off := 0; off < k.nr*4; off += 64 {
+		p("PREFETCHT0 %d(DI)", k.nr*4+off)
+	}
 	for i := 0; i < k.mr; i++ {
 		p("VBROADCASTSS %d(SI), %s", i*4, bc)
 		for v := 0; v < nv; v++ {
@@ -84,15 +91,15 @@ func gen(w *bytes.Buffer, k kernel) {
 		}
 	}
 	p("ADDQ $%d, SI", k.mr*4)
-	p("ADDQ $%d, DI", k.nr*4)
+	p("ADDQ R9, DI")
 	p("DECQ CX")
 	p("JNZ %s", lbl("loop"))
 	fmt.Fprintf(w, "%s:\n", lbl("store"))
-	p("VBROADCASTSS alpha+40(FP), %s", alpha)
-	p("MOVL beta+44(FP), AX")
+	p("VBROADCASTSS alpha+48(FP), %s", alpha)
+	p("MOVL beta+52(FP), AX")
 	p("TESTL $0x7fffffff, AX") // beta == ±0: C must not be read
 	p("JZ %s", lbl("beta0"))
-	p("VBROADCASTSS beta+44(FP), %s", beta)
+	p("VBROADCASTSS beta+52(FP), %s", beta)
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < nv; v++ {
 			p("VMOVUPS %d(DX), %s", v*k.vec*4, cld(v))

@@ -2,13 +2,14 @@
 // (package gemm cannot hold Go assembly because it also uses cgo).
 package kern
 
-// Func computes one MR×NR tile of C from packed panels:
+// Func computes one MR×NR tile of C from a packed A panel and a B panel:
 //
-//	C[i][j] = alpha·Σ_p a[p·MR+i]·b[p·NR+j] + beta·C[i][j]
+//	C[i][j] = alpha·Σ_p a[p·MR+i]·b[p·ldb+j] + beta·C[i][j]
 //
-// for i < MR, j < NR, p < k, with C's rows ldc elements apart. beta 0 means C
+// for i < MR, j < NR, p < k, with C's rows ldc elements apart; ldb is NR for
+// a packed B panel or B's row stride when B is read in place. beta 0 means C
 // is written without being read.
-type Func func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+type Func func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // Kernel is one micro-kernel and its tile shape.
 type Kernel struct {

@@ -7,10 +7,10 @@ import "golang.org/x/sys/cpu"
 //go:generate go run gen_kernels.go
 
 //go:noescape
-func kernAVX512x8x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func kernAVX512x8x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func kernAVX2x6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func kernAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // Available lists the assembly kernels this CPU can run, fastest first
 // (AVX-512 8×32, AVX2+FMA 6×16); empty when it supports neither.

@@ -4,13 +4,15 @@
 
 #include "textflag.h"
 
-// func kernAVX512x8x32(k int, a, b, c *float32, ldc int, alpha, beta float32)
-TEXT ·kernAVX512x8x32(SB), NOSPLIT, $0-48
+// func kernAVX512x8x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+TEXT ·kernAVX512x8x32(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -33,6 +35,8 @@ TEXT ·kernAVX512x8x32(SB), NOSPLIT, $0-48
 kernAVX512x8x32_loop:
 	VMOVUPS 0(DI), Z16
 	VMOVUPS 64(DI), Z17
+	PREFETCHT0 128(DI)
+	PREFETCHT0 192(DI)
 	VBROADCASTSS 0(SI), Z18
 	VFMADD231PS Z16, Z18, Z0
 	VFMADD231PS Z17, Z18, Z1
@@ -58,15 +62,15 @@ kernAVX512x8x32_loop:
 	VFMADD231PS Z16, Z18, Z14
 	VFMADD231PS Z17, Z18, Z15
 	ADDQ $32, SI
-	ADDQ $128, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ kernAVX512x8x32_loop
 kernAVX512x8x32_store:
-	VBROADCASTSS alpha+40(FP), Z18
-	MOVL beta+44(FP), AX
+	VBROADCASTSS alpha+48(FP), Z18
+	MOVL beta+52(FP), AX
 	TESTL $0x7fffffff, AX
 	JZ kernAVX512x8x32_beta0
-	VBROADCASTSS beta+44(FP), Z19
+	VBROADCASTSS beta+52(FP), Z19
 	VMOVUPS 0(DX), Z16
 	VMULPS Z18, Z0, Z0
 	VFMADD231PS Z19, Z16, Z0
@@ -185,13 +189,15 @@ kernAVX512x8x32_beta0:
 	VZEROUPPER
 	RET
 
-// func kernAVX2x6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
-TEXT ·kernAVX2x6x16(SB), NOSPLIT, $0-48
+// func kernAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+TEXT ·kernAVX2x6x16(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -210,6 +216,7 @@ TEXT ·kernAVX2x6x16(SB), NOSPLIT, $0-48
 kernAVX2x6x16_loop:
 	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
+	PREFETCHT0 64(DI)
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -229,15 +236,15 @@ kernAVX2x6x16_loop:
 	VFMADD231PS Y12, Y14, Y10
 	VFMADD231PS Y13, Y14, Y11
 	ADDQ $24, SI
-	ADDQ $64, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ kernAVX2x6x16_loop
 kernAVX2x6x16_store:
-	VBROADCASTSS alpha+40(FP), Y14
-	MOVL beta+44(FP), AX
+	VBROADCASTSS alpha+48(FP), Y14
+	MOVL beta+52(FP), AX
 	TESTL $0x7fffffff, AX
 	JZ kernAVX2x6x16_beta0
-	VBROADCASTSS beta+44(FP), Y15
+	VBROADCASTSS beta+52(FP), Y15
 	VMOVUPS 0(DX), Y12
 	VMULPS Y14, Y0, Y0
 	VFMADD231PS Y15, Y12, Y0
