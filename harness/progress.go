@@ -37,6 +37,9 @@ type Progress struct {
 // lines must go through the returned Progress (it is an io.Writer that clears
 // the bars, writes the line and redraws them); otherwise it logs to log.
 func NewProgress(w io.Writer, tty bool, log *slog.Logger) *Progress {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	p := &Progress{log: log, now: time.Now, period: 100 * time.Millisecond}
 	if tty {
 		p.w = w
@@ -44,6 +47,14 @@ func NewProgress(w io.Writer, tty bool, log *slog.Logger) *Progress {
 		p.period = 15 * time.Second
 	}
 	return p
+}
+
+// SetLogger sets the logger epoch lines go to (in bars mode, typically a
+// logger writing through p itself).
+func (p *Progress) SetLogger(log *slog.Logger) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.log = log
 }
 
 // Write writes a log line above the bars.

@@ -39,7 +39,20 @@ func OpenStore(dir string) (*Store, error) {
 		f.Close()
 		return nil, fmt.Errorf("results dir %s is in use by another bench process (wait for it or use another --out): %w", dir, err)
 	}
+	removeStrayTemps(dir)
 	return &Store{Dir: dir, lock: f}, nil
+}
+
+// removeStrayTemps deletes the temporary files of atomic writes that a kill
+// interrupted before their rename (".NAME.tmp*"); the real files are intact.
+// Only called with the lock held, so no writer is active.
+func removeStrayTemps(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp") {
+			os.Remove(p)
+		}
+		return nil
+	})
 }
 
 // Close releases the directory lock.

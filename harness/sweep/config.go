@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -243,4 +244,58 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// Args returns bench run flags that reproduce c exactly (used to print the
+// command that resumes a sweep). Values are shell-quoted when needed.
+func (c Config) Args() []string {
+	var a []string
+	add := func(flag, v string) { a = append(a, "--"+flag, shellQuote(v)) }
+	join := func(xs []string) string { return strings.Join(xs, ",") }
+	ints := func(xs []int) string {
+		s := make([]string, len(xs))
+		for i, x := range xs {
+			s[i] = strconv.Itoa(x)
+		}
+		return join(s)
+	}
+	add("out", c.Out)
+	add("methods", join(c.Methods))
+	add("dataset", c.Dataset)
+	if len(c.Transfer) == 0 {
+		add("transfer", "none")
+	} else {
+		add("transfer", join(c.Transfer))
+	}
+	add("backbone", c.Backbone)
+	add("batch-sizes", ints(c.BatchSizes))
+	add("epochs", ints(c.Epochs))
+	seeds := make([]string, len(c.Seeds))
+	for i, s := range c.Seeds {
+		seeds[i] = strconv.FormatInt(s, 10)
+	}
+	add("seeds", join(seeds))
+	for _, s := range c.Set {
+		add("set", s)
+	}
+	if c.TrainLimit > 0 {
+		add("train-limit", strconv.Itoa(c.TrainLimit))
+	}
+	if c.TestLimit > 0 {
+		add("test-limit", strconv.Itoa(c.TestLimit))
+	}
+	if !c.BaselinesOn() {
+		a = append(a, "--no-baselines")
+	}
+	return a
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.,/=:+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -16,14 +16,14 @@ import (
 type VersionOptions struct {
 	IO      *iostreams.IO
 	Version string
-	// Backend returns the GEMM backend in use.
-	Backend func() gemm.Backend
+	// Backend returns the GEMM backend bench would use ($SIAMBENCH_GEMM).
+	Backend func() (gemm.Backend, error)
 }
 
 // NewCmdVersion returns the version command. When runF is non-nil it is
 // called with the parsed options instead of runVersion (for parse tests).
 func NewCmdVersion(f *factory.Factory, runF func(*VersionOptions) error) *cobra.Command {
-	opts := &VersionOptions{IO: f.IO, Version: f.Version, Backend: gemm.Current}
+	opts := &VersionOptions{IO: f.IO, Version: f.Version, Backend: gemm.FromEnv}
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the code version, Go version and GEMM backend",
@@ -42,7 +42,10 @@ SIAMBENCH_GEMM).`,
 }
 
 func runVersion(opts *VersionOptions) error {
-	b := opts.Backend()
+	b, err := opts.Backend()
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(opts.IO.Out, "bench %s\n", opts.Version)
 	fmt.Fprintf(opts.IO.Out, "go: %s %s/%s, %d CPUs\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	fmt.Fprintf(opts.IO.Out, "gemm: %s (%s)\n", b.Name(), b.Info())

@@ -1,0 +1,149 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/siambench/siambench/nn"
+)
+
+// DryRun prints the planned runs, what state each is in (new, finished and
+// reused, or resumable from epoch k) and an estimate of the time the sweep
+// still needs, measured by timing a few training steps of the backbone at
+// each batch size on this machine. It trains nothing and writes nothing.
+func (r *Runner) DryRun(ctx context.Context, w io.Writer) error {
+	ds, err := r.openDatasets(ctx)
+	if err != nil {
+		return err
+	}
+	stepCost := map[int]time.Duration{} // per batch size: one view, forward+backward
+	fwdCost := map[int]time.Duration{}  // per image, forward only (monitors)
+	for _, bs := range r.Plan.Config.BatchSizes {
+		s, f, err := r.measure(ctx, ds, bs)
+		if err != nil {
+			return fmt.Errorf("measure backbone speed: %w", err)
+		}
+		stepCost[bs], fwdCost[bs] = s, f
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tMETHOD\tOPTIONS\tBATCH\tEPOCHS\tSEED\tSTATE\tESTIMATE")
+	var total time.Duration
+	for _, run := range r.Plan.Runs {
+		c := run.Config
+		state, left := "new", c.Epochs
+		if done, err := r.Store.Finished(c.ID); err != nil {
+			return err
+		} else if done {
+			state, left = "finished (reused)", 0
+		} else if st, ok, err := r.Store.Status(c.ID); err != nil {
+			return err
+		} else if ok && st.EpochsDone > 0 {
+			state, left = fmt.Sprintf("resume at epoch %d", st.EpochsDone+1), c.Epochs-st.EpochsDone
+		}
+		views := 0.0 // views per image, in full-image equivalents (cost ∝ pixels)
+		side := ds.train.Image(0).H
+		for _, v := range run.Spec.Views {
+			s := float64(viewSide(v.Size, side)) / float64(side)
+			views += float64(v.Count) * s * s
+		}
+		if run.Spec.Target != nil {
+			views *= 4.0 / 3 // target forward ≈ a third of a training step
+		}
+		steps := ds.train.Len() / c.BatchSize
+		monitor := time.Duration(ds.train.Len()+ds.test.Len()) * fwdCost[c.BatchSize]
+		perEpoch := time.Duration(float64(steps)*views*float64(stepCost[c.BatchSize])) + monitor
+		est := time.Duration(left) * perEpoch
+		if left > 0 {
+			est += 2 * monitor // final linear probe and transfer features
+		}
+		total += est
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", c.ID, c.Method, fmtOptions(c.Options), c.BatchSize, c.Epochs, c.Seed, state, est.Round(time.Second))
+	}
+	if r.Plan.Config.BaselinesOn() {
+		bs := r.Plan.Config.BatchSizes[0]
+		ep := slices.Max(r.Plan.Config.Epochs)
+		monitor := time.Duration(ds.train.Len()+ds.test.Len()) * fwdCost[bs]
+		est := time.Duration(ep*(ds.train.Len()/bs))*stepCost[bs] + 4*monitor
+		total += est
+		fmt.Fprintf(tw, "baselines\t-\t-\t%d\t%d\t-\t(computed once, reused)\t≤ %s\n", bs, ep, est.Round(time.Second))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d runs; estimated time %s on this machine (%s; backbone %s, %d train images).\n",
+		len(r.Plan.Runs), total.Round(time.Second), r.Env.GEMMBackend, r.Plan.Config.Backbone, ds.train.Len())
+	return nil
+}
+
+func viewSide(size, side int) int {
+	switch {
+	case size > 0:
+		return size
+	case size < 0:
+		return max(1, side*(-size)/100)
+	}
+	return side
+}
+
+func fmtOptions(o map[string]string) string {
+	if len(o) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range sortedKeys(o) {
+		parts = append(parts, k+"="+o[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// measure times a training step of one full-size view at batch bs and a
+// forward pass per image (median of 3 after a warm-up).
+func (r *Runner) measure(ctx context.Context, ds *splitSet, bs int) (step, fwdPerImage time.Duration, err error) {
+	bb, err := r.NewBackbone(r.Plan.Config.Backbone, ds.channels, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		return 0, 0, err
+	}
+	im := ds.train.Image(0)
+	x := nn.Randn(rand.New(rand.NewPCG(3, 4)), 1, bs, im.C, im.H, im.W)
+	var times []time.Duration
+	for i := 0; i < 4; i++ {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		t0 := time.Now()
+		err := nn.Catch(func() {
+			out := bb.Forward(x)
+			out.BackwardWith(make([]float32, out.Len()))
+		})
+		if err != nil {
+			return 0, 0, err
+		}
+		nn.ZeroGrad(bb.Params())
+		if i > 0 {
+			times = append(times, time.Since(t0))
+		}
+	}
+	slices.Sort(times)
+	step = times[1]
+	bb.SetTraining(false)
+	t0 := time.Now()
+	if _, err := forwardNoGrad(bb, x); err != nil {
+		return 0, 0, err
+	}
+	return step, time.Since(t0) / time.Duration(bs), nil
+}

@@ -1,0 +1,348 @@
+// Package run implements `bench run`: plan a sweep, train and evaluate every
+// run under one backbone, loader and protocol, and write results and a report.
+package run
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/siambench/siambench/data"
+	"github.com/siambench/siambench/harness"
+	"github.com/siambench/siambench/harness/sweep"
+	"github.com/siambench/siambench/internal/cli/factory"
+	"github.com/siambench/siambench/internal/iostreams"
+	"github.com/siambench/siambench/internal/pluginhost"
+	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/gemm"
+	"github.com/siambench/siambench/nn/models"
+	"github.com/siambench/siambench/reports"
+	"github.com/siambench/siambench/results"
+)
+
+// RunOptions are the inputs of bench run.
+type RunOptions struct {
+	IO      *iostreams.IO
+	Logger  *slog.Logger
+	Version string
+	// Methods returns where methods come from; nil means plugin processes
+	// found through --plugin-dir, $SIAMBENCH_PLUGIN_PATH and bench's folder.
+	Methods func(pluginDir string, log *slog.Logger) (harness.Methods, error)
+	// NewBackbone builds backbones; nil means models.New.
+	NewBackbone harness.BackboneFunc
+	Ctx         context.Context
+
+	// ConfigFile is --config: a sweep.yaml; Flags holds only the flags given
+	// explicitly, which override the file, which overrides the defaults.
+	ConfigFile string
+	Flags      sweep.Config
+	DryRun     bool
+	NoReport   bool
+	PluginDir  string
+}
+
+// NewCmdRun returns the run command. When runF is non-nil it is called with
+// the parsed options instead of runRun (for parse tests).
+func NewCmdRun(f *factory.Factory, runF func(*RunOptions) error) *cobra.Command {
+	opts := &RunOptions{IO: f.IO, Logger: f.Logger, Version: f.Version}
+	var (
+		methods, transfer, set []string
+		batchSizes, epochs     []int
+		seeds                  []int64
+		noBaselines            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run a sweep: train every method and evaluate it under one protocol",
+		Long: `Run a sweep: methods × option variants × batch sizes × epoch budgets × seeds.
+
+Every run uses the same data loader (same images, order and augmentations for a
+given seed), the same backbone and backbone optimiser schedule (lr = base·batch/256,
+linear warm-up then cosine), and the same monitors and evaluation (kNN k=200 T=0.1,
+linear probe on frozen features, transfer probes). Baselines (raw pixels,
+random-init backbone with BN re-estimated, supervised backbone at the same budget)
+are computed once and reused.
+
+With no flags it runs SimSiam, BYOL, SimCLR and SwAV on the embedded
+Fashion-MNIST subset with a transfer probe on the embedded MNIST subset.
+
+Results go to --out (default results/sweep): summary.json, one folder per run
+and report.md. Rerunning the same command reuses finished runs and resumes an
+interrupted one from its last epoch checkpoint; Ctrl-C stops cleanly and prints
+that command.
+
+--set METHOD.KEY=VALUE sets a method option or a backbone hyperparameter
+(optimizer, base_lr, lr_batch_div, weight_decay, momentum, warmup_epochs,
+target_momentum, target_schedule). Several comma-separated values make one run
+per value.`,
+		Example: `  # the default sweep (≈ 12 minutes on 2 cores)
+  bench run
+
+  # two methods, two batch sizes, three seeds
+  bench run --methods simsiam,byol --batch-sizes 128,256 --seeds 0,1,2
+
+  # the stop-gradient experiment (SimSiam paper, Figure 2), both variants
+  bench run --methods simsiam --set simsiam.stopgrad=true,false --out results/stopgrad
+  bench run --methods simsiam --set simsiam.stopgrad=true,false --set simsiam.head_bn=hidden --out results/stopgrad-nobn
+
+  # see what would run and how long it would take
+  bench run --methods simclr --epochs 20,50 --dry-run
+
+  # the same from a file (flags given explicitly override it)
+  bench run --config sweep.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			if fl.Changed("methods") {
+				opts.Flags.Methods = splitList(methods)
+			}
+			if fl.Changed("transfer") {
+				opts.Flags.Transfer = splitList(transfer)
+				if len(opts.Flags.Transfer) == 0 {
+					opts.Flags.Transfer = []string{"none"}
+				}
+			}
+			if fl.Changed("batch-sizes") {
+				opts.Flags.BatchSizes = batchSizes
+			}
+			if fl.Changed("epochs") {
+				opts.Flags.Epochs = epochs
+			}
+			if fl.Changed("seeds") {
+				opts.Flags.Seeds = seeds
+			}
+			if fl.Changed("set") {
+				opts.Flags.Set = set
+			}
+			if fl.Changed("no-baselines") {
+				on := !noBaselines
+				opts.Flags.Baselines = &on
+			}
+			if opts.Ctx = cmd.Context(); opts.Ctx == nil {
+				opts.Ctx = context.Background()
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.ConfigFile, "config", "", "sweep `FILE` (YAML with the keys of these flags, e.g. batch_sizes: [128, 256])")
+	fl.StringSliceVar(&methods, "methods", nil, "methods to compare (default simsiam,byol,simclr,swav)")
+	fl.StringVar(&opts.Flags.Dataset, "dataset", "", "pre-training dataset: default, default-mnist, fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH (default \"default\")")
+	fl.StringSliceVar(&transfer, "transfer", nil, "datasets for transfer linear probes, or none (default default-mnist)")
+	fl.StringVar(&opts.Flags.Backbone, "backbone", "", fmt.Sprintf("shared backbone: %s (default %q)", strings.Join(models.Names(), ", "), sweep.DefaultBackbone))
+	fl.IntSliceVar(&batchSizes, "batch-sizes", nil, fmt.Sprintf("batch sizes (default %d)", sweep.DefaultBatchSize))
+	fl.IntSliceVar(&epochs, "epochs", nil, fmt.Sprintf("epoch budgets (default %d)", sweep.DefaultEpochs))
+	fl.Int64SliceVar(&seeds, "seeds", nil, "seeds (default 0)")
+	fl.StringArrayVar(&set, "set", nil, "METHOD.KEY=VALUE[,VALUE...] method option or hyperparameter override (repeatable)")
+	fl.StringVar(&opts.Flags.Out, "out", "", "results `DIR` (default results/sweep)")
+	fl.IntVar(&opts.Flags.TrainLimit, "train-limit", 0, "use only N training images (0: all)")
+	fl.IntVar(&opts.Flags.TestLimit, "test-limit", 0, "use only N test images (0: all)")
+	fl.BoolVar(&noBaselines, "no-baselines", false, "skip the raw-pixel, random-init and supervised baselines")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the planned runs and an estimated time; train nothing")
+	fl.BoolVar(&opts.NoReport, "no-report", false, "do not write report.md at the end")
+	fl.StringVar(&opts.PluginDir, "plugin-dir", "", "extra `DIR` to search for bench-method-* plugins first")
+	_ = cmd.RegisterFlagCompletionFunc("methods", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		found, _ := pluginhost.Find(pluginhost.SearchDirs(opts.PluginDir))
+		var names []string
+		for _, f := range found {
+			names = append(names, f.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.RegisterFlagCompletionFunc("backbone", cobra.FixedCompletions(models.Names(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("dataset", cobra.FixedCompletions(data.Names(), cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// SweepConfig merges the defaults, the --config file and the explicit flags.
+func (o *RunOptions) SweepConfig() (sweep.Config, error) {
+	c := sweep.Defaults()
+	if o.ConfigFile != "" {
+		fc, err := sweep.LoadFile(o.ConfigFile)
+		if err != nil {
+			return c, err
+		}
+		c = sweep.Merge(c, fc)
+	}
+	return sweep.Merge(c, o.Flags), nil
+}
+
+// exitError carries an exit code (130 for an interrupted sweep).
+type exitError struct {
+	err  error
+	code int
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+func (e *exitError) ExitCode() int { return e.code }
+
+func runRun(opts *RunOptions) error {
+	ctx := opts.Ctx
+	cfg, err := opts.SweepConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	// On a terminal, bars are drawn on stderr and log lines go through the
+	// bars (which clear themselves first); otherwise plain log lines only.
+	log := opts.Logger
+	var progress *harness.Progress
+	if opts.IO.IsTerminal() && !opts.DryRun {
+		progress = harness.NewProgress(opts.IO.ErrOut, true, nil)
+		log = slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		progress.SetLogger(log)
+	} else {
+		progress = harness.NewProgress(opts.IO.ErrOut, false, log)
+	}
+
+	mk := opts.Methods
+	if mk == nil {
+		mk = func(dir string, log *slog.Logger) (harness.Methods, error) {
+			return &harness.Plugins{Dirs: pluginhost.SearchDirs(dir), Options: pluginhost.Options{Logger: log, Stderr: opts.IO.ErrOut}}, nil
+		}
+	}
+	methods, err := mk(opts.PluginDir, log)
+	if err != nil {
+		return err
+	}
+	defer pluginhost.CleanupAll()
+	newBackbone := opts.NewBackbone
+	if newBackbone == nil {
+		newBackbone = func(name string, c int, rng *rand.Rand) (nn.Module, error) { return models.New(name, c, rng) }
+	}
+	if _, err := newBackbone(cfg.Backbone, 1, rand.New(rand.NewPCG(0, 0))); err != nil {
+		return err
+	}
+
+	backend, err := gemm.FromEnv()
+	if err != nil {
+		return err
+	}
+	gemm.Use(backend)
+	gemm.LogChoice(log)
+	env := environment(opts.Version)
+	log.Info("bench run", "code_version", opts.Version, "gemm", env.GEMMBackend, "cores", env.Cores)
+	plan, err := sweep.MakePlan(ctx, cfg, methods.Describe, opts.Version)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(cfg.Out, opts.DryRun)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	command := "bench run " + strings.Join(cfg.Args(), " ")
+	r := &harness.Runner{
+		Plan: plan, Store: store, Methods: methods, NewBackbone: newBackbone,
+		OpenDataset: func(ctx context.Context, name string) (*data.Splits, error) {
+			return data.Open(ctx, name, data.OpenOptions{Logger: log})
+		},
+		Log: log, Progress: progress, Env: env, Command: command,
+	}
+	if opts.DryRun {
+		return r.DryRun(ctx, opts.IO.Out)
+	}
+	if !opts.NoReport {
+		r.Report = func(ctx context.Context, dir string) error {
+			rep, err := reports.Generate(ctx, dir, reports.Options{Logger: log})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.IO.Out, "report: %s\n", rep.Path)
+			return nil
+		}
+	}
+	err = r.Run(ctx)
+	if errors.Is(err, harness.ErrInterrupted) {
+		return &exitError{err: err, code: 130}
+	}
+	if err != nil {
+		return err
+	}
+	return printSummary(opts, store.Dir)
+}
+
+// openStore opens the results dir; a dry run must not create or lock it
+// when it does not exist yet.
+func openStore(dir string, dry bool) (*harness.Store, error) {
+	if dry {
+		if _, err := os.Stat(dir); err != nil {
+			tmp, err := os.MkdirTemp("", "bench-dry-run-*")
+			if err != nil {
+				return nil, err
+			}
+			return harness.OpenStore(tmp)
+		}
+	}
+	return harness.OpenStore(dir)
+}
+
+// printSummary prints one line per run and the baselines.
+func printSummary(opts *RunOptions, dir string) error {
+	var s results.Summary
+	if err := results.ReadJSON(dir+"/"+results.SummaryFile, &s); err != nil {
+		return err
+	}
+	w := opts.IO.Out
+	fmt.Fprintf(w, "results: %s/%s\n", dir, results.SummaryFile)
+	fmt.Fprintf(w, "%-40s %-10s %7s %7s\n", "run", "status", "knn", "linear")
+	for _, r := range s.Runs {
+		fmt.Fprintf(w, "%-40s %-10s %6.1f%% %6.1f%%\n", r.ID, r.Status, 100*r.KNNTop1, 100*r.LinearTop1)
+	}
+	for _, name := range []string{results.BaselineRawPixels, results.BaselineRandomInit, results.BaselineSupervised} {
+		if b, ok := s.Baselines[name]; ok {
+			fmt.Fprintf(w, "%-40s %-10s %6.1f%% %6.1f%%\n", "baseline "+name, "", 100*b.KNNTop1, 100*b.LinearTop1)
+		}
+	}
+	return nil
+}
+
+// environment describes this machine for results and reports.
+func environment(version string) results.Environment {
+	b := gemm.Current()
+	host, _ := os.Hostname()
+	return results.Environment{
+		CodeVersion: version, GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
+		CPU: cpuModel(), Cores: runtime.NumCPU(), GEMMBackend: b.Name() + " (" + b.Info() + ")", Hostname: host,
+	}
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+// splitList drops empty items of a --flag a,b list.
+func splitList(xs []string) []string {
+	out := []string{}
+	for _, x := range xs {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
