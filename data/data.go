@@ -74,7 +74,7 @@ type Normer interface {
 }
 
 // NormOf returns ds's normalisation: its own if it implements Normer,
-// otherwise statistics computed over (up to 10,000 evenly spaced images of) ds.
+// otherwise statistics computed over ds (evenly spaced images past 256 MB).
 func NormOf(ds Dataset) Norm {
 	if n, ok := ds.(Normer); ok {
 		return n.Norm()
@@ -82,8 +82,8 @@ func NormOf(ds Dataset) Norm {
 	return computeNorm(ds)
 }
 
-// computeNorm measures per-channel mean and std over at most 10,000 evenly
-// spaced images. A channel with zero variance gets Std 1 so that normalising
+// computeNorm measures per-channel mean and std over every image, or evenly
+// spaced ones covering 256 MB of pixels for larger datasets. A channel with zero variance gets Std 1 so that normalising
 // never divides by zero.
 func computeNorm(ds Dataset) Norm {
 	n := ds.Len()
@@ -94,9 +94,11 @@ func computeNorm(ds Dataset) Norm {
 	sum := make([]float64, c)
 	sq := make([]float64, c)
 	cnt := make([]float64, c)
+	// Every image up to 256 MB of pixels (all of MNIST, CIFAR, STL-10's
+	// labelled splits), evenly spaced ones beyond.
 	step := 1
-	if n > 10000 {
-		step = n / 10000
+	if total := n * c * ds.Image(0).H * ds.Image(0).W; total > 1<<28 {
+		step = (total + 1<<28 - 1) / (1 << 28)
 	}
 	for i := 0; i < n; i += step {
 		im := ds.Image(i)

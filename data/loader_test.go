@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -308,5 +309,57 @@ func TestOpenFindsLocalCopies(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), "imagenet", OpenOptions{}); err == nil || !strings.Contains(err.Error(), "cifar10") {
 		t.Errorf("unknown dataset error should list the known ones: %v", err)
+	}
+}
+
+func TestComputeNorm(t *testing.T) {
+	// Channel 0 alternates 0 and 255 (mean 0.5, std 0.5); channel 1 is a
+	// constant 51 (mean 0.2, std 0 → 1 so normalising never divides by 0).
+	pix := make([]uint8, 0, 4*2*2*2)
+	for range 4 {
+		pix = append(pix, 0, 255, 255, 0) // channel 0
+		pix = append(pix, 51, 51, 51, 51) // channel 1
+	}
+	m, err := NewMemory("n", 2, 2, 2, pix, []int{0, 0, 0, 0}, []string{"x"})
+	must(t, err)
+	nm := NormOf(m)
+	want := Norm{Mean: []float32{0.5, 0.2}, Std: []float32{0.5, 1}}
+	for c := range 2 {
+		if math.Abs(float64(nm.Mean[c]-want.Mean[c])) > 1e-6 || math.Abs(float64(nm.Std[c]-want.Std[c])) > 1e-6 {
+			t.Fatalf("norm %+v, want %+v", nm, want)
+		}
+	}
+	m.SetNorm(Norm{Mean: []float32{1, 2}, Std: []float32{3, 4}})
+	if NormOf(m).Mean[1] != 2 {
+		t.Error("SetNorm ignored")
+	}
+}
+
+func TestHueNegativeWrap(t *testing.T) {
+	x := []float32{1, 0, 0} // red
+	shiftHue(x, 1, -1.0/3)  // → blue
+	assertClose(t, "hue -1/3", x, []float32{0, 0, 1})
+}
+
+// BenchmarkLoaderEpoch measures a training epoch of the embedded default
+// (10,000 Fashion-MNIST images, two simsiam views, batch 256) through the
+// loader with all cores, in augmented views per second.
+func BenchmarkLoaderEpoch(b *testing.B) {
+	s, err := Open(context.Background(), "default", OpenOptions{})
+	must(b, err)
+	for _, w := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run("workers="+strconv.Itoa(w), func(b *testing.B) {
+			l, err := NewLoader(s.Train, LoaderConfig{BatchSize: 256, Views: []ViewSpec{{Count: 2, Preset: "simsiam"}}, Seed: 1, Workers: w, DropLast: true})
+			must(b, err)
+			views := 0
+			e := 0
+			for b.Loop() {
+				for batch := range l.Epoch(context.Background(), e, 0) {
+					views += len(batch.Index) * len(batch.Views)
+				}
+				e++
+			}
+			b.ReportMetric(float64(views)/b.Elapsed().Seconds(), "views/s")
+		})
 	}
 }
