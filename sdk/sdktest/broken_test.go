@@ -21,7 +21,7 @@ func TestSuiteCatchesBrokenMethods(t *testing.T) {
 		kind string
 		want string // in the child's output
 	}{
-		{"hidden_stopgrad", "(finite difference), got"},
+		{"hidden_stopgrad", "(finite differences), got"},
 		{"setstate_ignored", "differs"},
 		{"unseeded", "two instances with seed"},
 		{"no_output_std", "lack output_std"},
