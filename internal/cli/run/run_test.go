@@ -1,0 +1,193 @@
+package run
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/siambench/siambench/harness"
+	"github.com/siambench/siambench/harness/sweep"
+	"github.com/siambench/siambench/internal/cli/factory"
+	"github.com/siambench/siambench/internal/iostreams"
+	"github.com/siambench/siambench/plugins/toy"
+	"github.com/siambench/siambench/results"
+	"github.com/siambench/siambench/sdk"
+)
+
+func parse(t *testing.T, args ...string) (*RunOptions, error) {
+	t.Helper()
+	io, _, _, _ := iostreams.Test()
+	var got *RunOptions
+	cmd := NewCmdRun(factory.New(io), func(o *RunOptions) error { got = o; return nil })
+	cmd.SetArgs(args)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	cmd.SetOut(io.Out)
+	cmd.SetErr(io.ErrOut)
+	err := cmd.Execute()
+	return got, err
+}
+
+func TestRunFlags(t *testing.T) {
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "sweep.yaml")
+	os.WriteFile(yml, []byte("methods: [byol]\nepochs: [5]\nseeds: [7]\nset: [byol.base_lr=0.1]\n"), 0o644)
+	f := false
+	cases := []struct {
+		name string
+		args []string
+		want func(sweep.Config) sweep.Config // from the defaults
+	}{
+		{"no flags is the default sweep", nil, func(c sweep.Config) sweep.Config { return c }},
+		{"lists and scalars", []string{"--methods", "simsiam,byol", "--batch-sizes", "64,128", "--epochs", "2", "--seeds", "0,1",
+			"--dataset", "mnist", "--backbone", "resnet-tiny", "--out", "x", "--train-limit", "300", "--test-limit", "50"},
+			func(c sweep.Config) sweep.Config {
+				c.Methods, c.BatchSizes, c.Epochs, c.Seeds = []string{"simsiam", "byol"}, []int{64, 128}, []int{2}, []int64{0, 1}
+				c.Dataset, c.Backbone, c.Out, c.TrainLimit, c.TestLimit = "mnist", "resnet-tiny", "x", 300, 50
+				return c
+			}},
+		{"repeatable --set with variants", []string{"--set", "simsiam.stopgrad=true,false", "--set", "simsiam.head_bn=hidden"},
+			func(c sweep.Config) sweep.Config {
+				c.Set = []string{"simsiam.stopgrad=true,false", "simsiam.head_bn=hidden"}
+				return c
+			}},
+		{"no transfer, no baselines", []string{"--transfer", "none", "--no-baselines"},
+			func(c sweep.Config) sweep.Config { c.Transfer, c.Baselines = []string{"none"}, &f; return c }},
+		{"config file, flags override it", []string{"--config", yml, "--epochs", "3"},
+			func(c sweep.Config) sweep.Config {
+				c.Methods, c.Epochs, c.Seeds, c.Set = []string{"byol"}, []int{3}, []int64{7}, []string{"byol.base_lr=0.1"}
+				return c
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parse(t, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := o.SweepConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want(sweep.Defaults())
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("config:\n got %+v\nwant %+v", got, want)
+			}
+			// The resume command reproduces the same config.
+			o2, err := parse(t, got.Args()...)
+			if err != nil {
+				t.Fatalf("parse %v: %v", got.Args(), err)
+			}
+			again, _ := o2.SweepConfig()
+			if !reflect.DeepEqual(again, got) {
+				t.Errorf("Args() does not round-trip:\n %+v\n %+v", again, got)
+			}
+		})
+	}
+	t.Run("flags", func(t *testing.T) {
+		o, _ := parse(t, "--dry-run", "--no-report", "--plugin-dir", "/p")
+		if !o.DryRun || !o.NoReport || o.PluginDir != "/p" {
+			t.Errorf("%+v", o)
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		for _, args := range [][]string{{"extra-arg"}, {"--epochs", "x"}, {"--nosuch"}} {
+			if _, err := parse(t, args...); err == nil {
+				t.Errorf("%v: want error", args)
+			}
+		}
+		o, _ := parse(t, "--config", filepath.Join(dir, "missing.yaml"))
+		if _, err := o.SweepConfig(); err == nil {
+			t.Error("missing config file: want error")
+		}
+	})
+	t.Run("help has examples", func(t *testing.T) {
+		io, _, out, _ := iostreams.Test()
+		cmd := NewCmdRun(factory.New(io), nil)
+		cmd.SetOut(out)
+		cmd.SetArgs([]string{"--help"})
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"simsiam.stopgrad=true,false", "--dry-run", "--config sweep.yaml"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("help lacks %q", want)
+			}
+		}
+	})
+}
+
+func inProcess(string, *slog.Logger) (harness.Methods, error) {
+	return harness.InProcess{"toy": func() sdk.Method { return toy.New() }}, nil
+}
+
+func TestRunInProcess(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	io, _, out, errOut := iostreams.Test()
+	f := factory.New(io)
+	f.Version = "test"
+	run := func(args ...string) error {
+		cmd := NewCmdRun(f, func(o *RunOptions) error { o.Methods = inProcess; return runRun(o) })
+		cmd.SetArgs(args)
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		cmd.SetContext(context.Background())
+		return cmd.Execute()
+	}
+	args := []string{"--methods", "toy", "--epochs", "1", "--batch-sizes", "64", "--train-limit", "256", "--test-limit", "100",
+		"--transfer", "none", "--no-baselines", "--no-report", "--out", dir}
+
+	t.Run("dry run writes nothing", func(t *testing.T) {
+		if err := run(append(args, "--dry-run")...); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "toy-b64-e1-s0-") || !strings.Contains(out.String(), "estimated time") || !strings.Contains(out.String(), "new") {
+			t.Errorf("dry-run output:\n%s", out.String())
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Error("dry run created the results dir")
+		}
+	})
+	out.Reset()
+	t.Run("run", func(t *testing.T) {
+		if err := run(args...); err != nil {
+			t.Fatalf("%v\n%s", err, errOut.String())
+		}
+		var s results.Summary
+		if err := results.ReadJSON(filepath.Join(dir, results.SummaryFile), &s); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Runs) != 1 || s.Runs[0].Status != results.StatusCompleted || s.Environment.GEMMBackend == "" {
+			t.Fatalf("summary: %+v", s)
+		}
+		if !strings.Contains(out.String(), s.Runs[0].ID) || !strings.Contains(errOut.String(), "gemm") {
+			t.Errorf("output lacks the run line or the gemm log:\n%s\n%s", out.String(), errOut.String())
+		}
+	})
+	out.Reset()
+	t.Run("dry run after: finished", func(t *testing.T) {
+		if err := run(append(args, "--dry-run")...); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "finished (reused)") {
+			t.Errorf("dry-run output:\n%s", out.String())
+		}
+	})
+	t.Run("bad input", func(t *testing.T) {
+		cases := map[string][]string{
+			"unknown option": {"--methods", "toy", "--set", "toy.nosuch=1", "--out", dir},
+			"unknown method": {"--methods", "nosuch", "--out", dir},
+			"bad backbone":   {"--methods", "toy", "--backbone", "nosuch", "--out", dir},
+			"batch too big":  {"--methods", "toy", "--batch-sizes", "512", "--train-limit", "100", "--out", filepath.Join(dir, "b")},
+		}
+		wants := map[string]string{"unknown option": "nosuch", "unknown method": "nosuch", "bad backbone": "unknown backbone", "batch too big": "exceeds"}
+		for name, a := range cases {
+			err := run(a...)
+			if err == nil || !strings.Contains(err.Error(), wants[name]) {
+				t.Errorf("%s: want error containing %q, got %v", name, wants[name], err)
+			}
+		}
+	})
+}
