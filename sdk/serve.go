@@ -16,6 +16,7 @@ import (
 
 	"github.com/siambench/siambench/internal/wire"
 	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/gemm"
 	"github.com/siambench/siambench/proto/methodpb"
 )
 
@@ -81,6 +82,14 @@ func serve(m Method, args []string, getenv func(string) string, stdout, stderr i
 			prog, spec.Name, spec.Version, spec.Name, prog)
 		return 1
 	}
+	// The host's $SIAMBENCH_GEMM reaches the plugin through its environment:
+	// heads then multiply with the same backend as the backbone.
+	backend, err := gemm.FromEnv()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		return 1
+	}
+	gemm.Use(backend)
 	plugin.Serve(wire.ServeConfig(ProtocolVersion, NewServer(m, cfg.logger)))
 	return 0
 }
