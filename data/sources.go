@@ -220,5 +220,5 @@ func locate(src Source, dir string) (string, error) {
 			return c, nil
 		}
 	}
-	return "", fmt.Errorf("dataset %s: %w in %s; run `bench data fetch %s` (or point --data-dir at a copy)", name, errNotFound, strings.Join(cands, ", "), name)
+	return "", fmt.Errorf("dataset %s: %w in %s; run `bench data fetch %s`, or give the directory that holds it (--dir)", name, errNotFound, strings.Join(cands, ", "), name)
 }
