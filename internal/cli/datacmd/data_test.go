@@ -61,7 +61,7 @@ func TestParse(t *testing.T) {
 		{"verify", []string{"verify", "cifar10", "--dir", "x"}, func() bool { return verify.Name == "cifar10" && verify.Dir == "x" }, ""},
 		{"verify no arg", []string{"verify"}, nil, "accepts 1 arg"},
 		{"info default", []string{"info"}, func() bool { return info.Name == "default" && !info.JSON }, ""},
-		{"info flags", []string{"info", "folder:/x", "--size", "64", "--json", "--no-hash", "--unlabeled"},
+		{"info flags", []string{"info", "folder:/x", "--image-size", "64", "--json", "--no-hash", "--unlabeled"},
 			func() bool {
 				return info.Name == "folder:/x" && info.ImageSize == 64 && info.JSON && info.NoHash && info.Unlabeled
 			}, ""},
@@ -69,9 +69,9 @@ func TestParse(t *testing.T) {
 			func() bool {
 				return show.Out == "g.png" && show.Dataset == "default" && show.Aug == "simsiam" && show.Images == 8 && show.Views == 6 && show.Split == "train"
 			}, ""},
-		{"show flags", []string{"show", "--out", "g.png", "--dataset", "cifar10", "--aug", "byol1,byol2", "--images", "3", "--views", "2", "--seed", "9", "--epoch", "4", "--size", "-50", "--zoom", "2", "--split", "test"},
+		{"show flags", []string{"show", "--out", "g.png", "--dataset", "cifar10", "--aug", "byol1,byol2", "--images", "3", "--views", "2", "--seed", "9", "--epoch", "4", "--size", "-50", "--zoom", "2", "--split", "test", "--image-size", "48"},
 			func() bool {
-				return show.Dataset == "cifar10" && show.Aug == "byol1,byol2" && show.Images == 3 && show.Views == 2 && show.Seed == 9 && show.Epoch == 4 && show.Size == -50 && show.Zoom == 2 && show.Split == "test"
+				return show.Dataset == "cifar10" && show.Aug == "byol1,byol2" && show.Images == 3 && show.Views == 2 && show.Seed == 9 && show.Epoch == 4 && show.Size == -50 && show.Zoom == 2 && show.Split == "test" && show.ImageSize == 48
 			}, ""},
 		{"show no out", []string{"show"}, nil, "--out is required"},
 		{"show bad preset", []string{"show", "-o", "g.png", "--aug", "simsiam,moco"}, nil, `unknown augmentation preset "moco"`},

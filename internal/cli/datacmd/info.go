@@ -44,7 +44,7 @@ its licence, image shape, normalisation, the number of images per split and clas
 and the size and SHA-256 of every file read.`,
 		Example: `  bench data info
   bench data info mnist --json
-  bench data info folder:./my-images --size 64`,
+  bench data info folder:./my-images --image-size 64`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = "default"
@@ -59,7 +59,7 @@ and the size and SHA-256 of every file read.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "dataset directory (default: where bench finds it)")
-	cmd.Flags().IntVar(&opts.ImageSize, "size", 0, "side that folder images are resized to (default 32)")
+	cmd.Flags().IntVar(&opts.ImageSize, "image-size", 0, "side that folder images are resized to (default 32)")
 	cmd.Flags().BoolVar(&opts.Unlabeled, "unlabeled", false, "also load STL-10's unlabeled split")
 	cmd.Flags().BoolVar(&opts.NoHash, "no-hash", false, "skip the SHA-256 of the files")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")

@@ -41,6 +41,8 @@ type ShowOptions struct {
 	// Zoom scales every pixel to Zoom×Zoom (0: automatic, cells ≥ 96 px).
 	Zoom int
 	Dir  string
+	// ImageSize is the side folder images are resized to (0: 32).
+	ImageSize int
 }
 
 // NewCmdShow returns `bench data show`.
@@ -94,6 +96,7 @@ k-1 of that image). Presets: ` + strings.Join(data.PresetNames(), ", ") + `.`,
 	fl.IntVar(&opts.Size, "size", 0, "view side in pixels (0: image side; -N: N% of it)")
 	fl.IntVar(&opts.Zoom, "zoom", 0, "pixel zoom (0: automatic)")
 	fl.StringVar(&opts.Dir, "dir", "", "dataset directory (default: where bench finds it)")
+	fl.IntVar(&opts.ImageSize, "image-size", 0, "side that folder images are resized to (default 32)")
 	return cmd
 }
 
@@ -102,7 +105,7 @@ func runShow(opts *ShowOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s, err := data.Open(ctx, opts.Dataset, data.OpenOptions{Dir: opts.Dir, Logger: opts.Logger})
+	s, err := data.Open(ctx, opts.Dataset, data.OpenOptions{Dir: opts.Dir, ImageSize: opts.ImageSize, Logger: opts.Logger})
 	if err != nil {
 		return err
 	}
