@@ -263,7 +263,7 @@ func runRun(opts *RunOptions) error {
 				return err
 			}
 			fmt.Fprintf(opts.IO.Out, "report: %s\n", rep.Path)
-			return nil
+			return rep.PrintTable(opts.IO.Out)
 		}
 	}
 	err = r.Run(ctx)
