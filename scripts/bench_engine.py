@@ -97,12 +97,16 @@ class Bench:
         return loss.item()
 
     def timed(self, k):
-        times = []
+        """Runs k steps; returns their wall times and process CPU times (all
+        threads) in seconds. CPU time stays comparable when other processes
+        share the cores; wall time does not."""
+        times, cpu = [], []
         for _ in range(k):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             self.step()
             times.append(time.perf_counter() - t0)
-        return times
+            cpu.append(time.process_time() - c0)
+        return times, cpu
 
 
 def peak_rss_bytes():
@@ -141,14 +145,14 @@ def main():
             if cmd[0] != "steps" or len(cmd) != 2 or not cmd[1].isdigit():
                 print(json.dumps({"error": "want 'steps K' or 'quit', got %r" % line.strip()}), flush=True)
                 continue
-            times = b.timed(int(cmd[1]))
-            print(json.dumps({"times": times, "peak_rss": peak_rss_bytes()}), flush=True)
+            times, cpu = b.timed(int(cmd[1]))
+            print(json.dumps({"times": times, "cpu_times": cpu, "peak_rss": peak_rss_bytes()}), flush=True)
         return
 
     b.timed(args.warmup)
     times = []
     for _ in range(args.rounds):
-        times += b.timed(args.steps)
+        times += b.timed(args.steps)[0]
     med = statistics.median(times)
     print(json.dumps(info))
     print("pytorch median step: %.1f ms (%d steps), %.1f GFLOP/s effective, peak RSS %.0f MiB"

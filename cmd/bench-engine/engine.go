@@ -121,7 +121,7 @@ func run(ctx context.Context, o *options, out io.Writer, log *slog.Logger) error
 	// Warm-up: first steps allocate, fault pages in and fill pools.
 	ours.timed(o.Warmup)
 	if py != nil && o.Warmup > 0 {
-		if _, err := py.steps(ctx, o.Warmup); err != nil {
+		if _, _, err := py.steps(ctx, o.Warmup); err != nil {
 			return err
 		}
 	}
@@ -139,22 +139,24 @@ func run(ctx context.Context, o *options, out io.Writer, log *slog.Logger) error
 		stopProfile = pprof.StopCPUProfile
 	}
 
-	var ourTimes, torchTimes []float64
+	var ourTimes, ourCPU, torchTimes, torchCPU []float64
 	for r := 1; r <= o.Rounds; r++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ot := ours.timed(o.Steps)
+		ot, oc := ours.timed(o.Steps)
 		ourTimes = append(ourTimes, ot...)
+		ourCPU = append(ourCPU, oc...)
 		line := fmt.Sprintf("round %d/%d: ours %.1f ms", r, o.Rounds, median(ot)*1e3)
 		if py != nil {
 			// The profile keeps running: this process sleeps on the pipe
 			// meanwhile, and a CPU profile samples only CPU time.
-			tt, err := py.steps(ctx, o.Steps)
+			tt, tc, err := py.steps(ctx, o.Steps)
 			if err != nil {
 				return err
 			}
 			torchTimes = append(torchTimes, tt...)
+			torchCPU = append(torchCPU, tc...)
 			line += fmt.Sprintf(", pytorch %.1f ms", median(tt)*1e3)
 		}
 		fmt.Fprintln(out, line+" (medians of", o.Steps, "steps)")
@@ -168,13 +170,16 @@ func run(ctx context.Context, o *options, out io.Writer, log *slog.Logger) error
 	fmt.Fprintf(out, "sgemm peak (%s, 1024×1024×1024, best of 5): %.1f GFLOP/s\n", be.Name(), peak)
 	fmt.Fprintf(out, "ours:    median %.1f ms/step over %d steps (min %.1f, max %.1f), %.1f GFLOP/s effective = %.0f%% of the sgemm peak\n",
 		om*1e3, len(ourTimes), slices.Min(ourTimes)*1e3, slices.Max(ourTimes)*1e3, flops/om/1e9, 100*flops/om/1e9/peak)
-	fmt.Fprintf(out, "ours:    peak RSS %.0f MiB\n", float64(peakRSS())/(1<<20))
+	fmt.Fprintf(out, "ours:    peak RSS %.0f MiB, median CPU time %.2f s/step (all threads)\n", float64(peakRSS())/(1<<20), median(ourCPU))
 	if py == nil {
 		return nil
 	}
 	tm := median(torchTimes)
-	fmt.Fprintf(out, "pytorch: median %.1f ms/step over %d steps (min %.1f, max %.1f), %.1f GFLOP/s effective, peak RSS %.0f MiB\n",
-		tm*1e3, len(torchTimes), slices.Min(torchTimes)*1e3, slices.Max(torchTimes)*1e3, flops/tm/1e9, float64(py.peakRSS)/(1<<20))
+	fmt.Fprintf(out, "pytorch: median %.1f ms/step over %d steps (min %.1f, max %.1f), %.1f GFLOP/s effective, peak RSS %.0f MiB, median CPU time %.2f s/step (all threads)\n",
+		tm*1e3, len(torchTimes), slices.Min(torchTimes)*1e3, slices.Max(torchTimes)*1e3, flops/tm/1e9, float64(py.peakRSS)/(1<<20), median(torchCPU))
+	// CPU time per step does not depend on what else runs on the machine;
+	// compare it with the wall-time ratio to judge whether the run was disturbed.
+	fmt.Fprintf(out, "ours/pytorch CPU-time ratio: %.2f\n", median(ourCPU)/median(torchCPU))
 	fmt.Fprintf(out, "ours/pytorch step-time ratio: %.2f\n", om/tm)
 	return nil
 }
@@ -235,14 +240,16 @@ func (b *ourBench) step() float32 {
 	return loss.Item()
 }
 
-func (b *ourBench) timed(k int) []float64 {
-	ts := make([]float64, k)
-	for i := range ts {
-		t0 := time.Now()
+// timed runs k steps and returns their wall times and this process's CPU
+// times (all threads) in seconds.
+func (b *ourBench) timed(k int) (wall, cpu []float64) {
+	wall, cpu = make([]float64, k), make([]float64, k)
+	for i := range wall {
+		t0, c0 := time.Now(), processCPU()
 		b.step()
-		ts[i] = time.Since(t0).Seconds()
+		wall[i], cpu[i] = time.Since(t0).Seconds(), processCPU()-c0
 	}
-	return ts
+	return wall, cpu
 }
 
 // convTrainFlops is the convolution FLOP count of one training step of the
@@ -287,6 +294,15 @@ func sgemmPeak(be gemm.Backend) float64 {
 		best = max(best, 2*n*n*n/time.Since(t0).Seconds()/1e9)
 	}
 	return best
+}
+
+// processCPU is this process's user+system CPU time in seconds.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // peakRSS is this process's peak resident set size in bytes.

@@ -89,7 +89,7 @@ func TestEndToEndSmallBatch(t *testing.T) {
 		t.Fatalf("exit %d; stderr:\n%s\nstdout:\n%s", code, errb.String(), out.String())
 	}
 	s := out.String()
-	for _, want := range []string{"parameters: ours 65834, pytorch 65834 (match)", "round 2/2: ours", "sgemm peak (go", "ours:    peak RSS", "pytorch: median"} {
+	for _, want := range []string{"parameters: ours 65834, pytorch 65834 (match)", "round 2/2: ours", "sgemm peak (go", "ours:    peak RSS", "pytorch: median", "ours/pytorch CPU-time ratio: "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
@@ -116,9 +116,9 @@ func TestTorchSideReportsSameFlopsAndParams(t *testing.T) {
 	if ours := newOurBench(3, 3, 1).params(); p.info.Params != ours {
 		t.Errorf("parameters: PyTorch %d, ours %d", p.info.Params, ours)
 	}
-	times, err := p.steps(context.Background(), 2)
-	if err != nil || len(times) != 2 || times[0] <= 0 {
-		t.Fatalf("steps: %v, %v", times, err)
+	times, cpu, err := p.steps(context.Background(), 2)
+	if err != nil || len(times) != 2 || times[0] <= 0 || len(cpu) != 2 || cpu[0] <= 0 {
+		t.Fatalf("steps: %v, %v, %v", times, cpu, err)
 	}
 	if p.peakRSS <= 0 {
 		t.Errorf("peak RSS %d", p.peakRSS)

@@ -84,30 +84,32 @@ func (p *torchProc) readJSON(v any) error {
 	return nil
 }
 
-// steps asks for k timed training steps and returns their durations in seconds.
-func (p *torchProc) steps(ctx context.Context, k int) ([]float64, error) {
+// steps asks for k timed training steps and returns their wall and process
+// CPU durations in seconds.
+func (p *torchProc) steps(ctx context.Context, k int) (wall, cpu []float64, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := fmt.Fprintf(p.in, "steps %d\n", k); err != nil {
-		return nil, fmt.Errorf("PyTorch side: send: %w; its stderr:\n%s", err, tail(p.stderr.String(), 2000))
+		return nil, nil, fmt.Errorf("PyTorch side: send: %w; its stderr:\n%s", err, tail(p.stderr.String(), 2000))
 	}
 	var r struct {
-		Times   []float64 `json:"times"`
-		PeakRSS int64     `json:"peak_rss"`
-		Error   string    `json:"error"`
+		Times    []float64 `json:"times"`
+		CPUTimes []float64 `json:"cpu_times"`
+		PeakRSS  int64     `json:"peak_rss"`
+		Error    string    `json:"error"`
 	}
 	if err := p.readJSON(&r); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.Error != "" {
-		return nil, fmt.Errorf("PyTorch side: %s", r.Error)
+		return nil, nil, fmt.Errorf("PyTorch side: %s", r.Error)
 	}
-	if len(r.Times) != k {
-		return nil, fmt.Errorf("PyTorch side: asked for %d steps, got %d times", k, len(r.Times))
+	if len(r.Times) != k || len(r.CPUTimes) != k {
+		return nil, nil, fmt.Errorf("PyTorch side: asked for %d steps, got %d times and %d CPU times", k, len(r.Times), len(r.CPUTimes))
 	}
 	p.peakRSS = r.PeakRSS
-	return r.Times, nil
+	return r.Times, r.CPUTimes, nil
 }
 
 // close asks the child to quit and waits for it.
