@@ -363,3 +363,32 @@ func BenchmarkLoaderEpoch(b *testing.B) {
 		})
 	}
 }
+
+func TestNewMemoryErrors(t *testing.T) {
+	cases := []struct {
+		name    string
+		c, h, w int
+		pix     int
+		labels  []int
+		want    string
+	}{
+		{"shape", 0, 2, 2, 4, []int{0}, "must be positive"},
+		{"ragged", 1, 2, 2, 6, []int{0}, "not a multiple"},
+		{"count", 1, 2, 2, 8, []int{0}, "2 images but 1 labels"},
+		{"label", 1, 2, 2, 4, []int{3}, "label 3 of image 0"},
+		{"below -1", 1, 2, 2, 4, []int{-2}, "label -2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewMemory("m", tc.c, tc.h, tc.w, make([]uint8, tc.pix), tc.labels, []string{"a", "b"})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want %q, got %v", tc.want, err)
+			}
+		})
+	}
+	m, err := NewMemory("m", 1, 2, 2, make([]uint8, 8), []int{-1, 1}, []string{"a", "b"})
+	must(t, err)
+	if c := ClassCounts(m); len(c) != 3 || c[0] != 0 || c[1] != 1 || c[2] != 1 {
+		t.Errorf("ClassCounts = %v, want [0 1 1]", c)
+	}
+}
