@@ -156,6 +156,8 @@ func download(ctx context.Context, client *http.Client, url, dst string, f Remot
 		total := int64(-1)
 		if resp.ContentLength >= 0 {
 			total = have + resp.ContentLength
+		} else if f.Size > 0 {
+			total = f.Size
 		}
 		w := &progressWriter{w: out, done: have, total: total, name: filepath.Base(dst), fn: progress}
 		_, cerr := io.Copy(w, resp.Body)
@@ -175,8 +177,12 @@ func download(ctx context.Context, client *http.Client, url, dst string, f Remot
 		return fmt.Errorf("download %s: %w", url, err)
 	}
 	if !strings.EqualFold(sum, f.MD5) {
+		size := "?"
+		if st, err := os.Stat(part); err == nil {
+			size = fmt.Sprint(st.Size())
+		}
 		_ = os.Remove(part)
-		return fmt.Errorf("download %s: checksum mismatch: MD5 %s, published %s (the partial file was removed; run the command again, or check the mirror)", url, sum, f.MD5)
+		return fmt.Errorf("download %s: checksum mismatch: got %s bytes with MD5 %s, published %d bytes with MD5 %s (the file was removed; run the command again, or check the mirror)", url, size, sum, f.Size, f.MD5)
 	}
 	if err := os.Rename(part, dst); err != nil {
 		return fmt.Errorf("download %s: %w", url, err)
