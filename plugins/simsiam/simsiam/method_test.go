@@ -226,8 +226,8 @@ func TestLearns(t *testing.T) {
 
 // TestCollapseWithoutStopGradient reproduces the paper's Figure 2 on the toy
 // problem: without stop-gradient, and without the BN on the projector output
-// (head_bn=hidden, which on its own keeps the output spread: with
-// stopgrad=false and the default BN output_std only fell to ≈0.15),
+// (head_bn=hidden; with stopgrad=false and the default BN, output_std only
+// fell to 0.065–0.15 over seeds 1–3 and kNN stayed at init level),
 // the output collapses to one direction: std → 0, loss → −1.
 func TestCollapseWithoutStopGradient(t *testing.T) {
 	res, err := kittest.Train(context.Background(), New(), kittest.Config{Seed: 1, Steps: 200,
