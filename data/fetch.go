@@ -128,7 +128,7 @@ func download(ctx context.Context, client *http.Client, url, dst string, f Remot
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("download %s: %w (run the command again to resume)", url, err)
+		return fmt.Errorf("download %s: %w (check the network, or download from a mirror with --base-url; run the command again to resume)", url, err)
 	}
 	defer resp.Body.Close()
 	flags := os.O_CREATE | os.O_WRONLY
