@@ -136,6 +136,7 @@ func (m *Method) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, er
 		Grads: kit.Grads(x),
 		Metrics: map[string]float64{
 			"output_std":        (kit.OutputStd(z1) + kit.OutputStd(z2)) / 2,
+			"output_dim":        float64(z1.Dim(1)),
 			"target_output_std": (kit.OutputStd(zt1) + kit.OutputStd(zt2)) / 2,
 		},
 	}, nil

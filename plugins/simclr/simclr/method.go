@@ -109,6 +109,7 @@ func (m *Method) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, er
 		Grads: kit.Grads(x),
 		Metrics: map[string]float64{
 			"output_std": kit.OutputStd(zn),
+			"output_dim": float64(zn.Dim(1)),
 			"pos_cos":    pos,  // mean cosine of positive pairs
 			"top1":       top1, // fraction of rows whose positive is their most similar row
 		},

@@ -185,6 +185,7 @@ func (m *Method) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tens
 		Grads: kit.Grads(x),
 		Metrics: map[string]float64{
 			"output_std": (kit.OutputStd(z1) + kit.OutputStd(z2)) / 2,
+			"output_dim": float64(z1.Dim(1)),
 		},
 	}, nil
 }

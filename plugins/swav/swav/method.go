@@ -211,8 +211,9 @@ func (m *Method) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tens
 		Grads: kit.Grads(x),
 		Metrics: map[string]float64{
 			"output_std":      kit.OutputStd(zg), // normalised embeddings of the global crops
-			"prototypes_used": used,              // fraction of prototypes that are some image's top code
-			"queue_used":      queueUsed,         // 1 when this step's codes used the queue
+			"output_dim":      float64(zg.Dim(1)),
+			"prototypes_used": used,      // fraction of prototypes that are some image's top code
+			"queue_used":      queueUsed, // 1 when this step's codes used the queue
 		},
 	}, nil
 }

@@ -342,6 +342,9 @@ func TestLearns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("swav: %v", res)
+	if res.OutputDim != 32 {
+		t.Errorf("output_dim metric %v, want 32 (the harness's collapse rule needs it)", res.OutputDim)
+	}
 	if res.FinalAcc < 0.8 || res.FinalAcc < res.InitAcc+0.25 || res.FinalAcc < res.RawAcc+0.2 {
 		t.Errorf("kNN accuracy after training %.3f; want ≥ 0.8, ≥ init (%.3f) + 0.25 and ≥ raw (%.3f) + 0.2", res.FinalAcc, res.InitAcc, res.RawAcc)
 	}

@@ -89,6 +89,8 @@ type Result struct {
 	FinalAcc float64 // kNN accuracy of the trained encoder
 	// Loss and OutputStd are the method's per-step loss and output_std metric.
 	Loss, OutputStd []float64
+	// OutputDim is the method's last "output_dim" metric (0 if absent).
+	OutputDim float64
 	// FeatureStd is kit-style output_std of the trained encoder's features
 	// on the evaluation queries (the host's view of collapse).
 	FeatureStd float64
@@ -252,6 +254,7 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 		}
 		res.Loss = append(res.Loss, out.Loss)
 		res.OutputStd = append(res.OutputStd, out.Metrics["output_std"])
+		res.OutputDim = out.Metrics["output_dim"]
 		for v, f := range feats {
 			f.BackwardWith(out.Grads[v].Data)
 		}
