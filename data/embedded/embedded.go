@@ -9,6 +9,8 @@ package embedded
 
 import "embed"
 
+//go:generate go run ./gen -out .
+
 // FS holds fashion-mnist/*.gz and mnist/*.gz, each the four IDX files
 // train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
 // t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.
