@@ -59,7 +59,13 @@ func gradOf(t *Tensor) []float32 {
 		return nil
 	}
 	if t.Grad == nil {
-		t.Grad = make([]float32, len(t.Data))
+		if t.node != nil {
+			// intermediate gradient: recycled when its node has run
+			t.Grad = getScratch(len(t.Data))
+			clear(t.Grad)
+		} else {
+			t.Grad = make([]float32, len(t.Data))
+		}
 	}
 	return t.Grad
 }
@@ -102,7 +108,8 @@ func (t *Tensor) BackwardWith(grad []float32) {
 			continue // no gradient reached it
 		}
 		n.node.backward(n.Grad)
-		n.Grad = nil // intermediate gradient no longer needed
+		putScratch(n.Grad) // intermediate gradient no longer needed
+		n.Grad = nil
 	}
 }
 
@@ -170,4 +177,29 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 			addTo(dx, dout)
 		}
 	}, t)
+}
+
+// FreeGraph releases the graph below t for reuse: the storage of every
+// intermediate tensor reachable from t (t itself included, leaves such as
+// parameters and inputs excluded) goes back to the engine's scratch pool,
+// and the backward links are dropped.
+//
+// Call it once a training step is finished with the graph (after Backward
+// and the optimizer step) to keep the step free of allocation and garbage
+// collection. Afterwards the Data of those tensors, and of any view of them
+// made by Reshape or Detach, must not be used: copy out what you still need
+// first. Without FreeGraph the garbage collector reclaims the graph as usual.
+func (t *Tensor) FreeGraph() {
+	for _, n := range topoOrder(t) {
+		if n.pooled {
+			putScratch(n.Data)
+			n.pooled = false
+		}
+		if n.Grad != nil && n.node != nil {
+			n.Grad = nil
+		}
+		n.Data = nil
+		n.node = nil
+		n.requiresGrad = false
+	}
 }

@@ -69,7 +69,7 @@ func BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum,
 	if beta != nil {
 		b = beta.Data
 	}
-	out := Zeros(x.shape...)
+	out := empty(x.shape...)
 	bnApply(out.Data, x.Data, mean, invstd, g, b, n, c, hw)
 	return record(out, "BatchNorm", func(dout []float32) {
 		bnBackward(gradOf(x), gradOf(gamma), gradOf(beta), dout, x.Data, mean, invstd, g, n, c, hw, training)

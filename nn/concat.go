@@ -20,7 +20,7 @@ func Concat(ts []*Tensor) *Tensor {
 		total += t.shape[0]
 	}
 	shape := append([]int{total}, first[1:]...)
-	out := Zeros(shape...)
+	out := empty(shape...)
 	off := 0
 	offs := make([]int, len(ts))
 	for i, t := range ts {
@@ -62,7 +62,7 @@ func Split(t *Tensor, sizes ...int) []*Tensor {
 	off := 0
 	for i, s := range sizes {
 		shape := append([]int{s}, t.shape[1:]...)
-		o := Zeros(shape...)
+		o := empty(shape...)
 		lo := off * row
 		copy(o.Data, t.Data[lo:lo+s*row])
 		outs[i] = record(o, "Split", func(dout []float32) {

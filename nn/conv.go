@@ -51,7 +51,7 @@ func convCheck(op string, x, w, b *Tensor, stride, pad int) convGeom {
 // padding) are allowed.
 func Conv2d(x, w, b *Tensor, stride, pad int) *Tensor {
 	g := convCheck("Conv2d", x, w, b, stride, pad)
-	out := Zeros(g.n, g.o, g.oh, g.ow)
+	out := empty(g.n, g.o, g.oh, g.ow)
 	var bias []float32
 	if b != nil {
 		bias = b.Data
@@ -70,7 +70,7 @@ func Conv2d(x, w, b *Tensor, stride, pad int) *Tensor {
 // the fast path is tested against, and a fallback for debugging.
 func Conv2dNaive(x, w, b *Tensor, stride, pad int) *Tensor {
 	g := convCheck("Conv2dNaive", x, w, b, stride, pad)
-	out := Zeros(g.n, g.o, g.oh, g.ow)
+	out := empty(g.n, g.o, g.oh, g.ow)
 	var bias []float32
 	if b != nil {
 		bias = b.Data
@@ -88,8 +88,10 @@ func Conv2dNaive(x, w, b *Tensor, stride, pad int) *Tensor {
 // ---------------------------------------------------------------------------
 // fast kernels
 
-// colTarget is the size (floats) of one chunk's column matrix.
-const colTarget = 1 << 22
+// colTarget is the size (floats) of one chunk's column matrix: 1 MiB, so
+// im2col writes and the GEMM reads it in L2 rather than DRAM. Large layers
+// run one image per chunk, which also needs no scatter/gather copies.
+const colTarget = 1 << 18
 
 func (g convGeom) chunk() int {
 	per := g.k() * g.p()
@@ -201,14 +203,24 @@ func convForward(out, x, w, bias []float32, g convGeom) {
 	P, K := g.p(), g.k()
 	nbMax := g.chunk()
 	col := getScratch(K * nbMax * P)
-	tmp := getScratch(g.o * nbMax * P)
 	defer putScratch(col)
-	defer putScratch(tmp)
+	var tmp []float32
+	if nbMax > 1 {
+		tmp = getScratch(g.o * nbMax * P)
+		defer putScratch(tmp)
+	}
 	be := gemm.Current()
 	for n0 := 0; n0 < g.n; n0 += nbMax {
 		nb := min(nbMax, g.n-n0)
 		ld := nb * P
 		im2col(col, x, g, n0, nb)
+		if nb == 1 {
+			// one image: (O, P) is already its NCHW layout
+			dst := out[n0*g.o*P : (n0+1)*g.o*P]
+			be.Sgemm(false, false, g.o, P, K, 1, w, K, col, P, 0, dst, P)
+			addBias(dst, bias, P)
+			continue
+		}
 		be.Sgemm(false, false, g.o, ld, K, 1, w, K, col, ld, 0, tmp, ld)
 		// scatter tmp (O, nb, P) → out (nb, O, P), adding bias
 		parallel.For(nb*g.o, 4, func(lo, hi int) {
@@ -217,13 +229,20 @@ func convForward(out, x, w, bias []float32, g convGeom) {
 				dst := out[((n0+i)*g.o+o)*P : ((n0+i)*g.o+o+1)*P]
 				copy(dst, tmp[o*ld+i*P:o*ld+(i+1)*P])
 				if bias != nil {
-					bv := bias[o]
-					for j := range dst {
-						dst[j] += bv
-					}
+					addBias(dst, bias[o:o+1], P)
 				}
 			}
 		})
+	}
+}
+
+// addBias adds bias[o] to row o (length p) of dst (O, p); nil bias is a no-op.
+func addBias(dst, bias []float32, p int) {
+	for o, bv := range bias {
+		row := dst[o*p : (o+1)*p]
+		for j := range row {
+			row[j] += bv
+		}
 	}
 }
 
@@ -251,28 +270,37 @@ func convBackward(dx, dw, db, dout, x, w []float32, g convGeom) {
 	}
 	nbMax := g.chunk()
 	col := getScratch(K * nbMax * P)
-	dtmp := getScratch(g.o * nbMax * P)
 	defer putScratch(col)
-	defer putScratch(dtmp)
+	var dtmp []float32
+	if nbMax > 1 {
+		dtmp = getScratch(g.o * nbMax * P)
+		defer putScratch(dtmp)
+	}
 	be := gemm.Current()
 	for n0 := 0; n0 < g.n; n0 += nbMax {
 		nb := min(nbMax, g.n-n0)
 		ld := nb * P
-		// gather dout (nb, O, P) → dtmp (O, nb·P)
-		parallel.For(nb*g.o, 4, func(lo, hi int) {
-			for io := lo; io < hi; io++ {
-				i, o := io/g.o, io%g.o
-				copy(dtmp[o*ld+i*P:o*ld+(i+1)*P], dout[((n0+i)*g.o+o)*P:((n0+i)*g.o+o+1)*P])
-			}
-		})
+		dchunk := dtmp
+		if nb == 1 {
+			// one image: dout's (O, P) block is already the layout needed
+			dchunk = dout[n0*g.o*P : (n0+1)*g.o*P]
+		} else {
+			// gather dout (nb, O, P) → dtmp (O, nb·P)
+			parallel.For(nb*g.o, 4, func(lo, hi int) {
+				for io := lo; io < hi; io++ {
+					i, o := io/g.o, io%g.o
+					copy(dtmp[o*ld+i*P:o*ld+(i+1)*P], dout[((n0+i)*g.o+o)*P:((n0+i)*g.o+o+1)*P])
+				}
+			})
+		}
 		if dw != nil {
 			im2col(col, x, g, n0, nb)
 			// dW (O,K) += dtmp (O, nb·P) · colᵀ
-			be.Sgemm(false, true, g.o, K, ld, 1, dtmp, ld, col, ld, 1, dw, K)
+			be.Sgemm(false, true, g.o, K, ld, 1, dchunk, ld, col, ld, 1, dw, K)
 		}
 		if dx != nil {
 			// dcol (K, nb·P) = Wᵀ · dtmp, reusing col's storage
-			be.Sgemm(true, false, K, ld, g.o, 1, w, K, dtmp, ld, 0, col, ld)
+			be.Sgemm(true, false, K, ld, g.o, 1, w, K, dchunk, ld, 0, col, ld)
 			col2im(dx, col, g, n0, nb)
 		}
 	}

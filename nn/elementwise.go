@@ -35,7 +35,7 @@ func reduceBroadcast(db, g []float32, f func(i int) float32) {
 func binary(op string, a, b *Tensor, fwd func(x, y float32) float32,
 	da, db func(x, y float32) float32) *Tensor {
 	broadcastCheck(op, a, b)
-	out := Zeros(a.shape...)
+	out := empty(a.shape...)
 	nb := len(b.Data)
 	if nb == len(a.Data) {
 		zip(out.Data, a.Data, b.Data, fwd)
@@ -66,7 +66,7 @@ func binary(op string, a, b *Tensor, fwd func(x, y float32) float32,
 func Add(a, b *Tensor) *Tensor {
 	if len(a.Data) == len(b.Data) && sameShape(a.shape, b.shape) {
 		// fast path used by residual connections
-		out := Zeros(a.shape...)
+		out := empty(a.shape...)
 		zip(out.Data, a.Data, b.Data, func(x, y float32) float32 { return x + y })
 		return record(out, "Add", func(dout []float32) {
 			if g := gradOf(a); g != nil {
@@ -102,7 +102,7 @@ func Div(a, b *Tensor) *Tensor {
 // unaryIdx builds an elementwise op whose derivative is expressed through
 // the input x and output y: ∂y/∂x = deriv(x, y).
 func unaryIdx(op string, a *Tensor, fwd func(x float32) float32, deriv func(x, y float32) float32) *Tensor {
-	out := Zeros(a.shape...)
+	out := empty(a.shape...)
 	mapTo(out.Data, a.Data, fwd)
 	return record(out, op, func(dout []float32) {
 		if g := gradOf(a); g != nil {
@@ -150,7 +150,7 @@ func Square(a *Tensor) *Tensor {
 
 // ReLU returns max(a, 0) elementwise. Its derivative at 0 is taken as 0.
 func ReLU(a *Tensor) *Tensor {
-	out := Zeros(a.shape...)
+	out := empty(a.shape...)
 	mapTo(out.Data, a.Data, func(x float32) float32 { return max(x, 0) })
 	return record(out, "ReLU", func(dout []float32) {
 		if g := gradOf(a); g != nil {

@@ -1,6 +1,10 @@
 package nn
 
-import "github.com/siambench/siambench/nn/internal/parallel"
+import (
+	"math"
+
+	"github.com/siambench/siambench/nn/internal/parallel"
+)
 
 // Kernels: the plain-slice compute functions the ops call. Everything that
 // touches tensor data in bulk goes through a function here or in the
@@ -67,9 +71,11 @@ func reluBackward(dx, dout, y []float32) {
 		g = g[:len(d)]
 		ys = ys[:len(d)]
 		for i := range d {
-			if ys[i] > 0 {
-				d[i] += g[i]
-			}
+			// y ≥ 0 (a ReLU output): pass g where y's bits are non-zero, i.e.
+			// y > 0, without a data-dependent branch
+			bits := math.Float32bits(ys[i])
+			keep := ^uint32(int32(bits-1) >> 31) // all ones iff bits ≠ 0
+			d[i] += math.Float32frombits(math.Float32bits(g[i]) & keep)
 		}
 	})
 }

@@ -21,7 +21,7 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 		panic(shapeErrorf("MatMul", [][]int{a.shape, b.shape}, "inner dimensions differ: %d vs %d (transA=%v, transB=%v)", k, k2, transA, transB))
 	}
 	lda, ldb := a.shape[1], b.shape[1]
-	out := Zeros(m, n)
+	out := zeroed(m, n)
 	be := gemm.Current()
 	if m > 0 && n > 0 && k > 0 {
 		be.Sgemm(transA, transB, m, n, k, 1, a.Data, lda, b.Data, ldb, 0, out.Data, n)

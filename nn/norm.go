@@ -11,7 +11,7 @@ func L2Normalize(x *Tensor, eps float32) *Tensor {
 	if eps == 0 {
 		eps = 1e-12
 	}
-	out := Zeros(n, d)
+	out := empty(n, d)
 	norms := make([]float32, n) // saved for backward: max(‖x_n‖, eps)
 	for i := 0; i < n; i++ {
 		row := x.Data[i*d : (i+1)*d]

@@ -257,3 +257,43 @@ func TestShapeErrors(t *testing.T) {
 		_ = nn.Catch(func() { panic("boom") })
 	})
 }
+
+// TestFreeGraphReuse runs the same step repeatedly with FreeGraph between
+// steps (so op outputs reuse pooled, dirty buffers) and checks the outputs
+// and gradients stay identical to the first step's.
+func TestFreeGraphReuse(t *testing.T) {
+	r := rng(8)
+	x := nn.Randn(r, 1, 4, 3, 6, 6)
+	w := req(nn.Randn(r, 0.3, 5, 3, 3, 3))
+	g, b := req(nn.Full(1, 5)), req(nn.Zeros(5))
+	fc := req(nn.Randn(r, 0.3, 2, 5))
+	step := func() (float32, []float32) {
+		h := nn.ReLU(nn.BatchNorm(nn.Conv2d(x, w, nil, 1, 1), g, b, nil, nil, true, 0.1, 0))
+		h = nn.MaxPool2d(h, 2, 2)
+		loss := nn.CrossEntropy(nn.MatMul(nn.GlobalAvgPool(h), fc, false, true), []int{0, 1, 1, 0})
+		loss.Backward()
+		v := loss.Item()
+		grad := append([]float32(nil), w.Grad...)
+		loss.FreeGraph()
+		if loss.Data != nil || h.Data != nil {
+			t.Fatal("FreeGraph left intermediate data in place")
+		}
+		for _, p := range []*nn.Tensor{w, g, b, fc} {
+			p.ZeroGrad()
+		}
+		return v, grad
+	}
+	l0, g0 := step()
+	for i := 0; i < 3; i++ {
+		l, gr := step()
+		if l != l0 {
+			t.Fatalf("step %d: loss %g, first step %g", i+1, l, l0)
+		}
+		if d := maxRelDiff(gr, g0); d != 0 {
+			t.Fatalf("step %d: weight gradient differs from the first step by %g", i+1, d)
+		}
+	}
+	if x.Data == nil || w.Data == nil {
+		t.Fatal("FreeGraph released a leaf")
+	}
+}

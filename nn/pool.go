@@ -17,7 +17,7 @@ func GlobalAvgPool(x *Tensor) *Tensor {
 	if hw == 0 {
 		panic(shapeErrorf("GlobalAvgPool", [][]int{x.shape}, "empty spatial size"))
 	}
-	out := Zeros(n, c)
+	out := empty(n, c)
 	inv := 1 / float32(hw)
 	parallel.For(n*c, 16, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {
@@ -60,7 +60,7 @@ func MaxPool2d(x *Tensor, k, stride int) *Tensor {
 		panic(shapeErrorf("MaxPool2d", [][]int{x.shape}, "kernel %d larger than input %dx%d", k, h, w))
 	}
 	oh, ow := (h-k)/stride+1, (w-k)/stride+1
-	out := Zeros(n, c, oh, ow)
+	out := empty(n, c, oh, ow)
 	arg := make([]int32, len(out.Data)) // saved for backward: flat index within the (h,w) plane
 	parallel.For(n*c, 4, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {

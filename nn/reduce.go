@@ -29,7 +29,7 @@ func removeAxis(shape []int, axis int) []int {
 
 func sumAxis(op string, a *Tensor, axis int, scale float32) *Tensor {
 	outer, dim, inner, ax := splitAxis(op, a, axis)
-	out := Zeros(removeAxis(a.shape, ax)...)
+	out := zeroed(removeAxis(a.shape, ax)...)
 	for o := 0; o < outer; o++ {
 		for d := 0; d < dim; d++ {
 			src := a.Data[(o*dim+d)*inner : (o*dim+d+1)*inner]

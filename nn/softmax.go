@@ -30,7 +30,7 @@ func rowLSE(row []float32) float64 {
 // LogSumExp returns log Σ_j exp(x[n,j]) for each row: (N,D) → (N).
 func LogSumExp(x *Tensor) *Tensor {
 	n, d := check2D("LogSumExp", x)
-	out := Zeros(n)
+	out := empty(n)
 	for i := 0; i < n; i++ {
 		out.Data[i] = float32(rowLSE(x.Data[i*d : (i+1)*d]))
 	}
@@ -51,7 +51,7 @@ func LogSumExp(x *Tensor) *Tensor {
 // LogSoftmax returns x[n,j] − logΣexp(x[n,:]) for each row: (N,D) → (N,D).
 func LogSoftmax(x *Tensor) *Tensor {
 	n, d := check2D("LogSoftmax", x)
-	out := Zeros(n, d)
+	out := empty(n, d)
 	for i := 0; i < n; i++ {
 		lse := rowLSE(x.Data[i*d : (i+1)*d])
 		for j := 0; j < d; j++ {
@@ -80,7 +80,7 @@ func LogSoftmax(x *Tensor) *Tensor {
 // Softmax returns exp(x[n,j]) / Σexp(x[n,:]) for each row: (N,D) → (N,D).
 func Softmax(x *Tensor) *Tensor {
 	n, d := check2D("Softmax", x)
-	out := Zeros(n, d)
+	out := empty(n, d)
 	for i := 0; i < n; i++ {
 		lse := rowLSE(x.Data[i*d : (i+1)*d])
 		for j := 0; j < d; j++ {

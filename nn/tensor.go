@@ -39,6 +39,7 @@ type Tensor struct {
 	shape        []int
 	requiresGrad bool
 	node         *node // nil for leaves
+	pooled       bool  // Data came from the scratch pool (see FreeGraph)
 }
 
 // New wraps data (no copy) as a tensor of the given shape. It panics with a
@@ -59,6 +60,20 @@ func New(data []float32, shape ...int) *Tensor {
 func Zeros(shape ...int) *Tensor {
 	n := checkedNumel("Zeros", shape)
 	return &Tensor{Data: make([]float32, n), shape: append([]int(nil), shape...)}
+}
+
+// empty returns a tensor whose Data comes from the scratch pool with
+// arbitrary contents: for op outputs that are fully overwritten.
+func empty(shape ...int) *Tensor {
+	n := checkedNumel("empty", shape)
+	return &Tensor{Data: getScratch(n), shape: append([]int(nil), shape...), pooled: true}
+}
+
+// zeroed is empty with the data cleared.
+func zeroed(shape ...int) *Tensor {
+	t := empty(shape...)
+	clear(t.Data)
+	return t
 }
 
 // Full returns a tensor of the given shape with every element v.

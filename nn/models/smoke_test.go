@@ -65,6 +65,7 @@ func TestSupervisedMNIST(t *testing.T) {
 		loss.Backward()
 		opt.Step(optim.Cosine(step, steps, 4, 0.1, 0))
 		l := float64(loss.Item())
+		loss.FreeGraph()
 		if step < 16 {
 			first += l / 16
 		}
