@@ -177,8 +177,11 @@ func scanFolder(dir string, known []string) ([]string, []folderItem, error) {
 
 // decodeAll decodes and resizes every item in parallel into one pixel slice
 // of size×size images with the channel count c (1 if all are gray, else 3).
+// Workers write RGB planes straight into the result, which is compacted to
+// one plane per image when every image was gray.
 func decodeAll(ctx context.Context, items []folderItem, size int) ([]uint8, int, error) {
-	imgs := make([]*image.RGBA, len(items))
+	hw := size * size
+	pix := make([]uint8, len(items)*3*hw)
 	gray := make([]bool, len(items))
 	errs := make([]error, len(items))
 	var wg sync.WaitGroup
@@ -188,7 +191,15 @@ func decodeAll(ctx context.Context, items []folderItem, size int) ([]uint8, int,
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				imgs[i], gray[i], errs[i] = decodeResize(items[i].path, size)
+				var im *image.RGBA
+				im, gray[i], errs[i] = decodeResize(items[i].path, size)
+				if errs[i] != nil {
+					continue
+				}
+				dst := pix[i*3*hw : (i+1)*3*hw]
+				for p := range hw {
+					dst[p], dst[hw+p], dst[2*hw+p] = im.Pix[p*4], im.Pix[p*4+1], im.Pix[p*4+2]
+				}
 			}
 		}()
 	}
@@ -214,21 +225,14 @@ feed:
 		}
 		allGray = allGray && gray[i]
 	}
-	c := 3
-	if allGray {
-		c = 1
+	if !allGray {
+		return pix, 3, nil
 	}
-	hw := size * size
-	pix := make([]uint8, len(items)*c*hw)
-	for i, im := range imgs {
-		dst := pix[i*c*hw : (i+1)*c*hw]
-		for p := range hw {
-			for ch := range c {
-				dst[ch*hw+p] = im.Pix[p*4+ch]
-			}
-		}
+	// Keep the first plane of each image (R = G = B for gray sources).
+	for i := range items {
+		copy(pix[i*hw:(i+1)*hw], pix[i*3*hw:i*3*hw+hw])
 	}
-	return pix, c, nil
+	return pix[: len(items)*hw : len(items)*hw], 1, nil
 }
 
 // decodeResize decodes one file, crops its centre square and scales it to
