@@ -18,8 +18,19 @@ import (
 // then be non-nil. gamma (scale) and beta (shift) are (C) or nil (1 and 0).
 // If eps is 0, 1e-5 is used. Training needs more than one value per channel.
 func BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32) *Tensor {
+	return batchNorm("BatchNorm", x, gamma, beta, runMean, runVar, training, momentum, eps, false)
+}
+
+// BatchNormReLU is ReLU(BatchNorm(...)) fused: one pass over the data
+// forward and no intermediate tensor; the ReLU mask is re-derived from the
+// output in backward. Arguments as BatchNorm.
+func BatchNormReLU(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32) *Tensor {
+	return batchNorm("BatchNormReLU", x, gamma, beta, runMean, runVar, training, momentum, eps, true)
+}
+
+func batchNorm(op string, x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32, relu bool) *Tensor {
 	if len(x.shape) != 2 && len(x.shape) != 4 {
-		panic(shapeErrorf("BatchNorm", [][]int{x.shape}, "want (N,C) or (N,C,H,W)"))
+		panic(shapeErrorf(op, [][]int{x.shape}, "want (N,C) or (N,C,H,W)"))
 	}
 	n, c := x.shape[0], x.shape[1]
 	hw := 1
@@ -31,7 +42,7 @@ func BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum,
 		t    *Tensor
 	}{{"gamma", gamma}, {"beta", beta}, {"running mean", runMean}, {"running var", runVar}} {
 		if p.t != nil && len(p.t.Data) != c {
-			panic(shapeErrorf("BatchNorm", [][]int{x.shape, p.t.shape}, "%s must have %d elements (one per channel)", p.name, c))
+			panic(shapeErrorf(op, [][]int{x.shape, p.t.shape}, "%s must have %d elements (one per channel)", p.name, c))
 		}
 	}
 	if eps == 0 {
@@ -42,7 +53,7 @@ func BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum,
 	invstd := make([]float32, c) // saved for backward
 	if training {
 		if m <= 1 {
-			panic(shapeErrorf("BatchNorm", [][]int{x.shape}, "training needs more than 1 value per channel; use a larger batch or eval mode"))
+			panic(shapeErrorf(op, [][]int{x.shape}, "training needs more than 1 value per channel; use a larger batch or eval mode"))
 		}
 		bnStats(x.Data, mean, invstd, n, c, hw, eps)
 		if runMean != nil && runVar != nil {
@@ -55,7 +66,7 @@ func BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum,
 		}
 	} else {
 		if runMean == nil || runVar == nil {
-			panic(shapeErrorf("BatchNorm", [][]int{x.shape}, "eval mode needs running mean and variance"))
+			panic(shapeErrorf(op, [][]int{x.shape}, "eval mode needs running mean and variance"))
 		}
 		copy(mean, runMean.Data)
 		for ch := range invstd {
@@ -70,9 +81,13 @@ func BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum,
 		b = beta.Data
 	}
 	out := empty(x.shape...)
-	bnApply(out.Data, x.Data, mean, invstd, g, b, n, c, hw)
-	return record(out, "BatchNorm", func(dout []float32) {
-		bnBackward(gradOf(x), gradOf(gamma), gradOf(beta), dout, x.Data, mean, invstd, g, n, c, hw, training)
+	bnApply(out.Data, x.Data, mean, invstd, g, b, n, c, hw, relu)
+	var mask []float32 // the output, when fused with ReLU: dout counts where it is > 0
+	if relu {
+		mask = out.Data
+	}
+	return record(out, op, func(dout []float32) {
+		bnBackward(gradOf(x), gradOf(gamma), gradOf(beta), dout, mask, x.Data, mean, invstd, g, n, c, hw, training)
 	}, x, gamma, beta)
 }
 
@@ -80,38 +95,37 @@ func BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum,
 // kernels (parallel over channels; each channel reduces sequentially, so
 // results do not depend on scheduling)
 
-// bnStats fills mean[c] and invstd[c] = 1/sqrt(var_c + eps) (biased var),
-// accumulating in float64.
+// bnStats fills mean[c] and invstd[c] = 1/sqrt(var_c + eps) (biased var)
+// in one pass, with the shifted-data algorithm: sums of (x−s) and (x−s)²
+// with s the channel's first value, accumulated in float64 per row, so a
+// large mean does not cancel the variance away.
 func bnStats(x, mean, invstd []float32, n, c, hw int, eps float32) {
 	m := float64(n * hw)
 	parallel.For(c, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			var s float64
+			shift := x[ch*hw]
+			var s, q float64
 			for i := 0; i < n; i++ {
-				var ss float32
+				var ss, qq float32
 				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					ss += v
-				}
-				s += float64(ss)
-			}
-			mu := s / m
-			var q float64
-			for i := 0; i < n; i++ {
-				var qq float32
-				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					d := v - float32(mu)
+					d := v - shift
+					ss += d
 					qq += d * d
 				}
+				s += float64(ss)
 				q += float64(qq)
 			}
-			mean[ch] = float32(mu)
-			invstd[ch] = float32(1 / math.Sqrt(q/m+float64(eps)))
+			mu := s / m
+			variance := max(q/m-mu*mu, 0)
+			mean[ch] = float32(mu + float64(shift))
+			invstd[ch] = float32(1 / math.Sqrt(variance+float64(eps)))
 		}
 	})
 }
 
-// bnApply computes y = (x−mean)·invstd·γ + β per channel; γ, β may be nil.
-func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int) {
+// bnApply computes y = (x−mean)·invstd·γ + β per channel (then max(y, 0)
+// when relu); γ, β may be nil.
+func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int, relu bool) {
 	parallel.For(n*c, 1, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {
 			ch := nc % c
@@ -126,6 +140,12 @@ func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int) {
 			xs := x[nc*hw : (nc+1)*hw]
 			ys := y[nc*hw : (nc+1)*hw]
 			ys = ys[:len(xs)]
+			if relu {
+				for i, v := range xs {
+					ys[i] = max(v*scale+shift, 0)
+				}
+				continue
+			}
 			for i, v := range xs {
 				ys[i] = v*scale + shift
 			}
@@ -135,7 +155,8 @@ func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int) {
 
 // bnBackward accumulates dx, dgamma, dbeta (each may be nil) from dy.
 // training: dx = γ·invstd/M·(M·dy − Σdy − x̂·Σ(dy·x̂)); eval: dx = γ·invstd·dy.
-func bnBackward(dx, dgamma, dbeta, dy, x, mean, invstd, gamma []float32, n, c, hw int, training bool) {
+// A non-nil mask (the fused ReLU's output) zeroes dy where mask ≤ 0.
+func bnBackward(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32, n, c, hw int, training bool) {
 	m := float32(n * hw)
 	sumDy := make([]float32, c)
 	sumDyXhat := make([]float32, c)
@@ -147,9 +168,18 @@ func bnBackward(dx, dgamma, dbeta, dy, x, mean, invstd, gamma []float32, n, c, h
 				off := (i*c + ch) * hw
 				xs, gs := x[off:off+hw], dy[off:off+hw]
 				var a, b float32
-				for j, v := range xs {
-					a += gs[j]
-					b += gs[j] * (v - mu) * is
+				if mask != nil {
+					ms := mask[off : off+hw]
+					for j, v := range xs {
+						g := reluGate(gs[j], ms[j])
+						a += g
+						b += g * (v - mu) * is
+					}
+				} else {
+					for j, v := range xs {
+						a += gs[j]
+						b += gs[j] * (v - mu) * is
+					}
 				}
 				s += float64(a)
 				sx += float64(b)
@@ -178,15 +208,31 @@ func bnBackward(dx, dgamma, dbeta, dy, x, mean, invstd, gamma []float32, n, c, h
 			mu, is := mean[ch], invstd[ch]
 			xs, gs, ds := x[nc*hw:(nc+1)*hw], dy[nc*hw:(nc+1)*hw], dx[nc*hw:(nc+1)*hw]
 			gs, ds = gs[:len(xs)], ds[:len(xs)]
+			var ms []float32
+			if mask != nil {
+				ms = mask[nc*hw : (nc+1)*hw]
+				ms = ms[:len(xs)]
+			}
 			if !training {
 				k := g * is
 				for j := range xs {
-					ds[j] += k * gs[j]
+					gj := gs[j]
+					if ms != nil {
+						gj = reluGate(gj, ms[j])
+					}
+					ds[j] += k * gj
 				}
 				continue
 			}
 			k := g * is / m
 			a, b := sumDy[ch], sumDyXhat[ch]
+			if ms != nil {
+				for j, v := range xs {
+					xhat := (v - mu) * is
+					ds[j] += k * (m*reluGate(gs[j], ms[j]) - a - xhat*b)
+				}
+				continue
+			}
 			for j, v := range xs {
 				xhat := (v - mu) * is
 				ds[j] += k * (m*gs[j] - a - xhat*b)

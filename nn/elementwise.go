@@ -158,3 +158,16 @@ func ReLU(a *Tensor) *Tensor {
 		}
 	}, a)
 }
+
+// AddReLU returns max(a+b, 0) for a and b of the same shape (a residual
+// connection followed by ReLU), fused: one pass and one output tensor.
+func AddReLU(a, b *Tensor) *Tensor {
+	if !sameShape(a.shape, b.shape) {
+		panic(shapeErrorf("AddReLU", [][]int{a.shape, b.shape}, "shapes must be equal"))
+	}
+	out := empty(a.shape...)
+	addReLU(out.Data, a.Data, b.Data)
+	return record(out, "AddReLU", func(dout []float32) {
+		addReLUBackward(gradOf(a), gradOf(b), dout, out.Data)
+	}, a, b)
+}

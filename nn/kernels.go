@@ -71,11 +71,58 @@ func reluBackward(dx, dout, y []float32) {
 		g = g[:len(d)]
 		ys = ys[:len(d)]
 		for i := range d {
-			// y ≥ 0 (a ReLU output): pass g where y's bits are non-zero, i.e.
-			// y > 0, without a data-dependent branch
-			bits := math.Float32bits(ys[i])
-			keep := ^uint32(int32(bits-1) >> 31) // all ones iff bits ≠ 0
-			d[i] += math.Float32frombits(math.Float32bits(g[i]) & keep)
+			d[i] += reluGate(g[i], ys[i])
+		}
+	})
+}
+
+// reluGate returns g where the ReLU output y is > 0, else 0, without a
+// data-dependent branch: y ≥ 0, so y > 0 exactly when its bits are non-zero.
+func reluGate(g, y float32) float32 {
+	bits := math.Float32bits(y)
+	keep := ^uint32(int32(bits-1) >> 31) // all ones iff bits ≠ 0
+	return math.Float32frombits(math.Float32bits(g) & keep)
+}
+
+// AddReLU-style fused kernels
+
+// addReLU computes y = max(a+b, 0).
+func addReLU(y, a, b []float32) {
+	parallel.For(len(y), grainElems, func(lo, hi int) {
+		ys, as, bs := y[lo:hi], a[lo:hi], b[lo:hi]
+		as, bs = as[:len(ys)], bs[:len(ys)]
+		for i := range ys {
+			ys[i] = max(as[i]+bs[i], 0)
+		}
+	})
+}
+
+// addReLUBackward accumulates the gated gradient into da and db (either may be nil).
+func addReLUBackward(da, db, dout, y []float32) {
+	parallel.For(len(dout), grainElems, func(lo, hi int) {
+		g, ys := dout[lo:hi], y[lo:hi]
+		ys = ys[:len(g)]
+		switch {
+		case da != nil && db != nil:
+			das, dbs := da[lo:hi], db[lo:hi]
+			das, dbs = das[:len(g)], dbs[:len(g)]
+			for i := range g {
+				v := reluGate(g[i], ys[i])
+				das[i] += v
+				dbs[i] += v
+			}
+		case da != nil:
+			das := da[lo:hi]
+			das = das[:len(g)]
+			for i := range g {
+				das[i] += reluGate(g[i], ys[i])
+			}
+		case db != nil:
+			dbs := db[lo:hi]
+			dbs = dbs[:len(g)]
+			for i := range g {
+				dbs[i] += reluGate(g[i], ys[i])
+			}
 		}
 	})
 }

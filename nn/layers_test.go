@@ -15,12 +15,16 @@ func TestBatchNormGradients(t *testing.T) {
 		shape    []int
 		training bool
 		affine   bool
+		relu     bool // the fused BatchNormReLU
 	}{
-		{"1d-train-affine", []int{5, 3}, true, true},
-		{"1d-train-plain", []int{4, 3}, true, false},
-		{"1d-eval-affine", []int{4, 3}, false, true},
-		{"2d-train-affine", []int{3, 2, 2, 3}, true, true},
-		{"2d-eval-affine", []int{2, 3, 2, 2}, false, true},
+		{"1d-train-relu", []int{6, 3}, true, true, true},
+		{"2d-train-relu", []int{3, 2, 2, 3}, true, true, true},
+		{"2d-eval-relu", []int{2, 3, 2, 2}, false, true, true},
+		{"1d-train-affine", []int{5, 3}, true, true, false},
+		{"1d-train-plain", []int{4, 3}, true, false, false},
+		{"1d-eval-affine", []int{4, 3}, false, true, false},
+		{"2d-train-affine", []int{3, 2, 2, 3}, true, true, false},
+		{"2d-eval-affine", []int{2, 3, 2, 2}, false, true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,11 +39,56 @@ func TestBatchNormGradients(t *testing.T) {
 			}
 			// a random projection makes Σ-over-channel gradients non-trivial
 			w := nn.Randn(r, 1, tc.shape...)
-			f := func() *nn.Tensor {
-				return nn.Mul(nn.BatchNorm(x, g, b, rm.Clone(), rv.Clone(), tc.training, 0.1, 1e-5), w)
+			bn := nn.BatchNorm
+			if tc.relu {
+				bn = nn.BatchNormReLU
 			}
-			gradcheck.Check(t, f, ins, gradcheck.Options{})
+			f := func() *nn.Tensor {
+				return nn.Mul(bn(x, g, b, rm.Clone(), rv.Clone(), tc.training, 0.1, 1e-5), w)
+			}
+			// AllowKinks: with the fused ReLU a BN output may lie within the step of 0
+			gradcheck.Check(t, f, ins, gradcheck.Options{AllowKinks: tc.relu})
+			if tc.relu {
+				// fused equals unfused exactly in forward
+				var fused, plain *nn.Tensor
+				nn.NoGrad(func() {
+					fused = nn.BatchNormReLU(x, g, b, rm.Clone(), rv.Clone(), tc.training, 0.1, 1e-5)
+					plain = nn.ReLU(nn.BatchNorm(x, g, b, rm.Clone(), rv.Clone(), tc.training, 0.1, 1e-5))
+				})
+				if d := maxRelDiff(fused.Data, plain.Data); d != 0 {
+					t.Fatalf("BatchNormReLU differs from ReLU(BatchNorm) by %g", d)
+				}
+			}
 		})
+	}
+}
+
+// TestBatchNormLargeMean checks the variance is not lost to cancellation
+// when the mean is large relative to the spread.
+func TestBatchNormLargeMean(t *testing.T) {
+	x := nn.Zeros(64, 1)
+	for i := range x.Data {
+		x.Data[i] = 1000 + 0.01*float32(i%2*2-1) // ±0.01 around 1000: var 1e-4
+	}
+	rv := nn.Full(1, 1)
+	nn.BatchNorm(x, nil, nil, nn.Zeros(1), rv, true, 1, 0)
+	// momentum 1: running var = unbiased batch var = 1e-4·64/63
+	want := 1e-4 * 64.0 / 63
+	if math.Abs(float64(rv.Data[0])-want) > 1e-2*want { // float32 holds 1000±0.01 to ~1e-3
+		t.Fatalf("variance around a large mean: want %g, got %g", want, rv.Data[0])
+	}
+}
+
+func TestAddReLU(t *testing.T) {
+	r := rng(4)
+	a, b := req(randAway(r, 0.05, 3, 4)), req(nn.Randn(r, 0.01, 3, 4))
+	gradcheck.Check(t, func() *nn.Tensor { return nn.AddReLU(a, b) }, []gradcheck.Input{{Name: "a", T: a}, {Name: "b", T: b}}, gradcheck.Options{})
+	fused, plain := nn.AddReLU(a, b), nn.ReLU(nn.Add(a, b))
+	if d := maxRelDiff(fused.Data, plain.Data); d != 0 {
+		t.Fatalf("AddReLU differs from ReLU(Add) by %g", d)
+	}
+	if err := nn.Catch(func() { nn.AddReLU(a, nn.Zeros(4)) }); err == nil {
+		t.Fatal("AddReLU accepted a broadcast shape")
 	}
 }
 

@@ -85,6 +85,12 @@ func newConvBN(rng *rand.Rand, name string, in, out, k, stride, pad int) *convBN
 }
 
 func (c *convBN) Forward(x *nn.Tensor) *nn.Tensor { return c.bn.Forward(c.conv.Forward(x)) }
+
+// forwardReLU is ReLU(Forward(x)) with BN and ReLU fused.
+func (c *convBN) forwardReLU(x *nn.Tensor) *nn.Tensor {
+	b := c.bn
+	return nn.BatchNormReLU(c.conv.Forward(x), b.Gamma.T, b.Beta.T, b.RunMean.T, b.RunVar.T, b.Training(), b.Momentum, b.Eps)
+}
 func (c *convBN) Params() []*nn.Param {
 	return append(c.conv.Params(), c.bn.Params()...)
 }
@@ -141,10 +147,10 @@ func (r *RefNet) all() modules { return modules{r.l1, r.l2, r.l3, r.l4} }
 
 // Forward maps x (N,C,H,W) to (N,64).
 func (r *RefNet) Forward(x *nn.Tensor) *nn.Tensor {
-	h := nn.ReLU(r.l1.Forward(x))
-	h = nn.ReLU(nn.Add(r.l2.Forward(h), h))
-	h = nn.ReLU(r.l3.Forward(h))
-	h = nn.ReLU(nn.Add(r.l4.Forward(h), h))
+	h := r.l1.forwardReLU(x)
+	h = nn.AddReLU(r.l2.Forward(h), h)
+	h = r.l3.forwardReLU(h)
+	h = nn.AddReLU(r.l4.Forward(h), h)
 	return nn.GlobalAvgPool(h)
 }
 
@@ -233,12 +239,12 @@ type basicBlock struct {
 }
 
 func (bb *basicBlock) Forward(x *nn.Tensor) *nn.Tensor {
-	h := bb.b.Forward(nn.ReLU(bb.a.Forward(x)))
+	h := bb.b.Forward(bb.a.forwardReLU(x))
 	s := x
 	if bb.short != nil {
 		s = bb.short.Forward(x)
 	}
-	return nn.ReLU(nn.Add(h, s))
+	return nn.AddReLU(h, s)
 }
 
 func (bb *basicBlock) mods() modules {
@@ -300,7 +306,7 @@ func (r *ResNet) mods() modules {
 
 // Forward maps x (N,C,H,W) to (N,D).
 func (r *ResNet) Forward(x *nn.Tensor) *nn.Tensor {
-	h := nn.ReLU(r.stem.Forward(x))
+	h := r.stem.forwardReLU(x)
 	for _, b := range r.blocks {
 		h = b.Forward(h)
 	}
