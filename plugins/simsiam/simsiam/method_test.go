@@ -39,9 +39,6 @@ func TestConformance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sdktest.Run(t, func() sdk.Method { return New() }, sdktest.Config{
 				Init: sdk.InitConfig{FeatureDim: 12, BatchSize: 8, Seed: 3, Options: small(tc.opts)},
-				// BN over 8 images and ReLU kinks make the loss curved enough
-				// that 1e-2 steps miss by ~10%; 1e-3 is within float32 reach.
-				Eps: 1e-3,
 			})
 		})
 	}
