@@ -2,10 +2,13 @@ package run
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,18 +22,7 @@ import (
 // the interrupted one resumes from its epoch checkpoint, and every result
 // file parses.
 func TestSIGKILLMidSweepThenRerun(t *testing.T) {
-	bin := t.TempDir()
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for pkg, name := range map[string]string{"./cmd/bench": "bench", "./plugins/toy/cmd/bench-method-toy": "bench-method-toy"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, out)
-		}
-	}
+	bin := buildBinaries(t)
 	out := filepath.Join(t.TempDir(), "sweep")
 	args := []string{"run", "--methods", "toy", "--seeds", "0,1", "--epochs", "2", "--batch-sizes", "64",
 		"--train-limit", "256", "--test-limit", "100", "--transfer", "none", "--no-baselines", "--no-report", "--out", out}
@@ -145,4 +137,128 @@ func TestSIGKILLMidSweepThenRerun(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// buildBinaries builds bench and the toy plugin once per test process into
+// a directory removed when the tests end (TestMain).
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := filepath.Abs("../../..")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		if buildDir, buildErr = os.MkdirTemp("", "bench-e2e-*"); buildErr != nil {
+			return
+		}
+		for pkg, name := range map[string]string{"./cmd/bench": "bench", "./plugins/toy/cmd/bench-method-toy": "bench-method-toy"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, name), pkg)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// childPIDs returns the pids of the live processes whose parent is ppid.
+func childPIDs(ppid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// fields after the ")" that ends the command name: state ppid ...
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(ppid) && f[0] != "Z" {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// TestPluginSIGKILLMidRun kills the real plugin process of a running sweep:
+// bench starts a new plugin, restores the last epoch checkpoint, redoes the
+// epoch, finishes the run and records the restart.
+func TestPluginSIGKILLMidRun(t *testing.T) {
+	bin := buildBinaries(t)
+	out := filepath.Join(t.TempDir(), "sweep")
+	cmd := exec.Command(filepath.Join(bin, "bench"), "run", "--methods", "toy", "--epochs", "3", "--batch-sizes", "64",
+		"--train-limit", "256", "--test-limit", "100", "--transfer", "none", "--no-baselines", "--no-report", "--out", out)
+	cmd.Env = append(os.Environ(), "SIAMBENCH_PLUGIN_PATH=")
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var id string
+	deadline := time.After(3 * time.Minute)
+	for killed := false; !killed; {
+		select {
+		case err := <-exited:
+			t.Fatalf("bench exited before the plugin was killed (%v):\n%s", err, &buf)
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("run never reached epoch 1:\n%s", &buf)
+		case <-time.After(20 * time.Millisecond):
+		}
+		var sw results.Sweep
+		if results.ReadJSON(filepath.Join(out, results.SweepFile), &sw) != nil || len(sw.Runs) != 1 {
+			continue
+		}
+		id = sw.Runs[0]
+		var st results.RunStatus
+		if results.ReadJSON(filepath.Join(out, results.RunsDir, id, results.StatusFile), &st) != nil || st.EpochsDone != 1 {
+			continue
+		}
+		kids := childPIDs(cmd.Process.Pid)
+		if len(kids) != 1 {
+			continue
+		}
+		if err := syscall.Kill(kids[0], syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		killed = true
+	}
+	if err := <-exited; err != nil {
+		t.Fatalf("bench failed after the plugin was killed: %v\n%s", err, &buf)
+	}
+	var st results.RunStatus
+	if err := results.ReadJSON(filepath.Join(out, results.RunsDir, id, results.StatusFile), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != results.StatusCompleted || st.Restarts != 1 || st.EpochsDone != 3 {
+		t.Errorf("status after a plugin kill: %+v, want completed with plugin_restarts=1", st)
+	}
+	if !strings.Contains(buf.String(), "restarting it from the last checkpoint") {
+		t.Errorf("the restart was not logged:\n%s", &buf)
+	}
 }
