@@ -63,7 +63,7 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 			t0 := time.Now()
 			r.logger().Info("computing baseline", "baseline", j.name)
 			if b, err = j.run(ctx); err != nil {
-				return nil, fmt.Errorf("%s: %w", j.name, err)
+				return out, fmt.Errorf("%s: %w", j.name, err)
 			}
 			b.Dataset = c.Dataset
 			if j.name != results.BaselineRawPixels {

@@ -55,6 +55,11 @@ func removeStrayTemps(dir string) {
 	})
 }
 
+// ReadStore opens dir for reading only (no lock, nothing created): what
+// --dry-run needs to report the state of runs while another bench may be
+// writing them.
+func ReadStore(dir string) *Store { return &Store{Dir: dir} }
+
 // Close releases the directory lock.
 func (s *Store) Close() error {
 	if s.lock == nil {

@@ -276,17 +276,10 @@ func runRun(opts *RunOptions) error {
 	return printSummary(opts, store.Dir)
 }
 
-// openStore opens the results dir; a dry run must not create or lock it
-// when it does not exist yet.
+// openStore opens and locks the results dir; a dry run only reads it.
 func openStore(dir string, dry bool) (*harness.Store, error) {
 	if dry {
-		if _, err := os.Stat(dir); err != nil {
-			tmp, err := os.MkdirTemp("", "bench-dry-run-*")
-			if err != nil {
-				return nil, err
-			}
-			return harness.OpenStore(tmp)
-		}
+		return harness.ReadStore(dir), nil
 	}
 	return harness.OpenStore(dir)
 }
