@@ -119,8 +119,16 @@ func im2col(col, x []float32, g convGeom, n0, nb int) {
 	_ = K
 }
 
+// same reports whether the convolution keeps the spatial size with stride
+// 1 ("same" padding), where a kernel tap is a constant shift of the plane.
+func (g convGeom) same() bool { return g.stride == 1 && g.oh == g.h && g.ow == g.w }
+
 // im2colRow fills dst (P) with input pixels seen by kernel tap (kh,kw).
 func im2colRow(dst, img []float32, g convGeom, kh, kw int) {
+	if g.same() {
+		im2colSame(dst, img, g, kh, kw)
+		return
+	}
 	for oh := 0; oh < g.oh; oh++ {
 		ih := oh*g.stride - g.pad + kh
 		row := dst[oh*g.ow : (oh+1)*g.ow]
@@ -153,6 +161,62 @@ func im2colRow(dst, img []float32, g convGeom, kh, kw int) {
 	}
 }
 
+// im2colSame is im2colRow for same-size stride-1 convolutions: the tap
+// (kh,kw) sees pixel p+off of the flattened plane, off = (kh−pad)·W +
+// (kw−pad), so the row is one shifted copy; rows outside the image are
+// zero and the one or few columns that would wrap into the neighbouring
+// row are zeroed afterwards.
+func im2colSame(dst, img []float32, g convGeom, kh, kw int) {
+	w, h := g.w, g.h
+	dh, dw := kh-g.pad, kw-g.pad
+	off := dh*w + dw
+	// output rows oh with 0 ≤ oh+dh < H
+	r0, r1 := max(0, -dh), min(h, h-dh)
+	if r1 <= r0 || dw >= w || -dw >= w {
+		clear(dst) // the tap sees only padding
+		return
+	}
+	lo, hi := r0*w, r1*w // flat range of valid rows
+	clear(dst[:lo])
+	clear(dst[hi:])
+	// copy the valid rows in one go; element p reads img[p+off], clamped to the plane
+	a := min(max(lo, -off), hi)
+	b := max(min(hi, len(img)-off), a)
+	clear(dst[lo:a])
+	copy(dst[a:b], img[a+off:b+off])
+	clear(dst[b:hi])
+	// columns ow with ow+dw outside [0,W) wrapped into a neighbouring row: zero them
+	if dw < 0 {
+		for r := r0; r < r1; r++ {
+			clear(dst[r*w : r*w-dw])
+		}
+	} else if dw > 0 {
+		for r := r0; r < r1; r++ {
+			clear(dst[r*w+w-dw : r*w+w])
+		}
+	}
+}
+
+// col2imSame is the adjoint of im2colSame: it adds each valid element of
+// src (P) to the pixel it was copied from.
+func col2imSame(img, src []float32, g convGeom, kh, kw int) {
+	w, h := g.w, g.h
+	dh, dw := kh-g.pad, kw-g.pad
+	r0, r1 := max(0, -dh), min(h, h-dh)
+	c0, c1 := max(0, -dw), min(w, w-dw) // valid output columns
+	if c1 <= c0 {
+		return
+	}
+	for r := r0; r < r1; r++ {
+		s := src[r*w+c0 : r*w+c1]
+		d := img[(r+dh)*w+c0+dw : (r+dh)*w+c1+dw]
+		d = d[:len(s)]
+		for j, v := range s {
+			d[j] += v
+		}
+	}
+}
+
 // col2im adds the columns dcol (K, nb·P) back into dx for images [n0, n0+nb).
 func col2im(dx, dcol []float32, g convGeom, n0, nb int) {
 	P := g.p()
@@ -165,6 +229,10 @@ func col2im(dx, dcol []float32, g convGeom, n0, nb int) {
 				for kw := 0; kw < g.kw; kw++ {
 					k := (c*g.kh+kh)*g.kw + kw
 					src := dcol[k*ld+i*P : k*ld+(i+1)*P]
+					if g.same() {
+						col2imSame(img, src, g, kh, kw)
+						continue
+					}
 					for oh := 0; oh < g.oh; oh++ {
 						ih := oh*g.stride - g.pad + kh
 						if ih < 0 || ih >= g.h {

@@ -46,6 +46,8 @@ func TestConv2dMatchesNaive(t *testing.T) {
 		{2, 5, 9, 9, 3, 3, 2, 1},
 		{4, 2, 6, 7, 5, 1, 1, 0},
 		{1, 1, 11, 13, 2, 4, 3, 2},
+		{2, 3, 6, 5, 2, 5, 1, 2}, // "same" 5×5: the shifted-plane path
+		{2, 2, 3, 2, 3, 7, 1, 3}, // "same" kernel larger than the image
 		{70, 16, 32, 32, 2, 3, 1, 1}, // 16·9·1024 per image: three im2col chunks
 	}
 	r := rng(6)
@@ -121,5 +123,38 @@ func TestConvShapeErrors(t *testing.T) {
 	err = nn.Catch(func() { nn.Conv2d(nn.Zeros(1, 1, 2, 2), nn.Zeros(1, 1, 5, 5), nil, 1, 0) })
 	if err == nil {
 		t.Fatal("kernel larger than input accepted")
+	}
+}
+
+// TestConv2dRandomShapes compares fast and naive convolution on random
+// small geometries (odd sizes, kernels larger than the image, every
+// stride/padding mix), forward and all gradients.
+func TestConv2dRandomShapes(t *testing.T) {
+	r := rng(9)
+	for trial := 0; trial < 60; trial++ {
+		n, c, o := 1+r.IntN(3), 1+r.IntN(4), 1+r.IntN(4)
+		h, w := 1+r.IntN(9), 1+r.IntN(9)
+		k, s, p := 1+r.IntN(5), 1+r.IntN(3), r.IntN(4)
+		if h+2*p < k || w+2*p < k {
+			continue
+		}
+		name := fmt.Sprintf("n%d-c%d-%dx%d-o%d-k%d-s%d-p%d", n, c, h, w, o, k, s, p)
+		x := req(nn.Randn(r, 1, n, c, h, w))
+		wt := req(nn.Randn(r, 1, o, c, k, k))
+		fast := nn.Conv2d(x, wt, nil, s, p)
+		seed := nn.Randn(r, 1, fast.Shape()...).Data
+		fast.BackwardWith(seed)
+		fx, fw := x.Grad, wt.Grad
+		x.Grad, wt.Grad = nil, nil
+		slow := nn.Conv2dNaive(x, wt, nil, s, p)
+		slow.BackwardWith(seed)
+		for _, cmp := range []struct {
+			what      string
+			got, want []float32
+		}{{"out", fast.Data, slow.Data}, {"dx", fx, x.Grad}, {"dw", fw, wt.Grad}} {
+			if d := maxRelDiff(cmp.got, cmp.want); d > 1e-5 {
+				t.Errorf("%s %s: max relative diff %.3g vs naive", name, cmp.what, d)
+			}
+		}
 	}
 }
