@@ -254,7 +254,8 @@ func TestStateRoundTrip(t *testing.T) {
 		meth string
 		want string
 	}{
-		{"empty", nil, "demo", "not a siambench kit state blob"},
+		{"empty", nil, "demo", "not a siambench checkpoint"},
+		{"other format", []byte("SBKS\x01\x00\x00\x00{}junk"), "demo", "not a siambench checkpoint"},
 		{"other method", blob, "byol", `saved by method "demo"`},
 		{"flipped byte", flip(blob, len(blob)/2), "demo", "checksum mismatch"},
 		{"truncated", blob[:len(blob)-9], "demo", "checksum mismatch"},
@@ -273,6 +274,12 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	if err := d.Fit("params", dst[:1]); err == nil || !strings.Contains(err.Error(), "has 2 tensors, this method has 1") {
 		t.Errorf("Fit count mismatch: err = %v", err)
+	}
+}
+
+func TestStateSectionName(t *testing.T) {
+	if _, err := EncodeState("demo", nil, Section{Name: "a/b"}); err == nil || !strings.Contains(err.Error(), "contains '/'") {
+		t.Errorf("err = %v", err)
 	}
 }
 

@@ -1,9 +1,10 @@
 // Package kit holds the building blocks every method plugin needs besides its
 // own heads and loss: typed options with range checks (over sdk.Options),
 // head construction (MLPs whose BN placement is a parameter), head optimizer
-// wiring (SGD/LARS from nn/optim, fixed-lr groups), state (de)serialisation of
-// named tensors plus a JSON header, and the output_std collapse metric. The
-// four built-in methods use it; a user's own plugin may too.
+// wiring (SGD/LARS from nn/optim, fixed-lr groups), state (de)serialisation
+// (an nn/checkpoint file of named tensor sections plus JSON meta), and the
+// output_std collapse metric. The four built-in methods use it; a user's own
+// plugin may too.
 //
 // Shape legend: N=batch, D=features, K=width of a head's output.
 package kit

@@ -2,47 +2,31 @@ package kit
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
-	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/checkpoint"
 	"github.com/siambench/siambench/sdk"
 )
 
-// State blob layout (all little-endian):
-//
-//	"SBKS" | version uint32 | header length uint32 | header JSON |
-//	float32 data of every tensor, in header order | CRC-32 (IEEE) of all before
-//
-// The header names the method, carries the method's JSON meta (options,
-// counters, RNG state) and lists each tensor's section, name and shape.
+// A state blob is an nn/checkpoint file (versioned, SHA-256-checksummed):
+// every section's tensors are stored as checkpoint parameters named
+// "SECTION/NAME", in order; the metadata holds the method's name and its
+// JSON meta (options, counters, RNG state).
 
 const (
-	stateMagic   = "SBKS"
-	stateVersion = 1
+	metaMethod = "kit.method"
+	metaJSON   = "kit.meta"
 )
 
 // Section is a named group of tensors in a state blob: a head's parameters,
-// its buffers, the optimizer's momentum, a queue.
+// its buffers, the optimizer's momentum, a queue. Names must not contain "/".
 type Section struct {
 	Name   string
 	Params []*nn.Param
-}
-
-type stateHeader struct {
-	Method  string          `json:"method"`
-	Meta    json.RawMessage `json:"meta"`
-	Tensors []stateEntry    `json:"tensors"`
-}
-
-type stateEntry struct {
-	Section string `json:"section"`
-	Name    string `json:"name"`
-	Shape   []int  `json:"shape"`
 }
 
 // EncodeState serialises meta (any JSON-encodable value) and the tensors of
@@ -52,95 +36,47 @@ func EncodeState(method string, meta any, sections ...Section) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s state meta: %w", method, err)
 	}
-	h := stateHeader{Method: method, Meta: m}
-	n := 0
+	f := &checkpoint.File{Meta: map[string]string{metaMethod: method, metaJSON: string(m)}}
 	for _, s := range sections {
-		for _, p := range s.Params {
-			h.Tensors = append(h.Tensors, stateEntry{Section: s.Name, Name: p.Name, Shape: p.T.Shape()})
-			n += p.T.Len()
+		if strings.Contains(s.Name, "/") {
+			return nil, fmt.Errorf("encode %s state: section name %q contains '/'", method, s.Name)
 		}
-	}
-	hj, err := json.Marshal(h)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s state header: %w", method, err)
+		for _, p := range s.Params {
+			f.Params = append(f.Params, &nn.Param{Name: s.Name + "/" + p.Name, T: p.T})
+		}
 	}
 	var buf bytes.Buffer
-	buf.Grow(12 + len(hj) + 4*n + 4)
-	buf.WriteString(stateMagic)
-	_ = binary.Write(&buf, binary.LittleEndian, uint32(stateVersion))
-	_ = binary.Write(&buf, binary.LittleEndian, uint32(len(hj)))
-	buf.Write(hj)
-	var w [4]byte
-	for _, s := range sections {
-		for _, p := range s.Params {
-			for _, v := range p.T.Data {
-				binary.LittleEndian.PutUint32(w[:], math.Float32bits(v))
-				buf.Write(w[:])
-			}
-		}
+	if err := checkpoint.Write(&buf, f); err != nil {
+		return nil, fmt.Errorf("encode %s state: %w", method, err)
 	}
-	_ = binary.Write(&buf, binary.LittleEndian, crc32.ChecksumIEEE(buf.Bytes()))
 	return buf.Bytes(), nil
 }
 
 // Decoded is a decoded state blob: the tensors of each section, in order.
 type Decoded map[string][]*nn.Param
 
-// DecodeState checks blob (magic, version, checksum, method name), decodes
+// DecodeState checks blob (format, version, checksum, method name), decodes
 // its meta into meta (a pointer, as for json.Unmarshal) and returns its
 // tensors. Every failure wraps sdk.ErrBadInput and says what was wrong.
 // Nothing of the caller's is changed except *meta.
 func DecodeState(blob []byte, method string, meta any) (Decoded, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s state: %s", sdk.ErrBadInput, method, fmt.Sprintf(format, args...))
+	f, err := checkpoint.Read(bytes.NewReader(blob))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s state: %v", sdk.ErrBadInput, method, err)
 	}
-	if len(blob) < 16 || string(blob[:4]) != stateMagic {
-		return nil, bad("not a siambench kit state blob (%d bytes, no %q header)", len(blob), stateMagic)
+	if got, ok := f.Meta[metaMethod]; !ok || got != method {
+		return nil, fmt.Errorf("%w: %s state: the blob was saved by method %q", sdk.ErrBadInput, method, got)
 	}
-	body, sum := blob[:len(blob)-4], binary.LittleEndian.Uint32(blob[len(blob)-4:])
-	if crc32.ChecksumIEEE(body) != sum {
-		return nil, bad("checksum mismatch: the blob is corrupt or truncated")
-	}
-	if v := binary.LittleEndian.Uint32(blob[4:8]); v != stateVersion {
-		return nil, bad("format version %d, this build reads version %d", v, stateVersion)
-	}
-	hl := int(binary.LittleEndian.Uint32(blob[8:12]))
-	if hl > len(body)-12 {
-		return nil, bad("header length %d exceeds the blob", hl)
-	}
-	var h stateHeader
-	if err := json.Unmarshal(body[12:12+hl], &h); err != nil {
-		return nil, bad("header: %v", err)
-	}
-	if h.Method != method {
-		return nil, bad("the blob was saved by method %q", h.Method)
-	}
-	data := body[12+hl:]
 	d := Decoded{}
-	off := 0
-	for _, e := range h.Tensors {
-		n := 1
-		for _, s := range e.Shape {
-			if s < 0 {
-				return nil, bad("tensor %s has a negative dimension", e.Name)
-			}
-			n *= s
+	for _, p := range f.Params {
+		sec, name, ok := strings.Cut(p.Name, "/")
+		if !ok {
+			return nil, fmt.Errorf("%w: %s state: tensor %q belongs to no section", sdk.ErrBadInput, method, p.Name)
 		}
-		if off+4*n > len(data) {
-			return nil, bad("tensor %s/%s runs past the end of the blob", e.Section, e.Name)
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[off+4*i:]))
-		}
-		off += 4 * n
-		d[e.Section] = append(d[e.Section], &nn.Param{Name: e.Name, T: nn.New(v, e.Shape...)})
+		d[sec] = append(d[sec], &nn.Param{Name: name, T: p.T})
 	}
-	if off != len(data) {
-		return nil, bad("%d bytes of tensor data left over", len(data)-off)
-	}
-	if err := json.Unmarshal(h.Meta, meta); err != nil {
-		return nil, bad("meta: %v", err)
+	if err := json.Unmarshal([]byte(f.Meta[metaJSON]), meta); err != nil {
+		return nil, fmt.Errorf("%w: %s state: meta: %v", sdk.ErrBadInput, method, err)
 	}
 	return d, nil
 }
