@@ -46,8 +46,8 @@ func TestConv2dMatchesNaive(t *testing.T) {
 		{2, 5, 9, 9, 3, 3, 2, 1},
 		{4, 2, 6, 7, 5, 1, 1, 0},
 		{1, 1, 11, 13, 2, 4, 3, 2},
-		{2, 3, 6, 5, 2, 5, 1, 2}, // "same" 5×5: the shifted-plane path
-		{2, 2, 3, 2, 3, 7, 1, 3}, // "same" kernel larger than the image
+		{2, 3, 6, 5, 2, 5, 1, 2},     // "same" 5×5: the shifted-plane path
+		{2, 2, 3, 2, 3, 7, 1, 3},     // "same" kernel larger than the image
 		{70, 16, 32, 32, 2, 3, 1, 1}, // 16·9·1024 per image: three im2col chunks
 	}
 	r := rng(6)
