@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -159,5 +158,3 @@ func LoadIDXPair(name, imagesPath, labelsPath string, classes []string) (*Memory
 	}
 	return m, nil
 }
-
-var errNotFound = errors.New("not found")

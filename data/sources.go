@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,6 +44,9 @@ var FashionMNISTClasses = []string{"T-shirt/top", "Trouser", "Pullover", "Dress"
 
 // MNISTClasses are MNIST's class names.
 var MNISTClasses = []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+
+// errNotFound marks Locate's error, so Open knows a download may help.
+var errNotFound = errors.New("not found")
 
 // manifestName is the SHA-256 manifest Fetch writes beside extracted files.
 const manifestName = "siambench.sha256"
