@@ -344,3 +344,29 @@ func waitGone(t *testing.T, pid int) {
 	}
 	t.Fatalf("plugin process %d still alive after 10 s", pid)
 }
+
+// Requests and responses above gRPC's 4 MiB default pass: 2 views of
+// 2048×512 float32 are 8 MiB each way.
+func TestLargeMessages(t *testing.T) {
+	c := launchToy(t, Options{})
+	cfg := sdk.InitConfig{FeatureDim: 512, BatchSize: 2048, Seed: 1, Options: map[string]string{"dim": "2"}}
+	if err := c.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(9))
+	in := sdk.StepInput{LR: 0.01}
+	for v := 0; v < 2; v++ {
+		x := make([]float32, cfg.BatchSize*cfg.FeatureDim)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		in.Views = append(in.Views, nn.New(x, cfg.BatchSize, cfg.FeatureDim))
+	}
+	out, err := c.Step(context.Background(), in)
+	if err != nil {
+		t.Fatalf("8 MiB step: %v", err)
+	}
+	if len(out.Grads) != 2 || out.Grads[1].Len() != cfg.BatchSize*cfg.FeatureDim {
+		t.Fatalf("gradients: %d tensors", len(out.Grads))
+	}
+}
