@@ -103,12 +103,17 @@ func forwardNoGrad(m nn.Module, x *nn.Tensor) (out *nn.Tensor, err error) {
 	return out, err
 }
 
+// recalBatches is the least number of batches RecalibrateBN runs: with the
+// usual BN momentum 0.1 the initial statistics then weigh 0.9^60 < 0.2%.
+const recalBatches = 60
+
 // RecalibrateBN re-estimates the running statistics of every BN layer of m on
 // ds: the buffers are reset (mean 0, variance 1) and m runs in training mode,
-// without gradients, over the whole split in a seeded random order, so each
-// layer's running statistics become an average of batch statistics under the
-// current weights. Without it a random-init backbone is evaluated with
-// meaningless statistics and looks unfairly weak.
+// without gradients, over seeded shuffles of the split (as many passes as it
+// takes to see recalBatches batches), so each layer's running statistics
+// become an average of batch statistics under the current weights. Without
+// it a random-init backbone is evaluated with meaningless statistics and
+// looks unfairly weak.
 func RecalibrateBN(ctx context.Context, m nn.Module, ds data.Dataset, batch int, seed uint64) error {
 	for _, b := range m.Buffers() {
 		v := float32(0)
@@ -121,18 +126,22 @@ func RecalibrateBN(ctx context.Context, m nn.Module, ds data.Dataset, batch int,
 	}
 	m.SetTraining(true)
 	nm := data.NormOf(ds)
-	perm := rand.New(rand.NewPCG(seed, 0x6e)).Perm(ds.Len())
-	for start := 0; start+batch <= len(perm) || start == 0; start += batch {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		idx := perm[start:min(start+batch, len(perm))]
-		if len(idx) < 2 {
-			break
-		}
-		x, c, h, w := normalizedBatch(ds, idx, nm)
-		if _, err := forwardNoGrad(m, nn.New(x, len(idx), c, h, w)); err != nil {
-			return fmt.Errorf("recalibrate batch norm: %w", err)
+	batch = min(batch, ds.Len())
+	if batch < 2 {
+		return fmt.Errorf("recalibrate batch norm: %s has %d images, need 2", ds.Name(), ds.Len())
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6e))
+	for done := 0; done < recalBatches; {
+		perm := rng.Perm(ds.Len())
+		for start := 0; start+batch <= len(perm) && done < recalBatches; start += batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			x, c, h, w := normalizedBatch(ds, perm[start:start+batch], nm)
+			if _, err := forwardNoGrad(m, nn.New(x, batch, c, h, w)); err != nil {
+				return fmt.Errorf("recalibrate batch norm: %w", err)
+			}
+			done++
 		}
 	}
 	return nil
