@@ -25,6 +25,7 @@ func backendsUnderTest(t testing.TB) map[string]Backend {
 		bs["go/"+k.name+"/threads=3"] = Go{kernel: k, Threads: 3}
 	}
 	bs["go/threads=1"] = Go{Threads: 1}
+	bs["go/threads=3"] = Go{Threads: 3}
 	return bs
 }
 
@@ -124,6 +125,9 @@ func gemmCases() []gemmCase {
 		// Narrow C with long k: the split-k path (conv weight gradient).
 		gemmCase{m: 9, n: 40, k: 3001, alpha: 0.75, beta: 0.5, padA: 2, padB: 1, padC: 1},
 		gemmCase{m: 32, n: 288, k: 2000, alpha: 1, beta: 0, nanC: true},
+		// Dot-product path with leftover rows and columns (row stride 0 in
+		// the kernel) and a masked k tail.
+		gemmCase{m: 7, n: 9, k: 1500, alpha: 1, beta: 0.5, padA: 3, padB: 2, padC: 1},
 	)
 	return cs
 }
@@ -302,6 +306,8 @@ func TestDotNTPathIsTaken(t *testing.T) {
 	}{
 		{false, true, 32, 288, 14112, true},
 		{false, true, 9, 40, 3001, true},
+		{false, true, 64, 576, 392, true},
+		{false, true, 256, 256, 128, false},
 		{false, false, 32, 288, 14112, false},
 		{false, true, 1024, 1024, 1024, false},
 		{true, true, 32, 288, 14112, false},

@@ -124,9 +124,10 @@ func gen(w *bytes.Buffer, k kernel) {
 }
 
 // genNT writes dotNT4x4AVX512(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32):
-// out[4i+j] = Σ_{p<k} a[i·lda+p]·b[j·ldb+p] for i, j < 4, k a multiple of
-// 16. Both operands are read along their rows (no packing): the kernel for
-// C = A·Bᵀ with a long k, such as a convolution's weight gradient.
+// out[4i+j] = Σ_{p<k} a[i·lda+p]·b[j·ldb+p] for i, j < 4, any k ≥ 0. Both
+// operands are read along their rows (no packing): the kernel for C = A·Bᵀ
+// with a long k, such as a convolution's weight gradient. The last k%16
+// values are loaded under a mask, so nothing past a row's end is read.
 func genNT(w *bytes.Buffer) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, "\t"+format+"\n", a...) }
 	name := "dotNT4x4AVX512"
@@ -151,23 +152,46 @@ func genNT(w *bytes.Buffer) {
 		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
 	p("XORQ AX, AX") // byte offset along k
+	p("MOVQ CX, BX")
+	p("ANDQ $15, BX") // k % 16, done under a mask after the loop
 	p("SHRQ $4, CX")
-	p("JZ %s_reduce", name)
-	fmt.Fprintf(w, "%s_loop:\n", name)
+	p("JZ %s_tail", name)
 	aRows := []string{"SI", "R10", "R11", "R12"}
 	bRows := []string{"DI", "R13", "R14", "R15"}
-	for j, r := range bRows {
-		p("VMOVUPS (%s)(AX*1), Z%d", r, 20+j)
-	}
-	for i, r := range aRows {
-		p("VMOVUPS (%s)(AX*1), Z%d", r, 16+i)
-		for j := range bRows {
-			p("VFMADD231PS Z%d, Z%d, Z%d", 20+j, 16+i, 4*i+j)
+	body := func(mask string) {
+		for j, r := range bRows {
+			if mask == "" {
+				p("VMOVUPS (%s)(AX*1), Z%d", r, 20+j)
+			} else {
+				p("VMOVUPS.Z (%s)(AX*1), %s, Z%d", r, mask, 20+j)
+			}
+		}
+		for i, r := range aRows {
+			if mask == "" {
+				p("VMOVUPS (%s)(AX*1), Z%d", r, 16+i)
+			} else {
+				p("VMOVUPS.Z (%s)(AX*1), %s, Z%d", r, mask, 16+i)
+			}
+			for j := range bRows {
+				p("VFMADD231PS Z%d, Z%d, Z%d", 20+j, 16+i, 4*i+j)
+			}
 		}
 	}
+	fmt.Fprintf(w, "%s_loop:\n", name)
+	body("")
 	p("ADDQ $64, AX")
 	p("DECQ CX")
 	p("JNZ %s_loop", name)
+	fmt.Fprintf(w, "%s_tail:\n", name)
+	p("TESTQ BX, BX")
+	p("JZ %s_reduce", name)
+	// K1 = (1<<rem) - 1: the lanes of the last, partial 16 values.
+	p("MOVQ BX, CX")
+	p("MOVL $1, BX")
+	p("SHLL CX, BX")
+	p("DECL BX")
+	p("KMOVW BX, K1")
+	body("K1")
 	fmt.Fprintf(w, "%s_reduce:\n", name)
 	for i := 0; i < 16; i++ {
 		p("VEXTRACTF64X4 $1, Z%d, Y24", i)
