@@ -101,7 +101,7 @@ func (g convGeom) chunk() int {
 
 // im2col writes the columns of images [n0, n0+nb) of x into col (K, nb·P).
 func im2col(col, x []float32, g convGeom, n0, nb int) {
-	P, K := g.p(), g.k()
+	P := g.p()
 	ld := nb * P
 	parallel.For(nb*g.c, 1, func(lo, hi int) {
 		for ic := lo; ic < hi; ic++ {
@@ -116,7 +116,6 @@ func im2col(col, x []float32, g convGeom, n0, nb int) {
 			}
 		}
 	})
-	_ = K
 }
 
 // same reports whether the convolution keeps the spatial size with stride
