@@ -343,6 +343,21 @@ func convBackward(dx, dw, db, dout, x, w []float32, g convGeom) {
 		dtmp = getScratch(g.o * nbMax * P)
 		defer putScratch(dtmp)
 	}
+	// For odd square "same" kernels the input gradient is itself a same
+	// convolution of dout with the spatially flipped, channel-transposed
+	// kernel: wFlip (C, O·KH·KW), geometry gT (O input channels, C outputs).
+	var wFlip, colD []float32
+	var gT convGeom
+	KT := g.o * g.kh * g.kw
+	if dx != nil && g.same() && g.kh == g.kw && g.kh == 2*g.pad+1 {
+		gT = g
+		gT.c, gT.o = g.o, g.c
+		wFlip = getScratch(g.c * KT)
+		defer putScratch(wFlip)
+		flipKernel(wFlip, w, g)
+		colD = getScratch(KT * nbMax * P)
+		defer putScratch(colD)
+	}
 	be := gemm.Current()
 	for n0 := 0; n0 < g.n; n0 += nbMax {
 		nb := min(nbMax, g.n-n0)
@@ -365,10 +380,32 @@ func convBackward(dx, dw, db, dout, x, w []float32, g convGeom) {
 			// dW (O,K) += dtmp (O, nb·P) · colᵀ
 			be.Sgemm(false, true, g.o, K, ld, 1, dchunk, ld, col, ld, 1, dw, K)
 		}
-		if dx != nil {
+		if dx != nil && wFlip != nil {
+			// dx = conv(dout, flipped Wᵀ): im2col of dout, then one GEMM per
+			// image that accumulates straight into dx (no col2im)
+			im2col(colD, dout, gT, n0, nb)
+			for i := 0; i < nb; i++ {
+				dxi := dx[(n0+i)*g.c*P : (n0+i+1)*g.c*P]
+				be.Sgemm(false, false, g.c, P, KT, 1, wFlip, KT, colD[i*P:], ld, 1, dxi, P)
+			}
+		} else if dx != nil {
 			// dcol (K, nb·P) = Wᵀ · dtmp, reusing col's storage
 			be.Sgemm(true, false, K, ld, g.o, 1, w, K, dchunk, ld, 0, col, ld)
 			col2im(dx, col, g, n0, nb)
+		}
+	}
+}
+
+// flipKernel writes wf[c, (o,kh,kw)] = w[o, c, KH−1−kh, KW−1−kw].
+func flipKernel(wf, w []float32, g convGeom) {
+	kk := g.kh * g.kw
+	for o := 0; o < g.o; o++ {
+		for c := 0; c < g.c; c++ {
+			src := w[(o*g.c+c)*kk : (o*g.c+c+1)*kk]
+			dst := wf[(c*g.o+o)*kk : (c*g.o+o+1)*kk]
+			for j := range dst {
+				dst[j] = src[kk-1-j]
+			}
 		}
 	}
 }
