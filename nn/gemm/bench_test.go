@@ -7,7 +7,7 @@ import (
 )
 
 // benchShapes are the GEMMs of one training step of DESIGN.md's reference
-// network at batch 256 (im2col: col is (C·9)×(N·H·W)), plus square sizes.
+// network (im2col: col is (C·9)×(images·H·W)), plus square sizes.
 //
 //	fwd:  Y(cout × NHW)   = W(cout × cin·9) · col(cin·9 × NHW)
 //	dW:   dW(cout × cin·9) = dY(cout × NHW) · colᵀ           (transB, long k)
@@ -17,14 +17,15 @@ var benchShapes = []struct {
 	transA, transB bool
 	m, n, k        int
 }{
-	// What nn's conv actually issues: im2col in chunks of about 4 Mi floats
-	// (18 images of 28×28 at K=288, 37 of 14×14 at K=576).
-	{"chunk-conv2-fwd:M32,K288,N18x784", false, false, 32, 18 * 784, 288},
-	{"chunk-conv2-dW:M32,N288,K18x784", false, true, 32, 288, 18 * 784},
-	{"chunk-conv2-dcol:M288,N18x784,K32", true, false, 288, 18 * 784, 32},
-	{"chunk-conv4-fwd:M64,K576,N37x196", false, false, 64, 37 * 196, 576},
-	{"chunk-conv4-dW:M64,N576,K37x196", false, true, 64, 576, 37 * 196},
-	{"chunk-conv4-dcol:M576,N37x196,K64", true, false, 576, 37 * 196, 64},
+	// What nn's conv issues: im2col in chunks of at most 1 MiB (L2), i.e.
+	// one 28×28 image per GEMM at K=288, two 14×14 images at K=576.
+	{"img-conv2-fwd:M32,K288,N784", false, false, 32, 784, 288},
+	{"img-conv2-dW:M32,N288,K784", false, true, 32, 288, 784},
+	{"img-conv2-dcol:M288,N784,K32", true, false, 288, 784, 32},
+	{"img-conv4-fwd:M64,K576,N2x196", false, false, 64, 392, 576},
+	{"img-conv4-dW:M64,N576,K2x196", false, true, 64, 576, 392},
+	{"img-conv4-dcol:M576,N2x196,K64", true, false, 576, 392, 64},
+	// The same GEMMs over the whole batch at once.
 	{"conv2-fwd:M32,K288,N256x28x28", false, false, 32, 256 * 28 * 28, 288},
 	{"conv4-fwd:M64,K576,N256x14x14", false, false, 64, 256 * 14 * 14, 576},
 	{"conv3-fwd:M64,K288,N256x14x14", false, false, 64, 256 * 14 * 14, 288},

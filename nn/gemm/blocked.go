@@ -165,14 +165,14 @@ func gemmPacked(kern *microKernel, threads int, transA, transB bool, m, n, k int
 	if threads > 1 {
 		want := 4 * threads
 		if nt := ceilDiv(n, nc); nt < want {
-			nc = max(4*nr, ceilDiv(ceilDiv(n, want), nr)*nr)
+			nc = max(nr, ceilDiv(ceilDiv(n, want), nr)*nr)
 		}
 		if nt := ceilDiv(n, nc); nt < want {
 			rowChunks = min(ceilDiv(want, nt), ceilDiv(m, mr))
 		}
 	}
 	mcTask := ceilDiv(ceilDiv(m, rowChunks), mr) * mr
-	inPlace := bInPlace(transB, m, ldb)
+	inPlace := bInPlace(transB, m, ldb, kc)
 	nt, mt := ceilDiv(n, nc), ceilDiv(m, mcTask)
 	tasks := nt * mt
 
@@ -255,14 +255,16 @@ func gemmPacked(kern *microKernel, threads int, transA, transB bool, m, n, k int
 }
 
 // bInPlace reports whether the micro-kernel should read B in place rather
-// than from packed panels: when op(B) = B (rows contiguous) and C has few
-// rows, each element of B is used only m times, so packing (a copy of all of
-// B) costs as much as the multiply (the forward im2col GEMM: m = 32 or 64
-// output channels, n = images·pixels). Row strides that are a multiple of
-// 1 KiB are packed anyway: their rows fall into a few L1 sets and evict each
-// other.
-func bInPlace(transB bool, m, ldb int) bool {
-	return !transB && m <= 32 && (ldb*4)%1024 != 0
+// than from packed panels: when op(B) = B (rows contiguous), C has few rows
+// (each element of B is then used only m times, so packing, a copy of all of
+// B, costs about as much as the multiply) and one k block of B (kc rows of
+// ldb floats) fits in L2. Row strides that are a multiple of 1 KiB are packed
+// anyway: their rows fall into a few L1 sets and evict each other. Measured
+// on one core (best of 7): 64×784×288 123 vs 101 GFLOP/s packed,
+// 64×392×576 101 vs 96, but 64×7252×576 63 vs 75 (rows far apart, hence the
+// L2 bound).
+func bInPlace(transB bool, m, ldb, kc int) bool {
+	return !transB && m <= 64 && kc*ldb*4 <= 1<<20 && (ldb*4)%1024 != 0
 }
 
 // packA writes op(A)[0:m, p0:p0+kl] as ceil(m/mr) panels of kl×mr (panel r
