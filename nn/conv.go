@@ -149,15 +149,31 @@ func im2colRow(dst, img []float32, g convGeom, kh, kw int) {
 			clear(row[hi:])
 			continue
 		}
-		for ow := range row {
-			iw := ow*g.stride - g.pad + kw
-			if iw < 0 || iw >= g.w {
-				row[ow] = 0
-			} else {
-				row[ow] = src[iw]
-			}
+		// valid output columns: 0 ≤ ow·stride − pad + kw < W
+		lo, hi := owRange(g, kw)
+		clear(row[:lo])
+		clear(row[hi:])
+		iw := lo*g.stride - g.pad + kw
+		for ow := lo; ow < hi; ow++ {
+			row[ow] = src[iw]
+			iw += g.stride
 		}
 	}
+}
+
+// owRange returns the output columns [lo, hi) whose input column
+// ow·stride − pad + kw lies inside the image (hi ≥ lo).
+func owRange(g convGeom, kw int) (lo, hi int) {
+	// smallest ow with ow·s ≥ pad − kw
+	if d := g.pad - kw; d > 0 {
+		lo = (d + g.stride - 1) / g.stride
+	}
+	// ow·s − pad + kw ≤ W − 1  ⇔  ow ≤ (W − 1 + pad − kw)/s
+	if e := g.w - 1 + g.pad - kw; e >= 0 {
+		hi = min(g.ow, e/g.stride+1)
+	}
+	lo = min(lo, g.ow)
+	return lo, max(lo, hi)
 }
 
 // im2colSame is im2colRow for same-size stride-1 convolutions: the tap
@@ -252,11 +268,11 @@ func col2im(dx, dcol []float32, g convGeom, n0, nb int) {
 							}
 							continue
 						}
-						for ow, v := range s {
-							iw := ow*g.stride - g.pad + kw
-							if iw >= 0 && iw < g.w {
-								dst[iw] += v
-							}
+						lo, hi := owRange(g, kw)
+						iw := lo*g.stride - g.pad + kw
+						for ow := lo; ow < hi; ow++ {
+							dst[iw] += s[ow]
+							iw += g.stride
 						}
 					}
 				}
