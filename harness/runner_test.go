@@ -333,3 +333,27 @@ func (c *cancelling) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput
 	}
 	return c.Instance.Step(ctx, in)
 }
+
+func TestRunnerLARSWarmup(t *testing.T) {
+	cfg := smallConfig("toy")
+	cfg.Set = []string{"toy.optimizer=lars", "toy.warmup_epochs=1"}
+	r := newTestRunner(t, t.TempDir(), cfg, toyMethods())
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	run := r.Plan.Runs[0].Config
+	st, _, _ := r.Store.Status(run.ID)
+	if st.Status != results.StatusCompleted {
+		t.Fatalf("status %+v", st)
+	}
+	ms, _ := r.Store.Metrics(run.ID)
+	// 8 steps per epoch, warm-up over epoch 1: its last step runs at the peak lr;
+	// then cosine: step 15 of 16 is at (1+cos(7π/8))/2 of it.
+	if ms[0].LR != run.LR {
+		t.Errorf("lr at the end of warm-up: want %v, got %v", run.LR, ms[0].LR)
+	}
+	want := run.LR * (1 + math.Cos(7*math.Pi/8)) / 2
+	if math.Abs(ms[1].LR-want) > 1e-12 {
+		t.Errorf("lr at the last step: want %v, got %v", want, ms[1].LR)
+	}
+}
