@@ -106,12 +106,7 @@ func bnStats(x, mean, invstd []float32, n, c, hw int, eps float32) {
 			shift := x[ch*hw]
 			var s, q float64
 			for i := 0; i < n; i++ {
-				var ss, qq float32
-				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					d := v - shift
-					ss += d
-					qq += d * d
-				}
+				ss, qq := shiftedSums(x[(i*c+ch)*hw:(i*c+ch+1)*hw], shift)
 				s += float64(ss)
 				q += float64(qq)
 			}
@@ -169,17 +164,11 @@ func bnBackward(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32, n
 				xs, gs := x[off:off+hw], dy[off:off+hw]
 				var a, b float32
 				if mask != nil {
-					ms := mask[off : off+hw]
-					for j, v := range xs {
-						g := reluGate(gs[j], ms[j])
-						a += g
-						b += g * (v - mu) * is
-					}
+					a, b = dySumsMasked(xs, gs, mask[off:off+hw], mu)
+					b *= is
 				} else {
-					for j, v := range xs {
-						a += gs[j]
-						b += gs[j] * (v - mu) * is
-					}
+					a, b = dySums(xs, gs, mu)
+					b *= is
 				}
 				s += float64(a)
 				sx += float64(b)
@@ -239,4 +228,64 @@ func bnBackward(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32, n
 			}
 		}
 	})
+}
+
+// shiftedSums returns Σ(x−shift) and Σ(x−shift)² over xs, with four
+// independent accumulators so the adds pipeline (a fixed order: deterministic).
+func shiftedSums(xs []float32, shift float32) (s, q float32) {
+	var s0, s1, s2, s3, q0, q1, q2, q3 float32
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		d0, d1, d2, d3 := xs[i]-shift, xs[i+1]-shift, xs[i+2]-shift, xs[i+3]-shift
+		s0, s1, s2, s3 = s0+d0, s1+d1, s2+d2, s3+d3
+		q0, q1, q2, q3 = q0+d0*d0, q1+d1*d1, q2+d2*d2, q3+d3*d3
+	}
+	for ; i < len(xs); i++ {
+		d := xs[i] - shift
+		s0 += d
+		q0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+}
+
+// dySums returns Σdy and Σdy·(x−mu) over a row, four accumulators wide.
+func dySums(xs, dy []float32, mu float32) (a, b float32) {
+	dy = dy[:len(xs)]
+	var a0, a1, a2, a3, b0, b1, b2, b3 float32
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		g0, g1, g2, g3 := dy[i], dy[i+1], dy[i+2], dy[i+3]
+		a0, a1, a2, a3 = a0+g0, a1+g1, a2+g2, a3+g3
+		b0 += g0 * (xs[i] - mu)
+		b1 += g1 * (xs[i+1] - mu)
+		b2 += g2 * (xs[i+2] - mu)
+		b3 += g3 * (xs[i+3] - mu)
+	}
+	for ; i < len(xs); i++ {
+		a0 += dy[i]
+		b0 += dy[i] * (xs[i] - mu)
+	}
+	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
+}
+
+// dySumsMasked is dySums with dy gated by the fused ReLU's output mask.
+func dySumsMasked(xs, dy, mask []float32, mu float32) (a, b float32) {
+	dy, mask = dy[:len(xs)], mask[:len(xs)]
+	var a0, a1, a2, a3, b0, b1, b2, b3 float32
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		g0, g1 := reluGate(dy[i], mask[i]), reluGate(dy[i+1], mask[i+1])
+		g2, g3 := reluGate(dy[i+2], mask[i+2]), reluGate(dy[i+3], mask[i+3])
+		a0, a1, a2, a3 = a0+g0, a1+g1, a2+g2, a3+g3
+		b0 += g0 * (xs[i] - mu)
+		b1 += g1 * (xs[i+1] - mu)
+		b2 += g2 * (xs[i+2] - mu)
+		b3 += g3 * (xs[i+3] - mu)
+	}
+	for ; i < len(xs); i++ {
+		g := reluGate(dy[i], mask[i])
+		a0 += g
+		b0 += g * (xs[i] - mu)
+	}
+	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
 }
