@@ -278,8 +278,24 @@ func packA(dst []float32, transA bool, a []float32, lda, m, mr, p0, kl int) {
 			for p := range kl {
 				src := a[(p0+p)*lda+r0 : (p0+p)*lda+r0+rows]
 				d := panel[p*mr : p*mr+mr]
+				if rows == 8 && mr == 8 {
+					*(*[8]float32)(d) = *(*[8]float32)(src) // no memmove call for 32 bytes
+					continue
+				}
 				copy(d, src)
 				clear(d[rows:])
+			}
+			continue
+		}
+		if rows == 8 && mr == 8 {
+			// Eight row streams read in step, each panel row written whole.
+			base := r0*lda + p0
+			a0, a1, a2, a3 := a[base:base+kl], a[base+lda:base+lda+kl], a[base+2*lda:base+2*lda+kl], a[base+3*lda:base+3*lda+kl]
+			a4, a5, a6, a7 := a[base+4*lda:base+4*lda+kl], a[base+5*lda:base+5*lda+kl], a[base+6*lda:base+6*lda+kl], a[base+7*lda:base+7*lda+kl]
+			for p := range kl {
+				d := (*[8]float32)(panel[p*8 : p*8+8])
+				d[0], d[1], d[2], d[3] = a0[p], a1[p], a2[p], a3[p]
+				d[4], d[5], d[6], d[7] = a4[p], a5[p], a6[p], a7[p]
 			}
 			continue
 		}
