@@ -188,6 +188,7 @@ func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int6
 			opt.Step(optim.Cosine(step, total, 0, lr0, 0))
 			opt.ZeroGrad()
 			lossSum += float64(loss.Item())
+			loss.FreeGraph()
 			n++
 			step++
 		}

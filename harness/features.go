@@ -93,6 +93,7 @@ func BackboneFeatures(ctx context.Context, m nn.Module, ds data.Dataset) (eval.F
 		}
 		f.D = out.Len() / len(idx)
 		f.Data = append(f.Data, out.Data...)
+		out.FreeGraph()
 	}
 	return f, nil
 }
@@ -138,9 +139,11 @@ func RecalibrateBN(ctx context.Context, m nn.Module, ds data.Dataset, batch int,
 				return err
 			}
 			x, c, h, w := normalizedBatch(ds, perm[start:start+batch], nm)
-			if _, err := forwardNoGrad(m, nn.New(x, batch, c, h, w)); err != nil {
+			out, err := forwardNoGrad(m, nn.New(x, batch, c, h, w))
+			if err != nil {
 				return fmt.Errorf("recalibrate batch norm: %w", err)
 			}
+			out.FreeGraph()
 			done++
 		}
 	}

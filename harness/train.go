@@ -488,6 +488,14 @@ func (t *trainer) step(ctx context.Context, b data.Batch, step, epoch int, lr, m
 	}
 	t.opt.Step(lr)
 	t.opt.ZeroGrad()
+	// Hand the step's activations back to the engine's pool (no allocation
+	// or GC next step); nothing below reads them.
+	for _, f := range feats {
+		f.FreeGraph()
+	}
+	for _, f := range in.Targets {
+		f.FreeGraph()
+	}
 	if t.target != nil {
 		if err := optim.EMAModule(t.target, t.backbone, mom); err != nil {
 			return out, fmt.Errorf("target EMA: %w", err)
