@@ -140,6 +140,7 @@ func Check(t testing.TB, f func() *nn.Tensor, inputs []Input, opt Options) {
 	analytic, numeric, spread, err := jacobians(f, inputs, opt.Step)
 	if err != nil {
 		t.Fatalf("gradcheck: %v", err)
+		return
 	}
 	for k, in := range inputs {
 		run(t, in.Name, func(t testing.TB) {
