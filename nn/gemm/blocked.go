@@ -338,7 +338,20 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kl, j0, j1, nr int)
 		panel := dst[(c0-j0)*kl : (c0-j0)*kl+kl*nr]
 		cols := min(nr, j1-c0)
 		// B is stored n×k: row j of storage holds op(B)[:, j].
-		for j := range cols {
+		j8 := 0
+		for ; j8+8 <= cols; j8 += 8 {
+			// Eight storage rows read in step, eight floats of each panel
+			// row written at once.
+			base := (c0+j8)*ldb + p0
+			b0, b1, b2, b3 := b[base:base+kl], b[base+ldb:base+ldb+kl], b[base+2*ldb:base+2*ldb+kl], b[base+3*ldb:base+3*ldb+kl]
+			b4, b5, b6, b7 := b[base+4*ldb:base+4*ldb+kl], b[base+5*ldb:base+5*ldb+kl], b[base+6*ldb:base+6*ldb+kl], b[base+7*ldb:base+7*ldb+kl]
+			for p := range kl {
+				d := (*[8]float32)(panel[p*nr+j8 : p*nr+j8+8])
+				d[0], d[1], d[2], d[3] = b0[p], b1[p], b2[p], b3[p]
+				d[4], d[5], d[6], d[7] = b4[p], b5[p], b6[p], b7[p]
+			}
+		}
+		for j := j8; j < cols; j++ {
 			src := b[(c0+j)*ldb+p0 : (c0+j)*ldb+p0+kl]
 			for p, v := range src {
 				panel[p*nr+j] = v

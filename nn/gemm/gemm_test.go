@@ -306,7 +306,9 @@ func TestDotNTPathIsTaken(t *testing.T) {
 	}{
 		{false, true, 32, 288, 14112, true},
 		{false, true, 9, 40, 3001, true},
-		{false, true, 64, 576, 392, true},
+		{false, true, 64, 288, 784, true},
+		{false, true, 64, 576, 392, false},
+		{false, true, 128, 128, 256, false},
 		{false, true, 256, 256, 128, false},
 		{false, false, 32, 288, 14112, false},
 		{false, true, 1024, 1024, 1024, false},

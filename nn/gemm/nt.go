@@ -15,18 +15,19 @@ const kcNT = 1024
 
 // useNT reports whether C = alpha·A·Bᵀ + beta·C (A m×k, B n×k, both read
 // along k) should run on the dot-product kernel instead of packing. Packing
-// transposes (m+n)·k floats, about 1 ns each; the dot-product kernel runs
-// about 15% slower per FLOP and pays about 40 ns per 4×4 tile of C for its
-// horizontal sums. Costs in ns, fitted to measurements on the development
-// machine (NT wins for 64×576×392, 32×288×784, 128×128×256; packing for
-// 256×256×128, 512×512×256, 1024³): a convolution's weight gradient, where k
-// is images·pixels, takes the dot-product path.
+// transposes (m+n)·k floats, about 0.4 ns each; the dot-product kernel runs
+// about 15% slower per FLOP and pays about 2.5 ns per element of C for its
+// horizontal sums. Costs in ns, fitted to one-thread measurements on the
+// development machine (best of 5, GFLOP/s dot-product vs packed): 32×288×784
+// 62 vs 37, 64×288×784 63 vs 50, 32×9×29008 38 vs 4; but 64×576×392 43 vs
+// 51, 128×128×256 37 vs 57, 1024³ 34 vs 71. A convolution's weight gradient
+// with k = images·pixels ≫ m, n takes the dot-product path.
 func useNT(transA, transB bool, m, n, k int) bool {
 	if !transB || transA || dotNT() == nil {
 		return false
 	}
 	fm, fn, fk := float64(m), float64(n), float64(k)
-	return 0.004*fm*fn*fk < (fm+fn)*fk-2.5*fm*fn
+	return 0.004*fm*fn*fk+2.5*fm*fn < 0.4*(fm+fn)*fk
 }
 
 // gemmNT computes C = alpha·A·Bᵀ + beta·C with A stored m×k and B stored
