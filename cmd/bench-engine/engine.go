@@ -232,13 +232,16 @@ func (b *ourBench) params() int {
 }
 
 // step is one training step: zero grads, forward, cross-entropy, backward,
-// SGD. It returns the loss.
+// SGD, then FreeGraph to hand the step's activations back to the engine's
+// pools (as the harness's training loop does). It returns the loss.
 func (b *ourBench) step() float32 {
 	b.opt.ZeroGrad()
 	loss := nn.CrossEntropy(b.model.Forward(b.x), b.labels)
 	loss.Backward()
 	b.opt.Step(0.01)
-	return loss.Item()
+	l := loss.Item()
+	loss.FreeGraph()
+	return l
 }
 
 // timed runs k steps and returns their wall times and this process's CPU
