@@ -201,13 +201,18 @@ func im2colSame(dst, img []float32, g convGeom, kh, kw int) {
 	copy(dst[a:b], img[a+off:b+off])
 	clear(dst[b:hi])
 	// columns ow with ow+dw outside [0,W) wrapped into a neighbouring row: zero them
+	// (plain stores: a memclr call per one-element run costs more than the
+	// run; the j-loop form is not turned into memclr by the compiler)
+	first, n := 0, 0 // columns [first, first+n) of each row are zeroed
 	if dw < 0 {
-		for r := r0; r < r1; r++ {
-			clear(dst[r*w : r*w-dw])
-		}
+		first, n = 0, -dw
 	} else if dw > 0 {
-		for r := r0; r < r1; r++ {
-			clear(dst[r*w+w-dw : r*w+w])
+		first, n = w-dw, dw
+	}
+	for r := r0; r < r1 && n > 0; r++ {
+		base := r*w + first
+		for j := 0; j < n; j++ {
+			dst[base+j] = 0
 		}
 	}
 }
