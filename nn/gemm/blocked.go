@@ -13,17 +13,20 @@ func init() {
 
 // Go is the pure-Go backend (no cgo): the classic Goto/BLIS structure.
 // A is packed once into mr-row panels, each worker packs kc×nc blocks of B
-// into nr-column panels, and a register-tiled micro-kernel computes mr×nr
-// tiles of C. On amd64 the micro-kernel is Go assembly (AVX-512 8×32 or
-// AVX2/FMA 6×16, picked from the CPU at run time); elsewhere, or when built
-// with -tags purego, it is a portable 4×4 Go kernel.
+// into nr-column panels (or, for a short C and a B whose k block fits in L2,
+// reads B in place), and a register-tiled micro-kernel computes mr×nr tiles
+// of C. On amd64 the micro-kernel is Go assembly (AVX-512 8×32 or AVX2/FMA
+// 6×16, picked from the CPU at run time); elsewhere, or when built with
+// -tags purego, it is a portable 4×4 Go kernel.
 //
 // Work is split over goroutines by column blocks of C (rows too when C is
-// narrow); a GEMM whose C is too small to split but whose k is long (the
-// weight gradient of a convolution: C = dY·colᵀ with k = N·H·W) is split
-// over k into per-worker partial sums that are added at the end.
+// narrow). C = A·Bᵀ with k long next to m and n (a convolution's weight
+// gradient, dW = dY·colᵀ with k = images·pixels) runs on an AVX-512
+// dot-product kernel that needs no packing; other GEMMs whose C is too small
+// to share out but whose k is long are split over k into per-worker partial
+// sums that are added at the end.
 //
-// The zero value is ready to use.
+// Go is safe for concurrent use. The zero value is ready to use.
 type Go struct {
 	// Threads is the number of goroutines one call may use; 0 means
 	// runtime.GOMAXPROCS(0).
