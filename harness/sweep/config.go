@@ -69,7 +69,7 @@ func Defaults() Config {
 const (
 	DefaultBackbone  = "refnet"
 	DefaultBatchSize = 256
-	DefaultEpochs    = 8
+	DefaultEpochs    = 5
 )
 
 // LoadFile reads a sweep.yaml. Unknown keys are an error (a typo must not
