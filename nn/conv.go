@@ -153,11 +153,24 @@ func im2colRow(dst, img []float32, g convGeom, kh, kw int) {
 			copy(row[lo:hi], src[lo-g.pad+kw:hi-g.pad+kw])
 			continue
 		}
-		iw := lo*g.stride - g.pad + kw
-		for ow := lo; ow < hi; ow++ {
-			row[ow] = src[iw]
-			iw += g.stride
+		gatherStrided(row[lo:hi], src[lo*g.stride-g.pad+kw:], g.stride)
+	}
+}
+
+// gatherStrided sets dst[j] = src[j·stride]; src must hold the last index.
+func gatherStrided(dst, src []float32, stride int) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:(len(dst)-1)*stride+1] // one bounds check here, none in the loop
+	if stride == 2 {
+		for j := range dst {
+			dst[j] = src[2*j]
 		}
+		return
+	}
+	for j := range dst {
+		dst[j] = src[j*stride]
 	}
 }
 
