@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/siambench/siambench/nn/gemm/internal/kern"
 )
@@ -32,7 +33,7 @@ func useNT(transA, transB bool, m, n, k int) bool {
 
 // gemmNT computes C = alpha·A·Bᵀ + beta·C with A stored m×k and B stored
 // n×k, as 4×4 tiles of dot products accumulated in float32 per k block.
-// Columns of C are split over the workers.
+// Column chunks of C are shared out to the workers.
 func gemmNT(threads, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
 	dot := dotNT()
@@ -40,31 +41,49 @@ func gemmNT(threads, m, n, k int, alpha float32, a []float32, lda int,
 	defer putBuf(accp)
 	acc := *accp
 	clear(acc)
+	// Tasks are column chunks of C (a multiple of 4 wide, about four per
+	// worker) taken from a counter, so a worker whose core is busy with
+	// something else does not hold the others up.
 	jTiles := (n + 3) / 4
 	workers := max(1, min(threads, jTiles))
-	var wg sync.WaitGroup
-	for w := range workers {
-		j0, j1 := 4*(w*jTiles/workers), min(n, 4*((w+1)*jTiles/workers))
-		wg.Go(func() {
-			rows, cols := ntGroups(0, m), ntGroups(j0, j1)
-			var out [16]float32
-			for p0 := 0; p0 < k; p0 += kcNT {
-				kl := min(kcNT, k-p0)
-				for _, rg := range rows {
-					for _, cg := range cols {
-						dot(kl, &a[rg.start*lda+p0], rg.stride(lda), &b[cg.start*ldb+p0], cg.stride(ldb), &out)
-						for ii := range rg.count {
-							row := acc[(rg.start+ii)*n+cg.start : (rg.start+ii)*n+cg.start+cg.count]
-							for jj := range row {
-								row[jj] += out[4*ii+jj]
-							}
+	chunk := 4 * ceilDiv(jTiles, 4*workers)
+	tasks := ceilDiv(n, chunk)
+	rows := ntGroups(0, m)
+	run := func(task int) {
+		j0, j1 := task*chunk, min(n, (task+1)*chunk)
+		cols := ntGroups(j0, j1)
+		var out [16]float32
+		for p0 := 0; p0 < k; p0 += kcNT {
+			kl := min(kcNT, k-p0)
+			for _, rg := range rows {
+				for _, cg := range cols {
+					dot(kl, &a[rg.start*lda+p0], rg.stride(lda), &b[cg.start*ldb+p0], cg.stride(ldb), &out)
+					for ii := range rg.count {
+						row := acc[(rg.start+ii)*n+cg.start : (rg.start+ii)*n+cg.start+cg.count]
+						for jj := range row {
+							row[jj] += out[4*ii+jj]
 						}
 					}
 				}
 			}
-		})
+		}
 	}
-	wg.Wait()
+	if workers == 1 {
+		for t := range tasks {
+			run(t)
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for t := int(next.Add(1) - 1); t < tasks; t = int(next.Add(1) - 1) {
+					run(t)
+				}
+			})
+		}
+		wg.Wait()
+	}
 	for i := range m {
 		crow := c[i*ldc : i*ldc+n]
 		arow := acc[i*n : i*n+n]
