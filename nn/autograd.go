@@ -182,7 +182,9 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 // FreeGraph releases the graph below t for reuse: the storage of every
 // intermediate tensor reachable from t (t itself included, leaves such as
 // parameters and inputs excluded) goes back to the engine's scratch pool,
-// and the backward links are dropped.
+// and the backward links are dropped. On an op output made inside NoGrad it
+// releases that tensor alone; on a tensor the caller made (New, Zeros) it
+// does nothing.
 //
 // Call it once a training step is finished with the graph (after Backward
 // and the optimizer step) to keep the step free of allocation and garbage
@@ -190,6 +192,15 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 // made by Reshape or Detach, must not be used: copy out what you still need
 // first. Without FreeGraph the garbage collector reclaims the graph as usual.
 func (t *Tensor) FreeGraph() {
+	if t.node == nil {
+		// an op output made without recording (NoGrad): only t itself
+		if t.pooled {
+			putScratch(t.Data)
+			t.pooled = false
+			t.Data = nil
+		}
+		return
+	}
 	for _, n := range topoOrder(t) {
 		if n.pooled {
 			putScratch(n.Data)

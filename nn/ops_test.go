@@ -297,3 +297,20 @@ func TestFreeGraphReuse(t *testing.T) {
 		t.Fatal("FreeGraph released a leaf")
 	}
 }
+
+func TestFreeGraphLeaves(t *testing.T) {
+	x := nn.New([]float32{1, 2}, 2)
+	x.FreeGraph()
+	if x.Data == nil {
+		t.Fatal("FreeGraph released a caller-made tensor")
+	}
+	var y *nn.Tensor
+	nn.NoGrad(func() { y = nn.Exp(x) })
+	y.FreeGraph()
+	if y.Data != nil {
+		t.Fatal("FreeGraph kept a NoGrad op output")
+	}
+	if x.Data == nil || x.Data[1] != 2 {
+		t.Fatal("FreeGraph of an output touched its input")
+	}
+}
