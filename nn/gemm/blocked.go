@@ -21,8 +21,8 @@ func init() {
 //
 // Work is split over goroutines by column blocks of C (rows too when C is
 // narrow). C = A·Bᵀ with k long next to m and n (a convolution's weight
-// gradient, dW = dY·colᵀ with k = images·pixels) runs on an AVX-512
-// dot-product kernel that needs no packing; other GEMMs whose C is too small
+// gradient, dW = dY·colᵀ with k = images·pixels) runs on an AVX-512 or
+// AVX2 dot-product kernel that needs no packing; other GEMMs whose C is too small
 // to share out but whose k is long are split over k into per-worker partial
 // sums that are added at the end.
 //
@@ -88,7 +88,7 @@ func (g Go) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 		threads = 1
 	}
 	if g.kernel == nil && useNT(transA, transB, m, n, k) {
-		gemmNT(threads, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemmNT(dotNT(), threads, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	// C too small to give every worker a column block, but k long: split k.

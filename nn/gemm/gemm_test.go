@@ -321,3 +321,40 @@ func TestDotNTPathIsTaken(t *testing.T) {
 		}
 	}
 }
+
+// TestDotKernelsAgreeWithFloat64 runs C = alpha·A·Bᵀ + beta·C through every
+// dot-product kernel this CPU has (not only the fastest, which Sgemm picks),
+// with k tails of every length the masks handle, leftover rows and
+// columns, and padded strides.
+func TestDotKernelsAgreeWithFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	cases := []gemmCase{
+		{m: 4, n: 4, k: 16, alpha: 1},
+		{m: 5, n: 7, k: 1, alpha: 1, beta: 0.5},
+		{m: 9, n: 6, k: 23, alpha: -1, beta: 1, padA: 1, padB: 3, padC: 2},
+		{m: 32, n: 288, k: 784, alpha: 1},
+		{m: 13, n: 11, k: 2051, alpha: 0.5, beta: -2, padA: 5, padB: 7, padC: 1},
+	}
+	for _, dk := range dotKernels() {
+		for _, threads := range []int{1, 3} {
+			for _, tc := range cases {
+				t.Run(fmt.Sprintf("%s/threads=%d/%s", dk.Name, threads, tc), func(t *testing.T) {
+					a := newMatrix(rng, tc.m, tc.k, tc.padA)
+					b := newMatrix(rng, tc.n, tc.k, tc.padB)
+					c := newMatrix(rng, tc.m, tc.n, tc.padC)
+					want, scale := refGemm(false, true, tc.m, tc.n, tc.k, tc.alpha, a, b, tc.beta, c)
+					gemmNT(dk.Fn, threads, tc.m, tc.n, tc.k, tc.alpha, a.data, a.ld, b.data, b.ld, tc.beta, c.data, c.ld)
+					eps := float64(tc.k+2) * 0x1p-23
+					for i := range tc.m {
+						for j := range tc.n {
+							got, w := float64(c.data[i*c.ld+j]), want[i*tc.n+j]
+							if !(math.Abs(got-w) <= eps*scale[i*tc.n+j]+1e-30) {
+								t.Fatalf("C[%d][%d] = %g, want %g", i, j, got, w)
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}

@@ -7,8 +7,20 @@ import (
 	"github.com/siambench/siambench/nn/gemm/internal/kern"
 )
 
-// dotNT is the AVX-512 4×4 dot-product kernel (nil without AVX-512).
-var dotNT = sync.OnceValue(kern.DotNT4x4)
+// dotKernels lists the 4×4 dot-product kernels this CPU can run, fastest
+// first (AVX-512, AVX2).
+var dotKernels = sync.OnceValue(kern.DotNT4x4)
+
+// dotFn is the signature of a 4×4 dot-product kernel (see kern.DotNT4x4).
+type dotFn = func(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32)
+
+// dotNT returns the fastest dot-product kernel, or nil when there is none.
+func dotNT() dotFn {
+	if ks := dotKernels(); len(ks) > 0 {
+		return ks[0].Fn
+	}
+	return nil
+}
 
 // kcNT is the k block of gemmNT: four rows of A (16 KiB) stay in L1 and
 // kcNT·n floats of B in L2 while the kernel sweeps the columns of C.
@@ -34,9 +46,8 @@ func useNT(transA, transB bool, m, n, k int) bool {
 // gemmNT computes C = alpha·A·Bᵀ + beta·C with A stored m×k and B stored
 // n×k, as 4×4 tiles of dot products accumulated in float32 per k block.
 // Column chunks of C are shared out to the workers.
-func gemmNT(threads, m, n, k int, alpha float32, a []float32, lda int,
+func gemmNT(dot dotFn, threads, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
-	dot := dotNT()
 	accp := getBuf(m * n) // Σ over k, row-major m×n
 	defer putBuf(accp)
 	acc := *accp

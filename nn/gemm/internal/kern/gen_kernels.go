@@ -40,6 +40,7 @@ func main() {
 		gen(&w, k)
 	}
 	genNT(&w)
+	genNTAVX2(&w)
 	if err := os.WriteFile(*out, w.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -204,6 +205,99 @@ func genNT(w *bytes.Buffer) {
 		p("VHADDPS X%d, X%d, X%d", i, i, i)
 		p("VHADDPS X%d, X%d, X%d", i, i, i)
 		p("VMOVSS X%d, %d(DX)", i, 4*i)
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genNTAVX2 writes dotNT4x4AVX2, the same contract as dotNT4x4AVX512 for
+// CPUs with AVX2 and FMA: sixteen ymm registers hold only eight
+// accumulators next to the loads, so the 4×4 tile is computed as two 2×4
+// halves, and the k tail is loaded under a VMASKMOVPS mask (masked-off lanes
+// read as zero and never fault).
+func genNTAVX2(w *bytes.Buffer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, "\t"+format+"\n", a...) }
+	name := "dotNT4x4AVX2"
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "// tailMask<>: eight -1 then eight 0; the 8 int32s at offset 4·(8-r) enable the first r lanes.")
+	for i := 0; i < 16; i++ {
+		v := "$0xffffffff"
+		if i >= 8 {
+			v = "$0"
+		}
+		fmt.Fprintf(w, "DATA tailMask<>+%d(SB)/4, %s\n", 4*i, v)
+	}
+	fmt.Fprintln(w, "GLOBL tailMask<>(SB), RODATA|NOPTR, $64")
+	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVQ lda+16(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ b+24(FP), DI")
+	p("MOVQ ldb+32(FP), R9")
+	p("SHLQ $2, R9")
+	p("MOVQ out+40(FP), DX")
+	p("LEAQ (DI)(R9*1), R13")
+	p("LEAQ (R13)(R9*1), R14")
+	p("LEAQ (R14)(R9*1), R15")
+	// Tail mask in Y15 (only used when k%8 != 0).
+	p("MOVQ k+0(FP), BX")
+	p("ANDQ $7, BX")
+	p("MOVQ $8, CX")
+	p("SUBQ BX, CX")
+	p("LEAQ tailMask<>(SB), AX")
+	p("VMOVDQU (AX)(CX*4), Y15")
+	bRows := []string{"DI", "R13", "R14", "R15"}
+	for half := 0; half < 2; half++ {
+		lbl := fmt.Sprintf("%s_h%d", name, half)
+		// A rows of this half: SI and R10.
+		p("MOVQ a+8(FP), SI")
+		if half == 1 {
+			p("LEAQ (SI)(R8*2), SI")
+		}
+		p("LEAQ (SI)(R8*1), R10")
+		for i := 0; i < 8; i++ {
+			p("VXORPS Y%d, Y%d, Y%d", i, i, i)
+		}
+		p("XORQ AX, AX")
+		p("MOVQ k+0(FP), CX")
+		p("SHRQ $3, CX")
+		p("JZ %s_tail", lbl)
+		body := func(masked bool) {
+			for j, r := range bRows {
+				if masked {
+					p("VMASKMOVPS (%s)(AX*1), Y15, Y%d", r, 8+j)
+				} else {
+					p("VMOVUPS (%s)(AX*1), Y%d", r, 8+j)
+				}
+			}
+			for i, r := range []string{"SI", "R10"} {
+				if masked {
+					p("VMASKMOVPS (%s)(AX*1), Y15, Y12", r)
+				} else {
+					p("VMOVUPS (%s)(AX*1), Y12", r)
+				}
+				for j := range bRows {
+					p("VFMADD231PS Y%d, Y12, Y%d", 8+j, 4*i+j)
+				}
+			}
+		}
+		fmt.Fprintf(w, "%s_loop:\n", lbl)
+		body(false)
+		p("ADDQ $32, AX")
+		p("DECQ CX")
+		p("JNZ %s_loop", lbl)
+		fmt.Fprintf(w, "%s_tail:\n", lbl)
+		p("TESTQ BX, BX")
+		p("JZ %s_reduce", lbl)
+		body(true)
+		fmt.Fprintf(w, "%s_reduce:\n", lbl)
+		for i := 0; i < 8; i++ {
+			p("VEXTRACTF128 $1, Y%d, X12", i)
+			p("VADDPS X12, X%d, X%d", i, i)
+			p("VHADDPS X%d, X%d, X%d", i, i, i)
+			p("VHADDPS X%d, X%d, X%d", i, i, i)
+			p("VMOVSS X%d, %d(DX)", i, 4*(8*half+i))
+		}
 	}
 	p("VZEROUPPER")
 	p("RET")

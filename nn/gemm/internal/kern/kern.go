@@ -17,3 +17,9 @@ type Kernel struct {
 	MR, NR int
 	Fn     Func
 }
+
+// DotFunc is a 4×4 dot-product kernel (see DotNT4x4).
+type DotFunc struct {
+	Name string
+	Fn   func(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32)
+}

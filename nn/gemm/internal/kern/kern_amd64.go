@@ -28,12 +28,20 @@ func Available() []Kernel {
 //go:noescape
 func dotNT4x4AVX512(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32)
 
-// DotNT4x4 returns the AVX-512 kernel that computes, for i, j < 4,
-// out[4i+j] = Σ_{p<k} a[i·lda+p]·b[j·ldb+p] reading four rows of A and four
-// of B along k (k must be a multiple of 16), or nil on a CPU without AVX-512.
-func DotNT4x4() func(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32) {
+//go:noescape
+func dotNT4x4AVX2(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32)
+
+// DotNT4x4 lists the dot-product kernels this CPU can run, fastest first:
+// each computes, for i, j < 4, out[4i+j] = Σ_{p<k} a[i·lda+p]·b[j·ldb+p],
+// reading four rows of A and four of B along k (any k ≥ 0; nothing past a
+// row's k-th element is read). Empty without AVX2/FMA.
+func DotNT4x4() []DotFunc {
+	var ks []DotFunc
 	if cpu.X86.HasAVX512F {
-		return dotNT4x4AVX512
+		ks = append(ks, DotFunc{Name: "avx512-dot4x4", Fn: dotNT4x4AVX512})
 	}
-	return nil
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, DotFunc{Name: "avx2-dot4x4", Fn: dotNT4x4AVX2})
+	}
+	return ks
 }

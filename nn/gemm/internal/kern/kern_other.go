@@ -6,7 +6,5 @@ package kern
 // architecture or with -tags purego.
 func Available() []Kernel { return nil }
 
-// DotNT4x4 returns nil: no assembly kernels here.
-func DotNT4x4() func(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32) {
-	return nil
-}
+// DotNT4x4 lists the dot-product kernels this CPU can run: none here.
+func DotNT4x4() []DotFunc { return nil }
