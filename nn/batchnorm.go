@@ -101,6 +101,10 @@ func batchNorm(op string, x, gamma, beta, runMean, runVar *Tensor, training bool
 // large mean does not cancel the variance away.
 func bnStats(x, mean, invstd []float32, n, c, hw int, eps float32) {
 	m := float64(n * hw)
+	if hw == 1 {
+		bnStats1d(x, mean, invstd, n, c, eps)
+		return
+	}
 	parallel.For(c, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			shift := x[ch*hw]
@@ -121,6 +125,10 @@ func bnStats(x, mean, invstd []float32, n, c, hw int, eps float32) {
 // bnApply computes y = (x−mean)·invstd·γ + β per channel (then max(y, 0)
 // when relu); γ, β may be nil.
 func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int, relu bool) {
+	if hw == 1 {
+		bnApply1d(y, x, mean, invstd, gamma, beta, n, c, relu)
+		return
+	}
 	parallel.For(n*c, 1, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {
 			ch := nc % c
@@ -152,6 +160,10 @@ func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int, relu bool)
 // training: dx = γ·invstd/M·(M·dy − Σdy − x̂·Σ(dy·x̂)); eval: dx = γ·invstd·dy.
 // A non-nil mask (the fused ReLU's output) zeroes dy where mask ≤ 0.
 func bnBackward(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32, n, c, hw int, training bool) {
+	if hw == 1 {
+		bnBackward1d(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma, n, c, training)
+		return
+	}
 	m := float32(n * hw)
 	sumDy := make([]float32, c)
 	sumDyXhat := make([]float32, c)
@@ -288,4 +300,145 @@ func dySumsMasked(xs, dy, mask []float32, mu float32) (a, b float32) {
 		b0 += g * (xs[i] - mu)
 	}
 	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
+}
+
+// ---------------------------------------------------------------------------
+// 1-d kernels: x (N,C) row-major. Walking a channel down the rows would
+// touch a new cache line per value, so these go row by row over a block of
+// channels (statistics; each block reduces its channels over the rows in
+// order: deterministic) or over rows (elementwise passes).
+
+// chanGrain is the smallest channel block worth a goroutine.
+const chanGrain = 64
+
+func bnStats1d(x, mean, invstd []float32, n, c int, eps float32) {
+	m := float64(n)
+	parallel.For(c, chanGrain, func(lo, hi int) {
+		shift := x[lo:hi] // row 0
+		s := make([]float64, hi-lo)
+		q := make([]float64, hi-lo)
+		for i := 0; i < n; i++ {
+			row := x[i*c+lo : i*c+hi]
+			row = row[:len(shift)]
+			for j, v := range row {
+				d := float64(v - shift[j])
+				s[j] += d
+				q[j] += d * d
+			}
+		}
+		for j := range s {
+			mu := s[j] / m
+			variance := max(q[j]/m-mu*mu, 0)
+			mean[lo+j] = float32(mu + float64(shift[j]))
+			invstd[lo+j] = float32(1 / math.Sqrt(variance+float64(eps)))
+		}
+	})
+}
+
+func bnApply1d(y, x, mean, invstd, gamma, beta []float32, n, c int, relu bool) {
+	scale, shift := make([]float32, c), make([]float32, c)
+	for ch := range scale {
+		scale[ch] = invstd[ch]
+		if gamma != nil {
+			scale[ch] *= gamma[ch]
+		}
+		shift[ch] = -mean[ch] * scale[ch]
+		if beta != nil {
+			shift[ch] += beta[ch]
+		}
+	}
+	parallel.For(n, max(1, grainElems/max(c, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xs, ys := x[i*c:(i+1)*c], y[i*c:(i+1)*c]
+			ys = ys[:len(xs)]
+			sc, sh := scale[:len(xs)], shift[:len(xs)]
+			if relu {
+				for j, v := range xs {
+					ys[j] = max(v*sc[j]+sh[j], 0)
+				}
+				continue
+			}
+			for j, v := range xs {
+				ys[j] = v*sc[j] + sh[j]
+			}
+		}
+	})
+}
+
+func bnBackward1d(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32, n, c int, training bool) {
+	sumDy := make([]float32, c)
+	sumDyXhat := make([]float32, c)
+	parallel.For(c, chanGrain, func(lo, hi int) {
+		a := make([]float64, hi-lo)
+		b := make([]float64, hi-lo)
+		mu := mean[lo:hi]
+		for i := 0; i < n; i++ {
+			xs, gs := x[i*c+lo:i*c+hi], dy[i*c+lo:i*c+hi]
+			xs, gs = xs[:len(mu)], gs[:len(mu)]
+			var ms []float32
+			if mask != nil {
+				ms = mask[i*c+lo : i*c+hi]
+				ms = ms[:len(mu)]
+			}
+			for j, v := range xs {
+				g := gs[j]
+				if ms != nil {
+					g = reluGate(g, ms[j])
+				}
+				a[j] += float64(g)
+				b[j] += float64(g * (v - mu[j]))
+			}
+		}
+		for j := range a {
+			sumDy[lo+j] = float32(a[j])
+			sumDyXhat[lo+j] = float32(b[j]) * invstd[lo+j]
+		}
+	})
+	for ch := 0; ch < c; ch++ {
+		if dgamma != nil {
+			dgamma[ch] += sumDyXhat[ch]
+		}
+		if dbeta != nil {
+			dbeta[ch] += sumDy[ch]
+		}
+	}
+	if dx == nil {
+		return
+	}
+	// dx = k·(M·dy − Σdy − x̂·Σdy·x̂) with k = γ·invstd/M (training), or γ·invstd·dy (eval)
+	m := float32(n)
+	k := make([]float32, c)
+	for ch := range k {
+		g := float32(1)
+		if gamma != nil {
+			g = gamma[ch]
+		}
+		k[ch] = g * invstd[ch]
+		if training {
+			k[ch] /= m
+		}
+	}
+	parallel.For(n, max(1, grainElems/max(c, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xs, gs, ds := x[i*c:(i+1)*c], dy[i*c:(i+1)*c], dx[i*c:(i+1)*c]
+			gs, ds = gs[:len(xs)], ds[:len(xs)]
+			var ms []float32
+			if mask != nil {
+				ms = mask[i*c : (i+1)*c]
+				ms = ms[:len(xs)]
+			}
+			for j, v := range xs {
+				g := gs[j]
+				if ms != nil {
+					g = reluGate(g, ms[j])
+				}
+				if !training {
+					ds[j] += k[j] * g
+					continue
+				}
+				xhat := (v - mean[j]) * invstd[j]
+				ds[j] += k[j] * (m*g - sumDy[j] - xhat*sumDyXhat[j])
+			}
+		}
+	})
 }

@@ -18,6 +18,8 @@ func TestBatchNormGradients(t *testing.T) {
 		relu     bool // the fused BatchNormReLU
 	}{
 		{"1d-train-relu", []int{6, 3}, true, true, true},
+		{"1d-train-wide", []int{6, 130}, true, true, false}, // several channel blocks
+		{"1d-train-wide-relu", []int{6, 130}, true, true, true},
 		{"2d-train-relu", []int{3, 2, 2, 3}, true, true, true},
 		{"2d-eval-relu", []int{2, 3, 2, 2}, false, true, true},
 		{"1d-train-affine", []int{5, 3}, true, true, false},

@@ -151,6 +151,7 @@ func TestOracleBatchNorm(t *testing.T) {
 		shape []int
 	}{
 		{"1d", []int{6, 4}},
+		{"1d-wide", []int{3, 130}}, // several channel blocks in the 1-d kernels
 		{"2d", []int{3, 4, 5, 3}},
 	}
 	r := rng(13)
