@@ -21,3 +21,30 @@ func BenchmarkBatchNorm1d(b *testing.B) {
 		y.FreeGraph()
 	}
 }
+
+// BenchmarkSimSiamHeads times one SimSiam head step at batch 256 on 512-d
+// features, two views: projector (3 fc, BN on each, 2048 wide), predictor
+// (2048→512→2048), symmetric negative-cosine loss, backward. The
+// non-backbone half of a method step.
+func BenchmarkSimSiamHeads(b *testing.B) {
+	r := rng(2)
+	proj := nn.NewMLP(r, "proj", 512,
+		nn.Block{Out: 2048, BN: true, ReLU: true},
+		nn.Block{Out: 2048, BN: true, ReLU: true},
+		nn.Block{Out: 2048, BN: true})
+	pred := nn.NewMLP(r, "pred", 2048,
+		nn.Block{Out: 512, BN: true, ReLU: true},
+		nn.Block{Out: 2048, Bias: true})
+	v1 := req(nn.Randn(r, 1, 256, 512))
+	v2 := req(nn.Randn(r, 1, 256, 512))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		z1, z2 := proj.Forward(v1), proj.Forward(v2)
+		p1, p2 := pred.Forward(z1), pred.Forward(z2)
+		loss := nn.Scale(nn.Add(
+			nn.MeanAll(nn.CosineSimilarity(p1, z2.Detach())),
+			nn.MeanAll(nn.CosineSimilarity(p2, z1.Detach()))), -0.5)
+		loss.Backward()
+		loss.FreeGraph()
+	}
+}

@@ -1,6 +1,10 @@
 package nn
 
-import "math"
+import (
+	"math"
+
+	"github.com/siambench/siambench/nn/internal/parallel"
+)
 
 // Elementwise ops. Binary ops take a and b of the same shape, or b
 // broadcast over a's leading dimensions: b's shape is a suffix of a's
@@ -74,6 +78,36 @@ func Add(a, b *Tensor) *Tensor {
 			}
 			if g := gradOf(b); g != nil {
 				addTo(g, dout)
+			}
+		}, a, b)
+	}
+	if rep := broadcastCheck("Add", a, b); rep > 1 && len(b.Data) > 1 {
+		// (…, D) + (D): the bias of a Linear layer
+		d := len(b.Data)
+		out := empty(a.shape...)
+		parallel.For(rep, max(1, grainElems/d), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				xs, ys := a.Data[i*d:(i+1)*d], out.Data[i*d:(i+1)*d]
+				ys = ys[:len(xs)]
+				bs := b.Data[:len(xs)]
+				for j, v := range xs {
+					ys[j] = v + bs[j]
+				}
+			}
+		})
+		return record(out, "Add", func(dout []float32) {
+			if g := gradOf(a); g != nil {
+				addTo(g, dout)
+			}
+			if g := gradOf(b); g != nil {
+				// column sums over the repeats, rows in order
+				for i := 0; i < rep; i++ {
+					row := dout[i*d : (i+1)*d]
+					row = row[:len(g)]
+					for j, v := range row {
+						g[j] += v
+					}
+				}
 			}
 		}, a, b)
 	}
