@@ -214,3 +214,23 @@ func (t *Tensor) FreeGraph() {
 		n.requiresGrad = false
 	}
 }
+
+// Custom makes out the result of a user-defined op on inputs, so gradients
+// flow through it: backward receives out's gradient dout and must add (+=)
+// ∂loss/∂inputs[i] into dins[i], which is nil for inputs that need no
+// gradient. out must be a fresh tensor the caller computed from the
+// inputs' Data (e.g. nn.Zeros then a loop); Custom returns it. Check a
+// custom op with nn/gradcheck. Inside NoGrad, or when no input requires a
+// gradient, nothing is recorded.
+func Custom(name string, out *Tensor, backward func(dout []float32, dins [][]float32), inputs ...*Tensor) *Tensor {
+	if out.node != nil {
+		panic(shapeErrorf("Custom", [][]int{out.shape}, "output of %s is already an op's output; pass a fresh tensor", name))
+	}
+	return record(out, name, func(dout []float32) {
+		dins := make([][]float32, len(inputs))
+		for i, in := range inputs {
+			dins[i] = gradOf(in)
+		}
+		backward(dout, dins)
+	}, inputs...)
+}

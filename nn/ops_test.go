@@ -314,3 +314,27 @@ func TestFreeGraphLeaves(t *testing.T) {
 		t.Fatal("FreeGraph of an output touched its input")
 	}
 }
+
+// TestCustomOp defines y = a·b² elementwise as a user op and checks its
+// gradients through the public Custom hook.
+func TestCustomOp(t *testing.T) {
+	r := rng(10)
+	a, b := req(nn.Randn(r, 1, 2, 3)), req(nn.Randn(r, 1, 2, 3))
+	f := func() *nn.Tensor {
+		out := nn.Zeros(2, 3)
+		for i := range out.Data {
+			out.Data[i] = a.Data[i] * b.Data[i] * b.Data[i]
+		}
+		return nn.Custom("ab2", out, func(dout []float32, dins [][]float32) {
+			for i, g := range dout {
+				if dins[0] != nil {
+					dins[0][i] += g * b.Data[i] * b.Data[i]
+				}
+				if dins[1] != nil {
+					dins[1][i] += g * 2 * a.Data[i] * b.Data[i]
+				}
+			}
+		}, a, b)
+	}
+	gradcheck.Check(t, func() *nn.Tensor { return nn.Exp(f()) }, []gradcheck.Input{{Name: "a", T: a}, {Name: "b", T: b}}, gradcheck.Options{})
+}
