@@ -70,6 +70,22 @@ func gradOf(t *Tensor) []float32 {
 	return t.Grad
 }
 
+// gradFor is gradOf for a backward function that writes every element of
+// the gradient: when the storage is new (an intermediate tensor's first
+// gradient) it is returned uninitialised with fresh set, and the caller
+// must clear each chunk right before accumulating into it (cache-hot)
+// instead of the whole buffer being zeroed in a separate pass.
+func gradFor(t *Tensor) (g []float32, fresh bool) {
+	if t == nil || !t.requiresGrad {
+		return nil, false
+	}
+	if t.Grad == nil && t.node != nil {
+		t.Grad = getScratch(len(t.Data))
+		return t.Grad, true
+	}
+	return gradOf(t), false
+}
+
 // Detach returns a tensor sharing t's data with no link to the graph
 // (stop-gradient): nothing flows back through it.
 func (t *Tensor) Detach() *Tensor {

@@ -87,7 +87,8 @@ func batchNorm(op string, x, gamma, beta, runMean, runVar *Tensor, training bool
 		mask = out.Data
 	}
 	return record(out, op, func(dout []float32) {
-		bnBackward(gradOf(x), gradOf(gamma), gradOf(beta), dout, mask, x.Data, mean, invstd, g, n, c, hw, training)
+		dx, fresh := gradFor(x)
+		bnBackward(dx, fresh, gradOf(gamma), gradOf(beta), dout, mask, x.Data, mean, invstd, g, n, c, hw, training)
 	}, x, gamma, beta)
 }
 
@@ -159,9 +160,10 @@ func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int, relu bool)
 // bnBackward accumulates dx, dgamma, dbeta (each may be nil) from dy.
 // training: dx = γ·invstd/M·(M·dy − Σdy − x̂·Σ(dy·x̂)); eval: dx = γ·invstd·dy.
 // A non-nil mask (the fused ReLU's output) zeroes dy where mask ≤ 0.
-func bnBackward(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32, n, c, hw int, training bool) {
+// dxFresh: dx is uninitialised (see gradFor) and is cleared row by row.
+func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32, n, c, hw int, training bool) {
 	if hw == 1 {
-		bnBackward1d(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma, n, c, training)
+		bnBackward1d(dx, dxFresh, dgamma, dbeta, dy, mask, x, mean, invstd, gamma, n, c, training)
 		return
 	}
 	m := float32(n * hw)
@@ -209,6 +211,9 @@ func bnBackward(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32, n
 			mu, is := mean[ch], invstd[ch]
 			xs, gs, ds := x[nc*hw:(nc+1)*hw], dy[nc*hw:(nc+1)*hw], dx[nc*hw:(nc+1)*hw]
 			gs, ds = gs[:len(xs)], ds[:len(xs)]
+			if dxFresh {
+				clear(ds)
+			}
 			var ms []float32
 			if mask != nil {
 				ms = mask[nc*hw : (nc+1)*hw]
@@ -365,7 +370,7 @@ func bnApply1d(y, x, mean, invstd, gamma, beta []float32, n, c int, relu bool) {
 	})
 }
 
-func bnBackward1d(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32, n, c int, training bool) {
+func bnBackward1d(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32, n, c int, training bool) {
 	sumDy := make([]float32, c)
 	sumDyXhat := make([]float32, c)
 	parallel.For(c, chanGrain, func(lo, hi int) {
@@ -422,6 +427,9 @@ func bnBackward1d(dx, dgamma, dbeta, dy, mask, x, mean, invstd, gamma []float32,
 		for i := lo; i < hi; i++ {
 			xs, gs, ds := x[i*c:(i+1)*c], dy[i*c:(i+1)*c], dx[i*c:(i+1)*c]
 			gs, ds = gs[:len(xs)], ds[:len(xs)]
+			if dxFresh {
+				clear(ds)
+			}
 			var ms []float32
 			if mask != nil {
 				ms = mask[i*c : (i+1)*c]

@@ -62,7 +62,8 @@ func Conv2d(x, w, b *Tensor, stride, pad int) *Tensor {
 		if b != nil {
 			db = gradOf(b)
 		}
-		convBackward(gradOf(x), gradOf(w), db, dout, x.Data, w.Data, g)
+		dx, fresh := gradFor(x)
+		convBackward(dx, fresh, gradOf(w), db, dout, x.Data, w.Data, g)
 	}, x, w, b)
 }
 
@@ -251,13 +252,17 @@ func col2imSame(img, src []float32, g convGeom, kh, kw int) {
 }
 
 // col2im adds the columns dcol (K, nb·P) back into dx for images [n0, n0+nb).
-func col2im(dx, dcol []float32, g convGeom, n0, nb int) {
+// A fresh dx (see gradFor) has each plane cleared before the adds.
+func col2im(dx []float32, fresh bool, dcol []float32, g convGeom, n0, nb int) {
 	P := g.p()
 	ld := nb * P
 	parallel.For(nb*g.c, 1, func(lo, hi int) {
 		for ic := lo; ic < hi; ic++ {
 			i, c := ic/g.c, ic%g.c
 			img := dx[((n0+i)*g.c+c)*g.h*g.w : ((n0+i)*g.c+c+1)*g.h*g.w]
+			if fresh {
+				clear(img)
+			}
 			for kh := 0; kh < g.kh; kh++ {
 				for kw := 0; kw < g.kw; kw++ {
 					k := (c*g.kh+kh)*g.kw + kw
@@ -357,7 +362,9 @@ func addBias(dst, bias []float32, p int) {
 }
 
 // convBackward accumulates dx, dw, db (each may be nil) from dout (N,O,P).
-func convBackward(dx, dw, db, dout, x, w []float32, g convGeom) {
+// dxFresh: dx is uninitialised (see gradFor); each image's block is
+// written (GEMM with beta 0) or cleared before col2im adds into it.
+func convBackward(dx []float32, dxFresh bool, dw, db, dout, x, w []float32, g convGeom) {
 	P, K := g.p(), g.k()
 	if db != nil {
 		// per-channel sums, each channel sequential: deterministic
@@ -402,12 +409,16 @@ func convBackward(dx, dw, db, dout, x, w []float32, g convGeom) {
 		colD = getScratch(KT * nbMax * P)
 		defer putScratch(colD)
 	}
+	beta := float32(1) // accumulate into dx, or overwrite a fresh one
+	if dxFresh {
+		beta = 0
+	}
 	be := gemm.Current()
 	for n0 := 0; n0 < g.n; n0 += nbMax {
 		nb := min(nbMax, g.n-n0)
 		ld := nb * P
 		if perImage {
-			convBackwardImages(dx, dw, dout, x, w, col, colD, wFlip, g, gT, n0, nb)
+			convBackwardImages(dx, dxFresh, dw, dout, x, w, col, colD, wFlip, g, gT, n0, nb)
 			continue
 		}
 		// gather dout (nb, O, P) → dtmp (O, nb·P)
@@ -429,22 +440,26 @@ func convBackward(dx, dw, db, dout, x, w []float32, g convGeom) {
 			im2col(colD, dout, gT, n0, nb)
 			for i := 0; i < nb; i++ {
 				dxi := dx[(n0+i)*g.c*P : (n0+i+1)*g.c*P]
-				be.Sgemm(false, false, g.c, P, KT, 1, wFlip, KT, colD[i*P:], ld, 1, dxi, P)
+				be.Sgemm(false, false, g.c, P, KT, 1, wFlip, KT, colD[i*P:], ld, beta, dxi, P)
 			}
 		} else if dx != nil {
 			// dcol (K, nb·P) = Wᵀ · dtmp, reusing col's storage
 			be.Sgemm(true, false, K, ld, g.o, 1, w, K, dchunk, ld, 0, col, ld)
-			col2im(dx, col, g, n0, nb)
+			col2im(dx, dxFresh, col, g, n0, nb)
 		}
 	}
 }
 
 // convBackwardImages is convBackward's chunk body when GEMMs run per image
 // (see perImage): image i's dout block (O, P) is used in place.
-func convBackwardImages(dx, dw, dout, x, w, col, colD, wFlip []float32, g, gT convGeom, n0, nb int) {
+func convBackwardImages(dx []float32, dxFresh bool, dw, dout, x, w, col, colD, wFlip []float32, g, gT convGeom, n0, nb int) {
 	P, K := g.p(), g.k()
 	KT := g.o * g.kh * g.kw
 	ld := nb * P
+	beta := float32(1)
+	if dxFresh {
+		beta = 0
+	}
 	be := gemm.Current()
 	douti := func(i int) []float32 { return dout[(n0+i)*g.o*P : (n0+i+1)*g.o*P] }
 	if dw != nil {
@@ -459,14 +474,14 @@ func convBackwardImages(dx, dw, dout, x, w, col, colD, wFlip []float32, g, gT co
 		im2col(colD, dout, gT, n0, nb)
 		for i := 0; i < nb; i++ {
 			dxi := dx[(n0+i)*g.c*P : (n0+i+1)*g.c*P]
-			be.Sgemm(false, false, g.c, P, KT, 1, wFlip, KT, colD[i*P:], ld, 1, dxi, P)
+			be.Sgemm(false, false, g.c, P, KT, 1, wFlip, KT, colD[i*P:], ld, beta, dxi, P)
 		}
 	case dx != nil:
 		for i := 0; i < nb; i++ {
 			// dcol_i (K,P) = Wᵀ · dout_i, into col's storage
 			be.Sgemm(true, false, K, P, g.o, 1, w, K, douti(i), P, 0, col[i*P:], ld)
 		}
-		col2im(dx, col, g, n0, nb)
+		col2im(dx, dxFresh, col, g, n0, nb)
 	}
 }
 

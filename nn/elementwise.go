@@ -73,11 +73,12 @@ func Add(a, b *Tensor) *Tensor {
 		out := empty(a.shape...)
 		zip(out.Data, a.Data, b.Data, func(x, y float32) float32 { return x + y })
 		return record(out, "Add", func(dout []float32) {
-			if g := gradOf(a); g != nil {
-				addTo(g, dout)
-			}
-			if g := gradOf(b); g != nil {
-				addTo(g, dout)
+			for _, t := range []*Tensor{a, b} {
+				if g, fresh := gradFor(t); fresh {
+					copyTo(g, dout)
+				} else if g != nil {
+					addTo(g, dout)
+				}
 			}
 		}, a, b)
 	}
@@ -187,8 +188,8 @@ func ReLU(a *Tensor) *Tensor {
 	out := empty(a.shape...)
 	mapTo(out.Data, a.Data, func(x float32) float32 { return max(x, 0) })
 	return record(out, "ReLU", func(dout []float32) {
-		if g := gradOf(a); g != nil {
-			reluBackward(g, dout, out.Data)
+		if g, fresh := gradFor(a); g != nil {
+			reluBackward(g, fresh, dout, out.Data)
 		}
 	}, a)
 }
@@ -202,6 +203,8 @@ func AddReLU(a, b *Tensor) *Tensor {
 	out := empty(a.shape...)
 	addReLU(out.Data, a.Data, b.Data)
 	return record(out, "AddReLU", func(dout []float32) {
-		addReLUBackward(gradOf(a), gradOf(b), dout, out.Data)
+		da, freshA := gradFor(a)
+		db, freshB := gradFor(b)
+		addReLUBackward(da, db, freshA, freshB, dout, out.Data)
 	}, a, b)
 }

@@ -64,10 +64,19 @@ func accDeriv(dx, dout, x, y []float32, deriv func(x, y float32) float32) {
 	})
 }
 
-// reluBackward computes dx[i] += dout[i] where y[i] > 0.
-func reluBackward(dx, dout, y []float32) {
+// copyTo computes dst[i] = src[i] in parallel chunks.
+func copyTo(dst, src []float32) {
+	parallel.For(len(dst), grainElems, func(lo, hi int) { copy(dst[lo:hi], src[lo:hi]) })
+}
+
+// reluBackward computes dx[i] += dout[i] where y[i] > 0 (dx cleared
+// chunk by chunk first when fresh, see gradFor).
+func reluBackward(dx []float32, fresh bool, dout, y []float32) {
 	parallel.For(len(dx), grainElems, func(lo, hi int) {
 		d, g, ys := dx[lo:hi], dout[lo:hi], y[lo:hi]
+		if fresh {
+			clear(d)
+		}
 		g = g[:len(d)]
 		ys = ys[:len(d)]
 		for i := range d {
@@ -97,11 +106,18 @@ func addReLU(y, a, b []float32) {
 	})
 }
 
-// addReLUBackward accumulates the gated gradient into da and db (either may be nil).
-func addReLUBackward(da, db, dout, y []float32) {
+// addReLUBackward accumulates the gated gradient into da and db (either
+// may be nil; a fresh one is cleared chunk by chunk first, see gradFor).
+func addReLUBackward(da, db []float32, freshA, freshB bool, dout, y []float32) {
 	parallel.For(len(dout), grainElems, func(lo, hi int) {
 		g, ys := dout[lo:hi], y[lo:hi]
 		ys = ys[:len(g)]
+		if freshA {
+			clear(da[lo:hi])
+		}
+		if freshB {
+			clear(db[lo:hi])
+		}
 		switch {
 		case da != nil && db != nil:
 			das, dbs := da[lo:hi], db[lo:hi]

@@ -29,7 +29,7 @@ func GlobalAvgPool(x *Tensor) *Tensor {
 		}
 	})
 	return record(out, "GlobalAvgPool", func(dout []float32) {
-		dx := gradOf(x)
+		dx, fresh := gradFor(x)
 		if dx == nil {
 			return
 		}
@@ -37,6 +37,12 @@ func GlobalAvgPool(x *Tensor) *Tensor {
 			for nc := lo; nc < hi; nc++ {
 				d := dout[nc] * inv
 				row := dx[nc*hw : (nc+1)*hw]
+				if fresh {
+					for i := range row {
+						row[i] = d
+					}
+					continue
+				}
 				for i := range row {
 					row[i] += d
 				}
