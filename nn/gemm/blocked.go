@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -368,18 +369,27 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kl, j0, j1, nr int)
 	}
 }
 
-var bufPool sync.Pool
+// bufPools holds scratch slices by size class: class c has capacity 1<<c,
+// so a call never drops a pooled buffer for being a little too small.
+var bufPools [48]sync.Pool
 
 // getBuf returns a pooled scratch slice of length n (contents undefined).
 func getBuf(n int) *[]float32 {
-	if p, ok := bufPool.Get().(*[]float32); ok && cap(*p) >= n {
+	c := bits.Len(uint(max(n, 1) - 1))
+	if p, ok := bufPools[c].Get().(*[]float32); ok {
 		*p = (*p)[:n]
 		return p
 	}
-	s := make([]float32, n)
+	s := make([]float32, n, 1<<c)
 	return &s
 }
 
-func putBuf(p *[]float32) { bufPool.Put(p) }
+// putBuf returns a slice from getBuf to its pool.
+func putBuf(p *[]float32) {
+	c := bits.Len(uint(cap(*p) - 1))
+	if cap(*p) == 1<<c {
+		bufPools[c].Put(p)
+	}
+}
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

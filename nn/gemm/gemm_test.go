@@ -358,3 +358,18 @@ func TestDotKernelsAgreeWithFloat64(t *testing.T) {
 		}
 	}
 }
+
+func TestScratchBuffers(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 1000, 1024, 1025, 92160} {
+		p := getBuf(n)
+		if len(*p) != n || cap(*p) < n || cap(*p)&(cap(*p)-1) != 0 {
+			t.Fatalf("getBuf(%d): len %d cap %d, want len %d and a power-of-two cap", n, len(*p), cap(*p), n)
+		}
+		putBuf(p)
+		q := getBuf(n)
+		if len(*q) != n {
+			t.Fatalf("getBuf(%d) after putBuf: len %d", n, len(*q))
+		}
+		putBuf(q)
+	}
+}
