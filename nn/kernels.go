@@ -44,16 +44,6 @@ func zip(dst, a, b []float32, f func(x, y float32) float32) {
 	})
 }
 
-// accZip computes dst[i] += f(a[i], b[i]) in parallel chunks.
-func accZip(dst, a, b []float32, f func(x, y float32) float32) {
-	parallel.For(len(dst), grainElems, func(lo, hi int) {
-		d, x, y := dst[lo:hi], a[lo:hi], b[lo:hi]
-		for i := range d {
-			d[i] += f(x[i], y[i])
-		}
-	})
-}
-
 // accDeriv computes dx[i] += dout[i]·deriv(x[i], y[i]).
 func accDeriv(dx, dout, x, y []float32, deriv func(x, y float32) float32) {
 	parallel.For(len(dx), grainElems, func(lo, hi int) {
