@@ -10,7 +10,7 @@ import (
 )
 
 // EnvVar names the environment variable the harness reads to pick a backend:
-// "go", "openblas", "naive", or "" / "auto" for Default.
+// "go", "openblas", "gonum", "naive", or "" / "auto" for Default.
 const EnvVar = "SIAMBENCH_GEMM"
 
 // registry maps backend names to constructors. It is filled by init
