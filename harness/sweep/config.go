@@ -68,8 +68,8 @@ func Defaults() Config {
 // Default budget of a sweep that names none.
 const (
 	DefaultBackbone  = "refnet"
-	DefaultBatchSize = 256
-	DefaultEpochs    = 5
+	DefaultBatchSize = 128
+	DefaultEpochs    = 4
 )
 
 // LoadFile reads a sweep.yaml. Unknown keys are an error (a typo must not
