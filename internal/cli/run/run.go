@@ -83,7 +83,7 @@ that command.
 (optimizer, base_lr, lr_batch_div, weight_decay, momentum, warmup_epochs,
 target_momentum, target_schedule). Several comma-separated values make one run
 per value.`,
-		Example: `  # the default sweep (≈ 12 minutes on 2 cores)
+		Example: `  # the default sweep (time and numbers measured on 2 cores: docs/harness.md)
   bench run
 
   # two methods, two batch sizes, three seeds
