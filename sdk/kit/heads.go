@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/sdk"
 )
 
 // BN says whether and how a head layer normalises its output.
@@ -32,15 +33,15 @@ type Layer struct {
 // i's tensors are named "name.i.0.weight", "name.i.0.bias" (only without BN),
 // "name.i.1.gamma"/"beta" (Affine) and "name.i.1.running_mean"/"running_var"
 // (Affine and Plain). Linear weights are initialised as PyTorch's nn.Linear
-// from rng. A non-positive width is an error.
+// from rng. A non-positive width is an error wrapping sdk.ErrBadInput.
 func NewMLP(rng *rand.Rand, name string, in int, layers ...Layer) (*nn.Sequential, error) {
 	if len(layers) == 0 {
-		return nil, fmt.Errorf("head %s: no layers", name)
+		return nil, fmt.Errorf("%w: head %s: no layers", sdk.ErrBadInput, name)
 	}
 	mods := make([]nn.Module, len(layers))
 	for i, l := range layers {
 		if in < 1 || l.Out < 1 {
-			return nil, fmt.Errorf("head %s: layer %d maps %d → %d features; widths must be at least 1", name, i, in, l.Out)
+			return nil, fmt.Errorf("%w: head %s: layer %d maps %d → %d features; widths must be at least 1", sdk.ErrBadInput, name, i, in, l.Out)
 		}
 		seq := []nn.Module{nn.NewLinear(rng, in, l.Out, l.BN == NoBN)}
 		switch l.BN {

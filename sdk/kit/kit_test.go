@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -334,5 +335,81 @@ func TestOutputStd(t *testing.T) {
 				t.Errorf("OutputStd = %v, want %v ± %v", got, tc.want, tc.tol)
 			}
 		})
+	}
+}
+
+// SaveState/LoadState round-trip heads, optimizer state and step count, and
+// refuse other options, other methods and use before Init, changing nothing.
+func TestSaveLoadState(t *testing.T) {
+	build := func(dim string) (Options, *nn.Sequential, *HeadOptimizer) {
+		o, err := ParseOptions([]sdk.OptionSpec{{Name: "dim", Type: "int", Default: "3"}}, map[string]string{"dim": dim})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := NewMLP(rand.New(rand.NewPCG(1, 1)), "h", 2, Layer{Out: o.Int("dim"), BN: Affine})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt, err := NewHeadOptimizer(sdk.Hyper{Momentum: 0.9}, h.Params(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o, h, opt
+	}
+	o, h, opt := build("3")
+	h.Forward(nn.Randn(rand.New(rand.NewPCG(2, 2)), 1, 4, 2)) // move the BN statistics
+	for _, p := range h.Params() {
+		p.T.Grad = make([]float32, p.T.Len())
+		p.T.Grad[0] = 1
+	}
+	opt.Step(sdk.StepInput{LR: 0.1})
+	if secs := Heads(h, nil); len(secs) != 2 || secs[0].Name != "params" || len(secs[0].Params) != 3 || secs[1].Name != "buffers" || len(secs[1].Params) != 2 {
+		t.Fatalf("Heads(h, nil) = %+v", secs)
+	}
+	blob, err := SaveState("demo", o, 7, opt, Heads(h)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2, h2, opt2 := build("3")
+	var steps int64
+	if err := LoadState(blob, "demo", o2, opt2, &steps, Heads(h2)...); err != nil {
+		t.Fatal(err)
+	}
+	if steps != 7 {
+		t.Errorf("steps = %d, want 7", steps)
+	}
+	for i, s := range Heads(h) {
+		for j, p := range s.Params {
+			if q := Heads(h2)[i].Params[j]; !slices.Equal(p.T.Data, q.T.Data) {
+				t.Errorf("%s %s: %v, want %v", s.Name, p.Name, q.T.Data, p.T.Data)
+			}
+		}
+	}
+	if got, want := opt2.State(), opt.State(); len(got) != len(want) || !slices.Equal(got[0].T.Data, want[0].T.Data) {
+		t.Errorf("optimizer state not restored")
+	}
+	o3, h3, opt3 := build("4")
+	before := append([]float32(nil), h3.Params()[0].T.Data...)
+	for _, tc := range []struct {
+		name, method string
+		opt          *HeadOptimizer
+		want         string
+	}{
+		{"other options", "demo", opt3, "state saved with options map[dim:3], this demo was initialised with map[dim:4]"},
+		{"other method", "other", opt3, `saved by method "demo"`},
+		{"before Init", "demo", nil, "SetState before Init"},
+	} {
+		if err := LoadState(blob, tc.method, o3, tc.opt, &steps, Heads(h3)...); err == nil || !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want ErrBadInput containing %q", tc.name, err, tc.want)
+		}
+	}
+	if !slices.Equal(h3.Params()[0].T.Data, before) || steps != 7 {
+		t.Error("a refused LoadState changed the heads or the step count")
+	}
+	if _, err := SaveState("demo", o, 0, nil); err == nil || !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), "State before Init") {
+		t.Errorf("SaveState before Init: err = %v", err)
+	}
+	if _, err := NewMLP(rand.New(rand.NewPCG(1, 1)), "bad", 0, Layer{Out: 1}); !errors.Is(err, sdk.ErrBadInput) {
+		t.Errorf("NewMLP with zero input width: err = %v, want ErrBadInput", err)
 	}
 }

@@ -95,6 +95,15 @@ func (o *HeadOptimizer) State() []*nn.Param {
 	return s
 }
 
+// optimizerSection names the optimizer's section in a state blob.
+const optimizerSection = "optimizer"
+
+// Section returns State as the state blob section "optimizer", which
+// Decoded.Restore reads back.
+func (o *HeadOptimizer) Section() Section {
+	return Section{Name: optimizerSection, Params: o.State()}
+}
+
 // SetState restores a State. An entry that names no parameter, or has the
 // wrong size, is an error and nothing is changed.
 func (o *HeadOptimizer) SetState(state []*nn.Param) error {

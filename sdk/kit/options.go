@@ -61,3 +61,41 @@ func (o Options) FloatIn(name string, lo, hi float64) (float64, error) {
 	}
 	return v, nil
 }
+
+// Checker reads range-checked options and keeps the first error, so Init
+// reads several and tests once:
+//
+//	c := o.Check()
+//	dim, hidden := c.IntAtLeast("dim", 1), c.IntAtLeast("hidden", 1)
+//	if c.Err != nil {
+//		return c.Err
+//	}
+//
+// Once Err is set, later reads return 0 and leave it as it is.
+type Checker struct {
+	o   Options
+	Err error // the first failed check's error (see Options.Invalid), or nil
+}
+
+// Check returns a Checker over o.
+func (o Options) Check() *Checker { return &Checker{o: o} }
+
+// IntAtLeast is Options.IntAtLeast, keeping the first error.
+func (c *Checker) IntAtLeast(name string, min int) int {
+	if c.Err != nil {
+		return 0
+	}
+	v, err := c.o.IntAtLeast(name, min)
+	c.Err = err
+	return v
+}
+
+// FloatIn is Options.FloatIn, keeping the first error.
+func (c *Checker) FloatIn(name string, lo, hi float64) float64 {
+	if c.Err != nil {
+		return 0
+	}
+	v, err := c.o.FloatIn(name, lo, hi)
+	c.Err = err
+	return v
+}

@@ -70,3 +70,21 @@ func TestRangeHelpers(t *testing.T) {
 		})
 	}
 }
+
+// A Checker returns the first failed check's error, and later reads leave it.
+func TestChecker(t *testing.T) {
+	o, err := ParseOptions(testSpecs, map[string]string{"dim": "0", "temperature": "-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.Check()
+	temp, dim := c.FloatIn("temperature", 0, 1), c.IntAtLeast("dim", 1)
+	if temp != 0 || dim != 0 || c.Err == nil || !errors.Is(c.Err, sdk.ErrBadInput) || !strings.Contains(c.Err.Error(), "option temperature=-1") {
+		t.Errorf("temperature %v, dim %v, err %v: want the temperature error first", temp, dim, c.Err)
+	}
+	o, _ = ParseOptions(testSpecs, nil)
+	c = o.Check()
+	if dim, temp := c.IntAtLeast("dim", 1), c.FloatIn("temperature", 0, 1); dim != 512 || temp != 0.5 || c.Err != nil {
+		t.Errorf("defaults: dim %v, temperature %v, err %v", dim, temp, c.Err)
+	}
+}

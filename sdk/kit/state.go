@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strings"
 
@@ -104,6 +105,82 @@ func (d Decoded) CopyInto(section string, dst []*nn.Param) {
 	for i, p := range dst {
 		copy(p.T.Data, d[section][i].T.Data)
 	}
+}
+
+// Restore fits every section and the optimizer state (section "optimizer",
+// see HeadOptimizer.Section) and only then copies the sections in, so a bad
+// blob is an error wrapping sdk.ErrBadInput and changes nothing.
+func (d Decoded) Restore(opt *HeadOptimizer, sections ...Section) error {
+	for _, s := range sections {
+		if err := d.Fit(s.Name, s.Params); err != nil {
+			return err
+		}
+	}
+	if err := opt.SetState(d[optimizerSection]); err != nil {
+		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
+	}
+	for _, s := range sections {
+		d.CopyInto(s.Name, s.Params)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// The state of a method built on kit
+
+// Meta is the JSON meta SaveState writes: the options the method was
+// initialised with and the steps it has taken.
+type Meta struct {
+	Options map[string]string `json:"options"`
+	Steps   int64             `json:"steps"`
+}
+
+// Heads returns the sections "params" and "buffers": the parameters, then
+// the buffers (BN running statistics), of heads in order; nil heads are
+// skipped (an optional predictor, or every head before Init).
+func Heads(heads ...*nn.Sequential) []Section {
+	var params, bufs []*nn.Param
+	for _, h := range heads {
+		if h != nil {
+			params, bufs = append(params, h.Params()...), append(bufs, h.Buffers()...)
+		}
+	}
+	return []Section{{Name: "params", Params: params}, {Name: "buffers", Params: bufs}}
+}
+
+// SaveState is sdk.Method.State for a method whose state is its options, a
+// step count, the head sections and the optimizer opt: it encodes
+// Meta{o.Map(), steps}, the sections and opt.Section(). A nil opt means the
+// method has not been initialised: an sdk.ErrBadInput error.
+func SaveState(method string, o Options, steps int64, opt *HeadOptimizer, sections ...Section) ([]byte, error) {
+	if opt == nil {
+		return nil, fmt.Errorf("%w: State before Init", sdk.ErrBadInput)
+	}
+	return EncodeState(method, Meta{Options: o.Map(), Steps: steps}, append(sections[:len(sections):len(sections)], opt.Section())...)
+}
+
+// LoadState is sdk.Method.SetState for a SaveState blob: it checks the
+// method name and that the blob was saved with the options o, then restores
+// the sections and opt (Decoded.Restore) and sets *steps to the saved step
+// count. Every failure wraps sdk.ErrBadInput and changes nothing; a nil opt
+// means the method has not been initialised.
+func LoadState(blob []byte, method string, o Options, opt *HeadOptimizer, steps *int64, sections ...Section) error {
+	if opt == nil {
+		return fmt.Errorf("%w: SetState before Init", sdk.ErrBadInput)
+	}
+	var mt Meta
+	d, err := DecodeState(blob, method, &mt)
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(mt.Options, o.Map()) {
+		return fmt.Errorf("%w: state saved with options %v, this %s was initialised with %v", sdk.ErrBadInput, mt.Options, method, o.Map())
+	}
+	if err := d.Restore(opt, sections...); err != nil {
+		return err
+	}
+	*steps = mt.Steps
+	return nil
 }
 
 // ---------------------------------------------------------------------------

@@ -24,3 +24,26 @@ func TestToyInProcess(t *testing.T) {
 		})
 	}
 }
+
+// InitErrors passes on options the toy refuses and fails on ones it takes.
+func TestInitErrors(t *testing.T) {
+	newToy := func() sdk.Method { return toy.New() }
+	cfg := sdk.InitConfig{FeatureDim: 4, BatchSize: 2}
+	sdktest.InitErrors(t, newToy, cfg,
+		sdktest.InitError{Options: map[string]string{"dim": "0"}, Want: "option dim = 0"},
+		sdktest.InitError{Options: map[string]string{"nope": "1"}, Want: "nope"})
+	rec := &recorder{TB: t}
+	sdktest.InitErrors(rec, newToy, cfg, sdktest.InitError{Options: map[string]string{"dim": "3"}, Want: "dim"})
+	if !rec.failed {
+		t.Error("InitErrors passed on options Init accepts")
+	}
+}
+
+// recorder is a testing.TB whose Errorf records the failure instead of failing.
+type recorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recorder) Helper()                        {}
+func (r *recorder) Errorf(format string, a ...any) { r.failed = true }

@@ -69,8 +69,8 @@ func NewCmdNew(f *factory.Factory, runF func(*NewOptions) error) *cobra.Command 
 		Short: "Scaffold a new method plugin",
 		Long: `Scaffold a method plugin named NAME: main.go (one line), method.go (a
 projector and a negative-cosine loss to replace with yours), method_test.go
-(the SDK conformance suite) and a README. It compiles and passes its tests as
-generated.
+(the SDK conformance suite, the built binary checked over gRPC, a step
+benchmark) and a README. It compiles and passes its tests as generated.
 
 Inside a siambench checkout it goes to plugins/NAME, where make build builds
 bin/bench-method-NAME. Elsewhere it becomes its own Go module whose go.mod

@@ -7,7 +7,6 @@ package byol
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 
 	"github.com/siambench/siambench/nn"
@@ -61,17 +60,10 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	if err != nil {
 		return err
 	}
-	dim, err := o.IntAtLeast("dim", 1)
-	if err != nil {
-		return err
-	}
-	hidden, err := o.IntAtLeast("hidden", 1)
-	if err != nil {
-		return err
-	}
-	ph, err := o.IntAtLeast("pred_hidden", 0)
-	if err != nil {
-		return err
+	c := o.Check()
+	dim, hidden, ph := c.IntAtLeast("dim", 1), c.IntAtLeast("hidden", 1), c.IntAtLeast("pred_hidden", 0)
+	if c.Err != nil {
+		return c.Err
 	}
 	if ph == 0 {
 		ph = hidden
@@ -79,11 +71,11 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xb701))
 	proj, err := kit.NewMLP(rng, "projector", cfg.FeatureDim, mlp(hidden, dim)...)
 	if err != nil {
-		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
+		return err
 	}
 	pred, err := kit.NewMLP(rng, "predictor", dim, mlp(ph, dim)...)
 	if err != nil {
-		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
+		return err
 	}
 	target, _ := kit.NewMLP(rng, "target", cfg.FeatureDim, mlp(hidden, dim)...)
 	if err := optim.CopyParams(target, proj); err != nil {
@@ -144,53 +136,20 @@ func (m *Method) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, er
 
 // ---  state
 
-type meta struct {
-	Options map[string]string `json:"options"`
-	Steps   int64             `json:"steps"`
-}
-
 func (m *Method) sections() []kit.Section {
-	return []kit.Section{
-		{Name: "params", Params: append(m.proj.Params(), m.pred.Params()...)},
-		{Name: "buffers", Params: append(m.proj.Buffers(), m.pred.Buffers()...)},
-		{Name: "target", Params: append(m.target.Params(), m.target.Buffers()...)},
+	if m.proj == nil {
+		return nil
 	}
+	return append(kit.Heads(m.proj, m.pred), kit.Section{Name: "target", Params: append(m.target.Params(), m.target.Buffers()...)})
 }
 
 // State serialises the online and target heads and the optimizer state.
 func (m *Method) State() ([]byte, error) {
-	if m.proj == nil {
-		return nil, fmt.Errorf("%w: State before Init", sdk.ErrBadInput)
-	}
-	return kit.EncodeState("byol", meta{Options: m.opts.Map(), Steps: m.steps},
-		append(m.sections(), kit.Section{Name: "optimizer", Params: m.opt.State()})...)
+	return kit.SaveState("byol", m.opts, m.steps, m.opt, m.sections()...)
 }
 
 // SetState restores a State blob saved by a BYOL initialised with the same
 // options and feature dim; anything else is an error and changes nothing.
 func (m *Method) SetState(blob []byte) error {
-	if m.proj == nil {
-		return fmt.Errorf("%w: SetState before Init", sdk.ErrBadInput)
-	}
-	var mt meta
-	d, err := kit.DecodeState(blob, "byol", &mt)
-	if err != nil {
-		return err
-	}
-	if !maps.Equal(mt.Options, m.opts.Map()) {
-		return fmt.Errorf("%w: state saved with options %v, this BYOL was initialised with %v", sdk.ErrBadInput, mt.Options, m.opts.Map())
-	}
-	for _, s := range m.sections() {
-		if err := d.Fit(s.Name, s.Params); err != nil {
-			return err
-		}
-	}
-	if err := m.opt.SetState(d["optimizer"]); err != nil {
-		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
-	}
-	for _, s := range m.sections() {
-		d.CopyInto(s.Name, s.Params)
-	}
-	m.steps = mt.Steps
-	return nil
+	return kit.LoadState(blob, "byol", m.opts, m.opt, &m.steps, m.sections()...)
 }

@@ -6,7 +6,6 @@ package simclr
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 
 	"github.com/siambench/siambench/nn"
@@ -54,23 +53,16 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	if err != nil {
 		return err
 	}
-	temp, err := o.FloatIn("temperature", 0, 100)
-	if err != nil {
-		return err
-	}
-	dim, err := o.IntAtLeast("dim", 1)
-	if err != nil {
-		return err
-	}
-	hidden, err := o.IntAtLeast("hidden", 1)
-	if err != nil {
-		return err
+	c := o.Check()
+	temp, dim, hidden := c.FloatIn("temperature", 0, 100), c.IntAtLeast("dim", 1), c.IntAtLeast("hidden", 1)
+	if c.Err != nil {
+		return c.Err
 	}
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5c1))
 	proj, err := kit.NewMLP(rng, "projector", cfg.FeatureDim,
 		kit.Layer{Out: hidden, BN: kit.Affine, ReLU: true}, kit.Layer{Out: dim, BN: kit.NoBN})
 	if err != nil {
-		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
+		return err
 	}
 	opt, err := kit.NewHeadOptimizer(m.Describe().Hyper, proj.Params(), nil)
 	if err != nil {
@@ -146,47 +138,13 @@ func positives(zn []float32, n, k int) (pos, top1 float64) {
 
 // ---  state
 
-type meta struct {
-	Options map[string]string `json:"options"`
-	Steps   int64             `json:"steps"`
-}
-
 // State serialises the projector, its BN statistics and the optimizer state.
 func (m *Method) State() ([]byte, error) {
-	if m.proj == nil {
-		return nil, fmt.Errorf("%w: State before Init", sdk.ErrBadInput)
-	}
-	return kit.EncodeState("simclr", meta{Options: m.opts.Map(), Steps: m.steps},
-		kit.Section{Name: "params", Params: m.proj.Params()},
-		kit.Section{Name: "buffers", Params: m.proj.Buffers()},
-		kit.Section{Name: "optimizer", Params: m.opt.State()})
+	return kit.SaveState("simclr", m.opts, m.steps, m.opt, kit.Heads(m.proj)...)
 }
 
 // SetState restores a State blob saved by a SimCLR initialised with the same
 // options and feature dim; anything else is an error and changes nothing.
 func (m *Method) SetState(blob []byte) error {
-	if m.proj == nil {
-		return fmt.Errorf("%w: SetState before Init", sdk.ErrBadInput)
-	}
-	var mt meta
-	d, err := kit.DecodeState(blob, "simclr", &mt)
-	if err != nil {
-		return err
-	}
-	if !maps.Equal(mt.Options, m.opts.Map()) {
-		return fmt.Errorf("%w: state saved with options %v, this SimCLR was initialised with %v", sdk.ErrBadInput, mt.Options, m.opts.Map())
-	}
-	if err := d.Fit("params", m.proj.Params()); err != nil {
-		return err
-	}
-	if err := d.Fit("buffers", m.proj.Buffers()); err != nil {
-		return err
-	}
-	if err := m.opt.SetState(d["optimizer"]); err != nil {
-		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
-	}
-	d.CopyInto("params", m.proj.Params())
-	d.CopyInto("buffers", m.proj.Buffers())
-	m.steps = mt.Steps
-	return nil
+	return kit.LoadState(blob, "simclr", m.opts, m.opt, &m.steps, kit.Heads(m.proj)...)
 }

@@ -1,11 +1,8 @@
 package simclr
 
 import (
-	"context"
-	"errors"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/siambench/siambench/nn"
@@ -95,34 +92,15 @@ func TestConformance(t *testing.T) {
 }
 
 func TestInitErrors(t *testing.T) {
-	for _, tc := range []struct {
-		opts map[string]string
-		want string
-	}{
-		{map[string]string{"temperature": "0"}, "option temperature=0: must be in (0, 100]"},
-		{map[string]string{"temperature": "-1"}, "must be in (0, 100]"},
-		{map[string]string{"dim": "0"}, "option dim=0"},
-		{map[string]string{"temp": "0.1"}, "temperature (float, default 0.5)"},
-	} {
-		err := New().Init(sdk.InitConfig{FeatureDim: 8, BatchSize: 4, Options: tc.opts})
-		if err == nil || !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: err = %v, want ErrBadInput containing %q", tc.opts, err, tc.want)
-		}
-	}
+	sdktest.InitErrors(t, func() sdk.Method { return New() }, sdk.InitConfig{FeatureDim: 8, BatchSize: 4},
+		sdktest.InitError{Options: map[string]string{"temperature": "0"}, Want: "option temperature=0: must be in (0, 100]"},
+		sdktest.InitError{Options: map[string]string{"temperature": "-1"}, Want: "must be in (0, 100]"},
+		sdktest.InitError{Options: map[string]string{"dim": "0"}, Want: "option dim=0"},
+		sdktest.InitError{Options: map[string]string{"temp": "0.1"}, Want: "temperature (float, default 0.5)"})
 }
 
 func TestLearns(t *testing.T) {
-	res, err := kittest.Train(context.Background(), New(), kittest.Config{Seed: 1, Options: map[string]string{"dim": "32", "hidden": "64"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("simclr: %v", res)
-	if res.OutputDim != 32 {
-		t.Errorf("output_dim metric %v, want 32 (the harness's collapse rule needs it)", res.OutputDim)
-	}
-	if res.FinalAcc < 0.8 || res.FinalAcc < res.InitAcc+0.25 || res.FinalAcc < res.RawAcc+0.2 {
-		t.Errorf("kNN accuracy after training %.3f; want ≥ 0.8, ≥ init (%.3f) + 0.25 and ≥ raw (%.3f) + 0.2", res.FinalAcc, res.InitAcc, res.RawAcc)
-	}
+	res := kittest.Learns(t, New(), kittest.Config{Seed: 1, Options: map[string]string{"dim": "32", "hidden": "64"}}, 32)
 	// The contrastive loss must have fallen well below its value at init.
 	if first, last := kittest.Tail(res.Loss[:10], 10), kittest.Tail(res.Loss, 10); last > first-0.5 {
 		t.Errorf("loss %.3f → %.3f, want a drop of at least 0.5", first, last)

@@ -8,7 +8,6 @@ package simsiam
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 
 	"github.com/siambench/siambench/nn"
@@ -82,17 +81,10 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	if err != nil {
 		return err
 	}
-	dim, err := o.IntAtLeast("dim", 1)
-	if err != nil {
-		return err
-	}
-	hidden, err := o.IntAtLeast("hidden", 1)
-	if err != nil {
-		return err
-	}
-	ph, err := o.IntAtLeast("pred_hidden", 0)
-	if err != nil {
-		return err
+	c := o.Check()
+	dim, hidden, ph := c.IntAtLeast("dim", 1), c.IntAtLeast("hidden", 1), c.IntAtLeast("pred_hidden", 0)
+	if c.Err != nil {
+		return c.Err
 	}
 	if ph == 0 {
 		ph = max(1, dim/4)
@@ -101,13 +93,13 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x51a5))
 	proj, err := kit.NewMLP(rng, "projector", cfg.FeatureDim, projL...)
 	if err != nil {
-		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
+		return err
 	}
 	var pred *nn.Sequential
 	var predParams []*nn.Param
 	if o.Bool("predictor") {
 		if pred, err = kit.NewMLP(rng, "predictor", dim, predL...); err != nil {
-			return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
+			return err
 		}
 		predParams = pred.Params()
 	}
@@ -192,67 +184,13 @@ func (m *Method) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tens
 
 // ---  state
 
-type meta struct {
-	Options map[string]string `json:"options"`
-	Steps   int64             `json:"steps"`
-}
-
-func (m *Method) modules() []nn.Module {
-	if m.pred == nil {
-		return []nn.Module{m.proj}
-	}
-	return []nn.Module{m.proj, m.pred}
-}
-
-func collect(mods []nn.Module, buffers bool) []*nn.Param {
-	var ps []*nn.Param
-	for _, md := range mods {
-		if buffers {
-			ps = append(ps, md.Buffers()...)
-		} else {
-			ps = append(ps, md.Params()...)
-		}
-	}
-	return ps
-}
-
 // State serialises the heads, their BN statistics and the optimizer state.
 func (m *Method) State() ([]byte, error) {
-	if m.proj == nil {
-		return nil, fmt.Errorf("%w: State before Init", sdk.ErrBadInput)
-	}
-	return kit.EncodeState("simsiam", meta{Options: m.opts.Map(), Steps: m.steps},
-		kit.Section{Name: "params", Params: collect(m.modules(), false)},
-		kit.Section{Name: "buffers", Params: collect(m.modules(), true)},
-		kit.Section{Name: "optimizer", Params: m.opt.State()})
+	return kit.SaveState("simsiam", m.opts, m.steps, m.opt, kit.Heads(m.proj, m.pred)...)
 }
 
 // SetState restores a State blob saved by a SimSiam initialised with the
 // same options and feature dim; anything else is an error and changes nothing.
 func (m *Method) SetState(blob []byte) error {
-	if m.proj == nil {
-		return fmt.Errorf("%w: SetState before Init", sdk.ErrBadInput)
-	}
-	var mt meta
-	d, err := kit.DecodeState(blob, "simsiam", &mt)
-	if err != nil {
-		return err
-	}
-	if !maps.Equal(mt.Options, m.opts.Map()) {
-		return fmt.Errorf("%w: state saved with options %v, this SimSiam was initialised with %v", sdk.ErrBadInput, mt.Options, m.opts.Map())
-	}
-	params, bufs := collect(m.modules(), false), collect(m.modules(), true)
-	if err := d.Fit("params", params); err != nil {
-		return err
-	}
-	if err := d.Fit("buffers", bufs); err != nil {
-		return err
-	}
-	if err := m.opt.SetState(d["optimizer"]); err != nil {
-		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
-	}
-	d.CopyInto("params", params)
-	d.CopyInto("buffers", bufs)
-	m.steps = mt.Steps
-	return nil
+	return kit.LoadState(blob, "simsiam", m.opts, m.opt, &m.steps, kit.Heads(m.proj, m.pred)...)
 }

@@ -87,41 +87,32 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	if err != nil {
 		return err
 	}
-	ints := map[string]int{}
-	for _, c := range []struct {
-		name string
-		min  int
-	}{{"prototypes", 2}, {"dim", 1}, {"hidden", 1}, {"sinkhorn_iters", 1}, {"freeze_epochs", 0}, {"queue", 0}, {"queue_start", 0}} {
-		if ints[c.name], err = o.IntAtLeast(c.name, c.min); err != nil {
-			return err
-		}
+	c := o.Check()
+	k, dim, hidden := c.IntAtLeast("prototypes", 2), c.IntAtLeast("dim", 1), c.IntAtLeast("hidden", 1)
+	iters, freeze := c.IntAtLeast("sinkhorn_iters", 1), c.IntAtLeast("freeze_epochs", 0)
+	queue, queueStart := c.IntAtLeast("queue", 0), c.IntAtLeast("queue_start", 0)
+	temp, eps := c.FloatIn("temperature", 0, 100), c.FloatIn("epsilon", 0, 100)
+	if c.Err != nil {
+		return c.Err
 	}
-	temp, err := o.FloatIn("temperature", 0, 100)
-	if err != nil {
-		return err
-	}
-	eps, err := o.FloatIn("epsilon", 0, 100)
-	if err != nil {
-		return err
-	}
-	if q := ints["queue"]; q > 0 && q < cfg.BatchSize {
+	if queue > 0 && queue < cfg.BatchSize {
 		return o.Invalid("queue", fmt.Sprintf("must be 0 or at least the batch size %d", cfg.BatchSize))
 	}
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5a7))
 	proj, err := kit.NewMLP(rng, "projector", cfg.FeatureDim,
-		kit.Layer{Out: ints["hidden"], BN: kit.Affine, ReLU: true}, kit.Layer{Out: ints["dim"], BN: kit.NoBN})
+		kit.Layer{Out: hidden, BN: kit.Affine, ReLU: true}, kit.Layer{Out: dim, BN: kit.NoBN})
 	if err != nil {
-		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
+		return err
 	}
 	// Prototypes: nn.Linear(dim, K, bias=False) in the official code.
-	bound := float32(1 / math.Sqrt(float64(ints["dim"])))
-	protos := &nn.Param{Name: "prototypes", T: nn.Uniform(rng, -bound, bound, ints["prototypes"], ints["dim"]).SetRequiresGrad(true)}
+	bound := float32(1 / math.Sqrt(float64(dim)))
+	protos := &nn.Param{Name: "prototypes", T: nn.Uniform(rng, -bound, bound, k, dim).SetRequiresGrad(true)}
 	opt, err := kit.NewHeadOptimizer(m.Describe().Hyper, append(proj.Params(), protos), nil)
 	if err != nil {
 		return err
 	}
-	*m = Method{nLocal: m.nLocal, opts: o, temp: temp, eps: eps, iters: ints["sinkhorn_iters"],
-		freeze: ints["freeze_epochs"], queueLen: ints["queue"], queueStart: ints["queue_start"],
+	*m = Method{nLocal: m.nLocal, opts: o, temp: temp, eps: eps, iters: iters,
+		freeze: freeze, queueLen: queue, queueStart: queueStart,
 		proj: proj, protos: protos, opt: opt}
 	return nil
 }
@@ -309,7 +300,7 @@ func (m *Method) State() ([]byte, error) {
 		return nil, fmt.Errorf("%w: State before Init", sdk.ErrBadInput)
 	}
 	mt := meta{Options: m.opts.Map(), LocalCrops: m.nLocal, Steps: m.steps, QueueFill: m.queueFill, HasQueue: m.queue[0] != nil}
-	return kit.EncodeState("swav", mt, append(m.sections(), kit.Section{Name: "optimizer", Params: m.opt.State()})...)
+	return kit.EncodeState("swav", mt, append(m.sections(), m.opt.Section())...)
 }
 
 // SetState restores a State blob saved by a SwAV with the same crops,
@@ -337,16 +328,8 @@ func (m *Method) SetState(blob []byte) error {
 	if mt.QueueFill < 0 || mt.QueueFill > m.queueLen {
 		return fmt.Errorf("%w: swav state: queue fill %d outside [0, %d]", sdk.ErrBadInput, mt.QueueFill, m.queueLen)
 	}
-	for _, s := range secs {
-		if err := d.Fit(s.Name, s.Params); err != nil {
-			return err
-		}
-	}
-	if err := m.opt.SetState(d["optimizer"]); err != nil {
-		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
-	}
-	for _, s := range secs {
-		d.CopyInto(s.Name, s.Params)
+	if err := d.Restore(m.opt, secs...); err != nil {
+		return err
 	}
 	m.queue, m.queueFill, m.steps = queue, mt.QueueFill, mt.Steps
 	return nil

@@ -2,10 +2,9 @@ package swav
 
 import (
 	"context"
-	"errors"
+	"maps"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/siambench/siambench/nn"
@@ -170,9 +169,7 @@ func TestSwappedLoss(t *testing.T) {
 
 func small(extra map[string]string) map[string]string {
 	o := map[string]string{"prototypes": "10", "dim": "8", "hidden": "16"}
-	for k, v := range extra {
-		o[k] = v
-	}
+	maps.Copy(o, extra)
 	return o
 }
 
@@ -316,35 +313,16 @@ func TestQueue(t *testing.T) {
 }
 
 func TestInitErrors(t *testing.T) {
-	for _, tc := range []struct {
-		opts map[string]string
-		want string
-	}{
-		{map[string]string{"queue": "4"}, "option queue=4: must be 0 or at least the batch size 8"},
-		{map[string]string{"prototypes": "1"}, "option prototypes=1: must be at least 2"},
-		{map[string]string{"epsilon": "0"}, "option epsilon=0"},
-		{map[string]string{"sinkhorn": "3"}, "sinkhorn_iters (int, default 3)"},
-	} {
-		err := New().Init(sdk.InitConfig{FeatureDim: 8, BatchSize: 8, Options: tc.opts})
-		if err == nil || !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: err = %v, want ErrBadInput containing %q", tc.opts, err, tc.want)
-		}
-	}
+	sdktest.InitErrors(t, func() sdk.Method { return New() }, sdk.InitConfig{FeatureDim: 8, BatchSize: 8},
+		sdktest.InitError{Options: map[string]string{"queue": "4"}, Want: "option queue=4: must be 0 or at least the batch size 8"},
+		sdktest.InitError{Options: map[string]string{"prototypes": "1"}, Want: "option prototypes=1: must be at least 2"},
+		sdktest.InitError{Options: map[string]string{"epsilon": "0"}, Want: "option epsilon=0"},
+		sdktest.InitError{Options: map[string]string{"sinkhorn": "3"}, Want: "sinkhorn_iters (int, default 3)"})
 	if v := New().Describe().Views; len(v) != 2 || v[0].Count != 2 || v[1].Count != 4 || v[1].Size != -50 || v[1].Preset != "swav-local" {
 		t.Errorf("default views %+v, want 2 global + 4 local at half size", v)
 	}
 }
 
 func TestLearns(t *testing.T) {
-	res, err := kittest.Train(context.Background(), New(), kittest.Config{Seed: 1, Options: map[string]string{"dim": "32", "hidden": "64"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("swav: %v", res)
-	if res.OutputDim != 32 {
-		t.Errorf("output_dim metric %v, want 32 (the harness's collapse rule needs it)", res.OutputDim)
-	}
-	if res.FinalAcc < 0.8 || res.FinalAcc < res.InitAcc+0.25 || res.FinalAcc < res.RawAcc+0.2 {
-		t.Errorf("kNN accuracy after training %.3f; want ≥ 0.8, ≥ init (%.3f) + 0.25 and ≥ raw (%.3f) + 0.2", res.FinalAcc, res.InitAcc, res.RawAcc)
-	}
+	kittest.Learns(t, New(), kittest.Config{Seed: 1, Options: map[string]string{"dim": "32", "hidden": "64"}}, 32)
 }
