@@ -144,6 +144,11 @@ func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int, relu bool)
 			xs := x[nc*hw : (nc+1)*hw]
 			ys := y[nc*hw : (nc+1)*hw]
 			ys = ys[:len(xs)]
+			if useAVX512 && len(xs) >= 16 {
+				v := len(xs) &^ 15
+				affineAVX512(&ys[0], &xs[0], v, scale, shift, relu)
+				xs, ys = xs[v:], ys[v:]
+			}
 			if relu {
 				for i, v := range xs {
 					ys[i] = max(v*scale+shift, 0)
@@ -232,6 +237,17 @@ func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, in
 			}
 			k := g * is / m
 			a, b := sumDy[ch], sumDyXhat[ch]
+			if useAVX512 && len(xs) >= 16 {
+				v := len(xs) &^ 15
+				c := [6]float32{mu, is, k, m, a, b}
+				var mp *float32
+				if ms != nil {
+					mp = &ms[0]
+					ms = ms[v:]
+				}
+				bnDxAVX512(&ds[0], &xs[0], &gs[0], mp, v, &c, false)
+				xs, gs, ds = xs[v:], gs[v:], ds[v:]
+			}
 			if ms != nil {
 				for j, v := range xs {
 					xhat := (v - mu) * is
@@ -250,6 +266,29 @@ func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, in
 // shiftedSums returns Σ(x−shift) and Σ(x−shift)² over xs, with four
 // independent accumulators so the adds pipeline (a fixed order: deterministic).
 func shiftedSums(xs []float32, shift float32) (s, q float32) {
+	if useAVX512 && len(xs) >= 16 {
+		v := len(xs) &^ 15
+		var lanes [32]float32
+		shiftedSumsAVX512(&xs[0], v, shift, &lanes)
+		s, q = sumLanes(&lanes)
+		ts, tq := shiftedSumsGo(xs[v:], shift)
+		return s + ts, q + tq
+	}
+	return shiftedSumsGo(xs, shift)
+}
+
+// sumLanes adds up the two 16-lane accumulators of an AVX-512 row kernel
+// in a fixed order.
+func sumLanes(l *[32]float32) (a, b float32) {
+	for i := 0; i < 16; i++ {
+		a += l[i]
+		b += l[16+i]
+	}
+	return a, b
+}
+
+// shiftedSumsGo is shiftedSums in Go (tails; builds without the kernels).
+func shiftedSumsGo(xs []float32, shift float32) (s, q float32) {
 	var s0, s1, s2, s3, q0, q1, q2, q3 float32
 	i := 0
 	for ; i+4 <= len(xs); i += 4 {
@@ -267,6 +306,20 @@ func shiftedSums(xs []float32, shift float32) (s, q float32) {
 
 // dySums returns Σdy and Σdy·(x−mu) over a row, four accumulators wide.
 func dySums(xs, dy []float32, mu float32) (a, b float32) {
+	dy = dy[:len(xs)]
+	if useAVX512 && len(xs) >= 16 {
+		v := len(xs) &^ 15
+		var lanes [32]float32
+		dySumsAVX512(&xs[0], &dy[0], nil, v, mu, &lanes)
+		a, b = sumLanes(&lanes)
+		ta, tb := dySumsGo(xs[v:], dy[v:], mu)
+		return a + ta, b + tb
+	}
+	return dySumsGo(xs, dy, mu)
+}
+
+// dySumsGo is dySums in Go.
+func dySumsGo(xs, dy []float32, mu float32) (a, b float32) {
 	dy = dy[:len(xs)]
 	var a0, a1, a2, a3, b0, b1, b2, b3 float32
 	i := 0
@@ -287,6 +340,20 @@ func dySums(xs, dy []float32, mu float32) (a, b float32) {
 
 // dySumsMasked is dySums with dy gated by the fused ReLU's output mask.
 func dySumsMasked(xs, dy, mask []float32, mu float32) (a, b float32) {
+	dy, mask = dy[:len(xs)], mask[:len(xs)]
+	if useAVX512 && len(xs) >= 16 {
+		v := len(xs) &^ 15
+		var lanes [32]float32
+		dySumsAVX512(&xs[0], &dy[0], &mask[0], v, mu, &lanes)
+		a, b = sumLanes(&lanes)
+		ta, tb := dySumsMaskedGo(xs[v:], dy[v:], mask[v:], mu)
+		return a + ta, b + tb
+	}
+	return dySumsMaskedGo(xs, dy, mask, mu)
+}
+
+// dySumsMaskedGo is dySumsMasked in Go.
+func dySumsMaskedGo(xs, dy, mask []float32, mu float32) (a, b float32) {
 	dy, mask = dy[:len(xs)], mask[:len(xs)]
 	var a0, a1, a2, a3, b0, b1, b2, b3 float32
 	i := 0

@@ -48,3 +48,21 @@ func BenchmarkSimSiamHeads(b *testing.B) {
 		loss.FreeGraph()
 	}
 }
+
+// BenchmarkConvStride2 times forward+backward (dx, dW) of the reference
+// network's stride-2 layer, conv3x3(32→64, stride 2, pad 1) at batch 256
+// on 28×28 maps (strided im2col/col2im; the GEMMs are small).
+func BenchmarkConvStride2(b *testing.B) {
+	r := rng(4)
+	x := req(nn.Randn(r, 1, 256, 32, 28, 28))
+	w := req(nn.Randn(r, 0.1, 64, 32, 3, 3))
+	seed := nn.Randn(r, 1, 256, 64, 14, 14).Data
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		x.ZeroGrad()
+		w.ZeroGrad()
+		y := nn.Conv2d(x, w, nil, 2, 1)
+		y.BackwardWith(seed)
+		y.FreeGraph()
+	}
+}

@@ -1,0 +1,167 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX-512 row kernels for batch norm (see rowkern.go). Each processes n
+// floats, n a multiple of 16 (the Go wrappers do the tails), unaligned.
+
+// func affineAVX512(y, x *float32, n int, scale, shift float32, relu bool)
+// y = x·scale + shift (a multiply then an add, as the Go loop), then
+// max(y, 0) when relu (NaN propagates).
+TEXT ·affineAVX512(SB), NOSPLIT, $0-33
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Z1
+	VBROADCASTSS shift+28(FP), Z2
+	MOVBLZX relu+32(FP), AX
+	VPXORD Z3, Z3, Z3
+	SHRQ $4, CX
+	JZ affine_done
+	TESTQ AX, AX
+	JNZ affine_relu
+affine_loop:
+	VMULPS (SI), Z1, Z0
+	VADDPS Z2, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ affine_loop
+	JMP affine_done
+affine_relu:
+	VMULPS (SI), Z1, Z0
+	VADDPS Z2, Z0, Z0
+	VMAXPS Z0, Z3, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ affine_relu
+affine_done:
+	VZEROUPPER
+	RET
+
+// func shiftedSumsAVX512(x *float32, n int, shift float32, out *[32]float32)
+// out[0:16] = lane sums of x−shift, out[16:32] = lane sums of (x−shift)².
+TEXT ·shiftedSumsAVX512(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS shift+16(FP), Z1
+	MOVQ out+24(FP), DI
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	SHRQ $4, CX
+	JZ ss_done
+ss_loop:
+	VMOVUPS (SI), Z0
+	VSUBPS Z1, Z0, Z0
+	VADDPS Z0, Z2, Z2
+	VFMADD231PS Z0, Z0, Z3
+	ADDQ $64, SI
+	DECQ CX
+	JNZ ss_loop
+ss_done:
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	VZEROUPPER
+	RET
+
+// func dySumsAVX512(x, dy, mask *float32, n int, mu float32, out *[32]float32)
+// out[0:16] = lane sums of g, out[16:32] = lane sums of g·(x−mu), where
+// g = dy, or dy where mask ≠ 0 (else 0) when mask is non-nil.
+TEXT ·dySumsAVX512(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ dy+8(FP), DX
+	MOVQ mask+16(FP), R8
+	MOVQ n+24(FP), CX
+	VBROADCASTSS mu+32(FP), Z1
+	MOVQ out+40(FP), DI
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	SHRQ $4, CX
+	JZ ds_done
+	TESTQ R8, R8
+	JNZ ds_masked
+ds_loop:
+	VMOVUPS (DX), Z4
+	VMOVUPS (SI), Z0
+	VSUBPS Z1, Z0, Z0
+	VADDPS Z4, Z2, Z2
+	VFMADD231PS Z0, Z4, Z3
+	ADDQ $64, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ ds_loop
+	JMP ds_done
+ds_masked:
+	VMOVUPS (R8), Z5
+	VPTESTMD Z5, Z5, K1
+	VMOVUPS.Z (DX), K1, Z4
+	VMOVUPS (SI), Z0
+	VSUBPS Z1, Z0, Z0
+	VADDPS Z4, Z2, Z2
+	VFMADD231PS Z0, Z4, Z3
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, R8
+	DECQ CX
+	JNZ ds_masked
+ds_done:
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	VZEROUPPER
+	RET
+
+// func bnDxAVX512(dx, x, dy, mask *float32, n int, c *[6]float32, fresh bool)
+// c = {mu, invstd, k, m, a, b}: with g = dy (gated by mask ≠ 0 when mask
+// is non-nil) and xhat = (x−mu)·invstd, dx += k·((m·g − a) − xhat·b)
+// (dx = … when fresh), in the Go loop's order of operations.
+TEXT ·bnDxAVX512(SB), NOSPLIT, $0-49
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ mask+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVQ c+40(FP), AX
+	MOVBLZX fresh+48(FP), BX
+	VBROADCASTSS 0(AX), Z10
+	VBROADCASTSS 4(AX), Z11
+	VBROADCASTSS 8(AX), Z12
+	VBROADCASTSS 12(AX), Z13
+	VBROADCASTSS 16(AX), Z14
+	VBROADCASTSS 20(AX), Z15
+	SHRQ $4, CX
+	JZ dx_done
+dx_loop:
+	VMOVUPS (SI), Z0
+	VSUBPS Z10, Z0, Z0
+	VMULPS Z11, Z0, Z0
+	VMULPS Z15, Z0, Z0
+	TESTQ R8, R8
+	JZ dx_plain
+	VMOVUPS (R8), Z5
+	VPTESTMD Z5, Z5, K1
+	VMOVUPS.Z (DX), K1, Z4
+	ADDQ $64, R8
+	JMP dx_have
+dx_plain:
+	VMOVUPS (DX), Z4
+dx_have:
+	VMULPS Z13, Z4, Z4
+	VSUBPS Z14, Z4, Z4
+	VSUBPS Z0, Z4, Z4
+	VMULPS Z12, Z4, Z4
+	TESTQ BX, BX
+	JNZ dx_store
+	VADDPS (DI), Z4, Z4
+dx_store:
+	VMOVUPS Z4, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ dx_loop
+dx_done:
+	VZEROUPPER
+	RET

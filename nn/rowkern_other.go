@@ -1,0 +1,16 @@
+//go:build !amd64 || purego
+
+package nn
+
+// useAVX512 is false: no assembly row kernels in this build.
+const useAVX512 = false
+
+func affineAVX512(y, x *float32, n int, scale, shift float32, relu bool) { panic("unreachable") }
+
+func shiftedSumsAVX512(x *float32, n int, shift float32, out *[32]float32) { panic("unreachable") }
+
+func dySumsAVX512(x, dy, mask *float32, n int, mu float32, out *[32]float32) {
+	panic("unreachable")
+}
+
+func bnDxAVX512(dx, x, dy, mask *float32, n int, c *[6]float32, fresh bool) { panic("unreachable") }

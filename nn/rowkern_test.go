@@ -1,0 +1,98 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestRowKernels checks the AVX-512 row kernels (where the CPU has them)
+// against their Go loops on every length up to 100 and unaligned starts:
+// the elementwise ones bit for bit, the sums to float32 rounding.
+func TestRowKernels(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512 row kernels in this build or on this CPU")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	vec := func(n int, relu bool) []float32 {
+		v := make([]float32, n+1)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+			if relu { // a ReLU output: ≥ 0, half of it 0
+				v[i] = max(v[i], 0)
+			}
+		}
+		return v[1:] // unaligned
+	}
+	close := func(a, b float32, scale float64) bool {
+		return math.Abs(float64(a-b)) <= 1e-5*scale
+	}
+	for n := 0; n <= 100; n++ {
+		x, dy, mask := vec(n, false), vec(n, false), vec(n, true)
+		v := n &^ 15
+		for _, relu := range []bool{false, true} {
+			y := vec(n, false)
+			want := make([]float32, n)
+			for i, xv := range x {
+				want[i] = xv*0.7 - 0.3
+				if relu {
+					want[i] = max(want[i], 0)
+				}
+			}
+			if v > 0 {
+				affineAVX512(&y[0], &x[0], v, 0.7, -0.3, relu)
+			}
+			for i := 0; i < v; i++ {
+				if y[i] != want[i] {
+					t.Fatalf("affine n=%d relu=%v [%d]: %v want %v", n, relu, i, y[i], want[i])
+				}
+			}
+		}
+		s, q := shiftedSums(x, 0.25)
+		ws, wq := shiftedSumsGo(x, 0.25)
+		if !close(s, ws, float64(n)) || !close(q, wq, float64(n)) {
+			t.Errorf("shiftedSums n=%d: %v %v want %v %v", n, s, q, ws, wq)
+		}
+		a, b := dySums(x, dy, 0.1)
+		wa, wb := dySumsGo(x, dy, 0.1)
+		if !close(a, wa, float64(n)) || !close(b, wb, float64(n)) {
+			t.Errorf("dySums n=%d: %v %v want %v %v", n, a, b, wa, wb)
+		}
+		a, b = dySumsMasked(x, dy, mask, 0.1)
+		wa, wb = dySumsMaskedGo(x, dy, mask, 0.1)
+		if !close(a, wa, float64(n)) || !close(b, wb, float64(n)) {
+			t.Errorf("dySumsMasked n=%d: %v %v want %v %v", n, a, b, wa, wb)
+		}
+		for _, masked := range []bool{false, true} {
+			for _, fresh := range []bool{false, true} {
+				dx := vec(n, false)
+				want := make([]float32, n)
+				c := [6]float32{0.1, 1.3, 0.02, 50, 0.4, -0.6}
+				for i := range want {
+					g := dy[i]
+					if masked {
+						g = reluGate(g, mask[i])
+					}
+					xhat := (x[i] - c[0]) * c[1]
+					base := dx[i]
+					if fresh {
+						base = 0
+					}
+					want[i] = base + c[2]*(c[3]*g-c[4]-xhat*c[5])
+				}
+				var mp *float32
+				if masked && n > 0 {
+					mp = &mask[0]
+				}
+				if v > 0 {
+					bnDxAVX512(&dx[0], &x[0], &dy[0], mp, v, &c, fresh)
+				}
+				for i := 0; i < v; i++ {
+					if dx[i] != want[i] {
+						t.Fatalf("bnDx n=%d masked=%v fresh=%v [%d]: %v want %v", n, masked, fresh, i, dx[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
