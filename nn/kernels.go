@@ -64,11 +64,16 @@ func copyTo(dst, src []float32) {
 func reluBackward(dx []float32, fresh bool, dout, y []float32) {
 	parallel.For(len(dx), grainElems, func(lo, hi int) {
 		d, g, ys := dx[lo:hi], dout[lo:hi], y[lo:hi]
+		g = g[:len(d)]
+		ys = ys[:len(d)]
+		if useAVX512 && len(d) >= 16 {
+			v := len(d) &^ 15
+			gateAddAVX512(&d[0], nil, &g[0], &ys[0], v, fresh, false)
+			d, g, ys = d[v:], g[v:], ys[v:]
+		}
 		if fresh {
 			clear(d)
 		}
-		g = g[:len(d)]
-		ys = ys[:len(d)]
 		for i := range d {
 			d[i] += reluGate(g[i], ys[i])
 		}
@@ -90,6 +95,11 @@ func addReLU(y, a, b []float32) {
 	parallel.For(len(y), grainElems, func(lo, hi int) {
 		ys, as, bs := y[lo:hi], a[lo:hi], b[lo:hi]
 		as, bs = as[:len(ys)], bs[:len(ys)]
+		if useAVX512 && len(ys) >= 16 {
+			v := len(ys) &^ 15
+			addReLUAVX512(&ys[0], &as[0], &bs[0], v)
+			ys, as, bs = ys[v:], as[v:], bs[v:]
+		}
 		for i := range ys {
 			ys[i] = max(as[i]+bs[i], 0)
 		}
@@ -102,6 +112,21 @@ func addReLUBackward(da, db []float32, freshA, freshB bool, dout, y []float32) {
 	parallel.For(len(dout), grainElems, func(lo, hi int) {
 		g, ys := dout[lo:hi], y[lo:hi]
 		ys = ys[:len(g)]
+		if useAVX512 && len(g) >= 16 && (da != nil || db != nil) {
+			v := len(g) &^ 15
+			d, d2, f, f2 := da, db, freshA, freshB
+			if d == nil {
+				d, d2, f, f2 = db, nil, freshB, false
+			}
+			dd := d[lo : lo+v] // bounds-checked: the kernel writes v floats
+			var p2 *float32
+			if d2 != nil {
+				p2 = &d2[lo : lo+v][0]
+			}
+			gateAddAVX512(&dd[0], p2, &g[0], &ys[0], v, f, f2)
+			lo += v
+			g, ys = g[v:], ys[v:]
+		}
 		if freshA {
 			clear(da[lo:hi])
 		}

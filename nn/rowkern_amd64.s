@@ -7,7 +7,7 @@
 
 // func affineAVX512(y, x *float32, n int, scale, shift float32, relu bool)
 // y = x·scale + shift (a multiply then an add, as the Go loop), then
-// max(y, 0) when relu (NaN propagates).
+// max(y, 0) when relu (as Go's max: NaN propagates, −0 gives +0).
 TEXT ·affineAVX512(SB), NOSPLIT, $0-33
 	MOVQ y+0(FP), DI
 	MOVQ x+8(FP), SI
@@ -33,6 +33,7 @@ affine_relu:
 	VMULPS (SI), Z1, Z0
 	VADDPS Z2, Z0, Z0
 	VMAXPS Z0, Z3, Z0
+	VADDPS Z3, Z0, Z0 // −0 → +0, as Go's max(y, 0)
 	VMOVUPS Z0, (DI)
 	ADDQ $64, SI
 	ADDQ $64, DI
@@ -163,5 +164,78 @@ dx_store:
 	DECQ CX
 	JNZ dx_loop
 dx_done:
+	VZEROUPPER
+	RET
+
+// func addReLUAVX512(y, a, b *float32, n int)
+// y = max(a+b, 0), as Go's max (NaN propagates, −0 gives +0).
+TEXT ·addReLUAVX512(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VPXORD Z3, Z3, Z3
+	SHRQ $4, CX
+	JZ ar_done
+ar_loop:
+	VMOVUPS (SI), Z0
+	VADDPS (DX), Z0, Z0
+	VMAXPS Z0, Z3, Z0
+	VADDPS Z3, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ ar_loop
+ar_done:
+	VZEROUPPER
+	RET
+
+// func gateAddAVX512(d, d2, dout, y *float32, n int, fresh, fresh2 bool)
+// d += dout where y ≠ 0 (y is a ReLU output), likewise d2 when non-nil;
+// a fresh destination is overwritten instead (0 + …).
+TEXT ·gateAddAVX512(SB), NOSPLIT, $0-42
+	MOVQ d+0(FP), DI
+	MOVQ d2+8(FP), R9
+	MOVQ dout+16(FP), SI
+	MOVQ y+24(FP), DX
+	MOVQ n+32(FP), CX
+	MOVBLZX fresh+40(FP), AX
+	MOVBLZX fresh2+41(FP), BX
+	VPXORD Z3, Z3, Z3
+	SHRQ $4, CX
+	JZ ga_done
+ga_loop:
+	VMOVUPS (DX), Z5
+	VPTESTMD Z5, Z5, K1
+	VMOVUPS.Z (SI), K1, Z4
+	VMOVAPS Z4, Z0
+	TESTQ AX, AX
+	JNZ ga_fresh
+	VADDPS (DI), Z4, Z0
+	JMP ga_store
+ga_fresh:
+	VADDPS Z3, Z4, Z0
+ga_store:
+	VMOVUPS Z0, (DI)
+	TESTQ R9, R9
+	JZ ga_next
+	TESTQ BX, BX
+	JNZ ga_fresh2
+	VADDPS (R9), Z4, Z1
+	JMP ga_store2
+ga_fresh2:
+	VADDPS Z3, Z4, Z1
+ga_store2:
+	VMOVUPS Z1, (R9)
+	ADDQ $64, R9
+ga_next:
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ ga_loop
+ga_done:
 	VZEROUPPER
 	RET

@@ -43,10 +43,50 @@ func TestRowKernels(t *testing.T) {
 				affineAVX512(&y[0], &x[0], v, 0.7, -0.3, relu)
 			}
 			for i := 0; i < v; i++ {
-				if y[i] != want[i] {
+				if math.Float32bits(y[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && y[i] != y[i]) {
 					t.Fatalf("affine n=%d relu=%v [%d]: %v want %v", n, relu, i, y[i], want[i])
 				}
 			}
+		}
+		for _, two := range []bool{false, true} {
+			for _, fresh := range []bool{false, true} {
+				d, d2 := vec(n, false), vec(n, false)
+				want, want2 := make([]float32, n), make([]float32, n)
+				for i := range want {
+					g := reluGate(dy[i], mask[i])
+					want[i], want2[i] = d[i]+g, d2[i]+g
+					if fresh {
+						want[i], want2[i] = 0+g, 0+g
+					}
+				}
+				var p2 *float32
+				if two && n > 0 {
+					p2 = &d2[0]
+				}
+				if v > 0 {
+					gateAddAVX512(&d[0], p2, &dy[0], &mask[0], v, fresh, fresh)
+				}
+				for i := 0; i < v; i++ {
+					if d[i] != want[i] || (two && d2[i] != want2[i]) {
+						t.Fatalf("gateAdd n=%d two=%v fresh=%v [%d]: %v %v want %v %v", n, two, fresh, i, d[i], d2[i], want[i], want2[i])
+					}
+				}
+			}
+		}
+		if v > 0 {
+			y := vec(n, false)
+			b := vec(n, false)
+			b[0] = float32(math.Copysign(0, -1))
+			x[0] = float32(math.Copysign(0, -1)) // −0 + −0 = −0: max gives +0
+			b[1] = float32(math.NaN())
+			addReLUAVX512(&y[0], &x[0], &b[0], v)
+			for i := 0; i < v; i++ {
+				w := max(x[i]+b[i], 0)
+				if math.Float32bits(y[i]) != math.Float32bits(w) {
+					t.Fatalf("addReLU n=%d [%d]: %v (%#x) want %v (%#x)", n, i, y[i], math.Float32bits(y[i]), w, math.Float32bits(w))
+				}
+			}
+			x[0] = float32(r.NormFloat64())
 		}
 		s, q := shiftedSums(x, 0.25)
 		ws, wq := shiftedSumsGo(x, 0.25)
