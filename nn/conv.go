@@ -137,6 +137,10 @@ func im2colRow(dst, img []float32, g convGeom, kh, kw int) {
 	}
 	// valid output columns: 0 ≤ ow·stride − pad + kw < W
 	lo, hi := owRange(g, kw)
+	if g.stride == 2 && useAVX512 && hi > lo {
+		im2colRow2(dst, img, g, kh, kw, lo, hi)
+		return
+	}
 	for oh := 0; oh < g.oh; oh++ {
 		ih := oh*g.stride - g.pad + kh
 		row := dst[oh*g.ow : (oh+1)*g.ow]
@@ -156,6 +160,45 @@ func im2colRow(dst, img []float32, g convGeom, kh, kw int) {
 		}
 		gatherStrided(row[lo:hi], src[lo*g.stride-g.pad+kw:], g.stride)
 	}
+}
+
+// gather2Idx picks the even floats of two concatenated 16-float vectors.
+var gather2Idx = [16]int32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+
+// im2colRow2 is im2colRow for stride 2 with the AVX-512 gather: the valid
+// output columns [lo, hi) (hi > lo) of all rows whose input row lies in the
+// image in one kernel call, padding written as plain stores (a memclr call
+// per one-float run costs more than the run).
+func im2colRow2(dst, img []float32, g convGeom, kh, kw, lo, hi int) {
+	// output rows with 0 ≤ 2·oh − pad + kh < H
+	r0 := max(0, (g.pad-kh+1)/2)
+	r1 := min(g.oh, (g.h-1+g.pad-kh)/2+1)
+	if g.h-1+g.pad-kh < 0 {
+		r1 = 0
+	}
+	if r1 <= r0 {
+		clear(dst[:g.oh*g.ow])
+		return
+	}
+	clear(dst[:r0*g.ow])
+	clear(dst[r1*g.ow : g.oh*g.ow])
+	for r := r0; r < r1; r++ {
+		row := dst[r*g.ow : (r+1)*g.ow]
+		for j := 0; j < lo; j++ {
+			row[j] = 0
+		}
+		for j := hi; j < g.ow; j++ {
+			row[j] = 0
+		}
+	}
+	n := hi - lo
+	ih0 := 2*r0 - g.pad + kh
+	iw0 := 2*lo - g.pad + kw
+	// bounds: the last element read and written, checked here once
+	last := (ih0+2*(r1-1-r0))*g.w + iw0 + 2*(n-1)
+	_ = img[last]
+	_ = dst[(r1-1)*g.ow+hi-1]
+	gather2AVX512(&dst[r0*g.ow+lo], &img[ih0*g.w+iw0], r1-r0, n, g.ow, 2*g.w, &gather2Idx)
 }
 
 // gatherStrided sets dst[j] = src[j·stride]; src must hold the last index.

@@ -18,3 +18,7 @@ func bnDxAVX512(dx, x, dy, mask *float32, n int, c *[6]float32, fresh bool) { pa
 func addReLUAVX512(y, a, b *float32, n int) { panic("unreachable") }
 
 func gateAddAVX512(d, d2, dout, y *float32, n int, fresh, fresh2 bool) { panic("unreachable") }
+
+func gather2AVX512(dst, src *float32, rows, n, dstStride, srcStride int, idx *[16]int32) {
+	panic("unreachable")
+}

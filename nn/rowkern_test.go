@@ -136,3 +136,36 @@ func TestRowKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestGather2 checks the stride-2 gather on row lengths across several
+// 16-float chunks, with guard values around the destination rows.
+func TestGather2(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512 row kernels in this build or on this CPU")
+	}
+	for n := 1; n <= 40; n++ {
+		for rows := 1; rows <= 3; rows++ {
+			ss, ds := 2*n+3, n+2
+			src := make([]float32, (rows-1)*ss+2*(n-1)+1) // exactly what is read
+			for i := range src {
+				src[i] = float32(i + 1)
+			}
+			dst := make([]float32, rows*ds)
+			for i := range dst {
+				dst[i] = -1
+			}
+			gather2AVX512(&dst[0], &src[0], rows, n, ds, ss, &gather2Idx)
+			for r := 0; r < rows; r++ {
+				for j := 0; j < ds; j++ {
+					want := float32(-1)
+					if j < n {
+						want = src[r*ss+2*j]
+					}
+					if dst[r*ds+j] != want {
+						t.Fatalf("n=%d rows=%d dst[%d][%d] = %v, want %v", n, rows, r, j, dst[r*ds+j], want)
+					}
+				}
+			}
+		}
+	}
+}
