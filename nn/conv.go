@@ -165,17 +165,23 @@ func im2colRow(dst, img []float32, g convGeom, kh, kw int) {
 // gather2Idx picks the even floats of two concatenated 16-float vectors.
 var gather2Idx = [16]int32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 
+// rows2 returns the output rows [r0, r1) of a stride-2 convolution whose
+// input row 2·oh − pad + kh lies in the image (r1 ≤ r0 when none does).
+func rows2(g convGeom, kh int) (r0, r1 int) {
+	r0 = max(0, (g.pad-kh+1)/2)
+	r1 = min(g.oh, (g.h-1+g.pad-kh)/2+1)
+	if g.h-1+g.pad-kh < 0 {
+		r1 = 0
+	}
+	return r0, r1
+}
+
 // im2colRow2 is im2colRow for stride 2 with the AVX-512 gather: the valid
 // output columns [lo, hi) (hi > lo) of all rows whose input row lies in the
 // image in one kernel call, padding written as plain stores (a memclr call
 // per one-float run costs more than the run).
 func im2colRow2(dst, img []float32, g convGeom, kh, kw, lo, hi int) {
-	// output rows with 0 ≤ 2·oh − pad + kh < H
-	r0 := max(0, (g.pad-kh+1)/2)
-	r1 := min(g.oh, (g.h-1+g.pad-kh)/2+1)
-	if g.h-1+g.pad-kh < 0 {
-		r1 = 0
-	}
+	r0, r1 := rows2(g, kh)
 	if r1 <= r0 {
 		clear(dst[:g.oh*g.ow])
 		return
@@ -327,6 +333,16 @@ func col2imRow(img, src []float32, g convGeom, kh, kw int) {
 	lo, hi := owRange(g, kw)
 	if hi <= lo {
 		return // the tap sees only padding
+	}
+	if g.stride == 2 && useAVX512 {
+		if r0, r1 := rows2(g, kh); r1 > r0 {
+			n := hi - lo
+			ih0, iw0 := 2*r0-g.pad+kh, 2*lo-g.pad+kw
+			_ = img[(ih0+2*(r1-1-r0))*g.w+iw0+2*(n-1)] // last pixel written
+			_ = src[(r1-1)*g.ow+hi-1]                  // last column read
+			scatterAdd2AVX512(&img[ih0*g.w+iw0], &src[r0*g.ow+lo], r1-r0, n, 2*g.w, g.ow)
+		}
+		return
 	}
 	for oh := 0; oh < g.oh; oh++ {
 		ih := oh*g.stride - g.pad + kh

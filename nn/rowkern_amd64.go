@@ -27,3 +27,6 @@ func gateAddAVX512(d, d2, dout, y *float32, n int, fresh, fresh2 bool)
 
 //go:noescape
 func gather2AVX512(dst, src *float32, rows, n, dstStride, srcStride int, idx *[16]int32)
+
+//go:noescape
+func scatterAdd2AVX512(dst, src *float32, rows, n, dstStride, srcStride int)

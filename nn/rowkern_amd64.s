@@ -310,3 +310,78 @@ g2_m2:
 g2_done:
 	VZEROUPPER
 	RET
+
+// func scatterAdd2AVX512(dst, src *float32, rows, n, dstStride, srcStride int)
+// dst[r·dstStride + 2j] += src[r·srcStride + j] for r < rows, j < n (the
+// adjoint of gather2AVX512): per 16 sources, VEXPANDPS spreads them over
+// the even lanes of two 16-float vectors, added (merge-masked, odd lanes
+// untouched) into masked loads of dst. Nothing past dst[r·dstStride +
+// 2(n−1)] or src[r·srcStride + n − 1] is touched.
+TEXT ·scatterAdd2AVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R8
+	MOVQ n+24(FP), R10
+	MOVQ dstStride+32(FP), R14
+	MOVQ srcStride+40(FP), R15
+	SHLQ $2, R14
+	SHLQ $2, R15
+	TESTQ R8, R8
+	JZ s2_done
+	TESTQ R10, R10
+	JZ s2_done
+s2_row:
+	XORQ R11, R11
+s2_chunk:
+	MOVQ R10, AX
+	SUBQ R11, AX
+	CMPQ AX, $16
+	JLE s2_c
+	MOVQ $16, AX
+s2_c:
+	LEAQ -1(AX)(AX*1), DX
+	MOVQ DX, CX
+	CMPQ CX, $16
+	JLE s2_m1
+	MOVQ $16, CX
+s2_m1:
+	MOVQ $1, BX
+	SHLQ CX, BX
+	DECQ BX
+	KMOVW BX, K2
+	ANDQ $0x5555, BX
+	KMOVW BX, K4
+	SUBQ $16, DX
+	JG s2_m2
+	XORQ DX, DX
+s2_m2:
+	MOVQ DX, CX
+	MOVQ $1, BX
+	SHLQ CX, BX
+	DECQ BX
+	KMOVW BX, K3
+	ANDQ $0x5555, BX
+	KMOVW BX, K5
+	LEAQ (DI)(R11*8), R12
+	LEAQ (SI)(R11*4), R13
+	VMOVUPS.Z (R12), K2, Z0
+	VEXPANDPS.Z (R13), K4, Z1
+	VADDPS Z1, Z0, K4, Z0
+	VMOVUPS Z0, K2, (R12)
+	KORTESTW K5, K5
+	JZ s2_next
+	VMOVUPS.Z 64(R12), K3, Z2
+	VEXPANDPS.Z 32(R13), K5, Z3
+	VADDPS Z3, Z2, K5, Z2
+	VMOVUPS Z2, K3, 64(R12)
+s2_next:
+	ADDQ $16, R11
+	CMPQ R11, R10
+	JLT s2_chunk
+	ADDQ R15, SI
+	ADDQ R14, DI
+	DECQ R8
+	JNZ s2_row
+s2_done:
+	VZEROUPPER
+	RET

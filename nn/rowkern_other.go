@@ -22,3 +22,7 @@ func gateAddAVX512(d, d2, dout, y *float32, n int, fresh, fresh2 bool) { panic("
 func gather2AVX512(dst, src *float32, rows, n, dstStride, srcStride int, idx *[16]int32) {
 	panic("unreachable")
 }
+
+func scatterAdd2AVX512(dst, src *float32, rows, n, dstStride, srcStride int) {
+	panic("unreachable")
+}

@@ -169,3 +169,37 @@ func TestGather2(t *testing.T) {
 		}
 	}
 }
+
+// TestScatterAdd2 checks the stride-2 scatter-add (gather2's adjoint) on
+// row lengths across several chunks: odd and out-of-row entries untouched.
+func TestScatterAdd2(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512 row kernels in this build or on this CPU")
+	}
+	for n := 1; n <= 40; n++ {
+		for rows := 1; rows <= 3; rows++ {
+			ds, ss := 2*n+3, n+2
+			dst := make([]float32, (rows-1)*ds+2*(n-1)+1) // exactly what is written
+			want := make([]float32, len(dst))
+			for i := range dst {
+				dst[i] = float32(i) * 0.5
+				want[i] = dst[i]
+			}
+			src := make([]float32, (rows-1)*ss+n)
+			for i := range src {
+				src[i] = float32(i + 1)
+			}
+			for r := 0; r < rows; r++ {
+				for j := 0; j < n; j++ {
+					want[r*ds+2*j] += src[r*ss+j]
+				}
+			}
+			scatterAdd2AVX512(&dst[0], &src[0], rows, n, ds, ss)
+			for i := range dst {
+				if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n=%d rows=%d dst[%d] = %v, want %v", n, rows, i, dst[i], want[i])
+				}
+			}
+		}
+	}
+}
