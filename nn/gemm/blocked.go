@@ -183,16 +183,19 @@ func gemmPacked(kern *microKernel, threads int, transA, transB bool, m, n, k int
 	tasks := nt * mt
 
 	run := func(task int) {
-		bp := getBuf(kc * nc)
+		// the B panels, then the edge tile (mr·nr ≤ 32·32): pooled, because
+		// a local array escapes through kern.fn and cost a 4 KiB heap
+		// allocation per task (4% of a training step's CPU)
+		bp := getBuf(kc*nc + 32*32)
 		defer putBuf(bp)
-		var tile [32 * 32]float32 // edge tiles: mr·nr ≤ 32·32
+		tile := (*bp)[kc*nc : kc*nc+32*32]
 		i0 := (task % mt) * mcTask
 		i1 := min(m, i0+mcTask)
 		j0 := (task / mt) * nc
 		j1 := min(n, j0+nc)
 		for p0 := 0; p0 < k; p0 += kc {
 			kl := min(kc, k-p0)
-			pb := *bp
+			pb := (*bp)[:kc*nc]
 			// Full-width panels of B are read in place when that pays (see
 			// bInPlace); only a ragged last panel is packed then.
 			jFull := j0 + (j1-j0)/nr*nr
@@ -345,7 +348,7 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kl, j0, j1, nr int)
 		cols := min(nr, j1-c0)
 		// B is stored n×k: row j of storage holds op(B)[:, j].
 		if cols == 32 && nr == 32 && kl > 0 && ldb < 1<<24 {
-			if pt := packT32(); pt != nil {
+			if hasPackT32() {
 				// AVX-512 gathers down the 32 storage rows (about twice the
 				// scalar loop's speed on a dW = dY·colᵀ product's packing)
 				var idx [32]int32
@@ -353,7 +356,7 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kl, j0, j1, nr int)
 					idx[j] = int32(j * ldb)
 				}
 				_ = b[(c0+31)*ldb+p0+kl-1] // the last element read
-				pt(&panel[0], &b[c0*ldb+p0], kl, &idx)
+				kern.PackT32(&panel[0], &b[c0*ldb+p0], kl, &idx)
 				continue
 			}
 		}
@@ -384,9 +387,9 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kl, j0, j1, nr int)
 	}
 }
 
-// packT32 is the assembly packing kernel for 32-column panels of a
-// transposed B (nil without AVX-512, or with -tags purego).
-var packT32 = sync.OnceValue(kern.PackT32)
+// hasPackT32 reports whether kern.PackT32, the assembly packing kernel for
+// 32-column panels of a transposed B, runs here (AVX-512, not purego).
+var hasPackT32 = sync.OnceValue(kern.HasPackT32)
 
 // bufPools holds scratch slices by size class: class c has capacity 1<<c,
 // so a call never drops a pooled buffer for being a little too small.

@@ -49,12 +49,11 @@ func DotNT4x4() []DotFunc {
 //go:noescape
 func packT32AVX512(dst, src *float32, kl int, idx *[32]int32)
 
-// PackT32 returns a kernel that packs a 32-column panel of a transposed B:
-// dst[p·32 + j] = src[idx[j] + p] for p < kl, j < 32 (AVX-512 gathers), or
-// nil when the CPU lacks AVX-512.
-func PackT32() func(dst, src *float32, kl int, idx *[32]int32) {
-	if cpu.X86.HasAVX512F {
-		return packT32AVX512
-	}
-	return nil
-}
+// HasPackT32 reports whether PackT32 can run on this CPU (AVX-512).
+func HasPackT32() bool { return cpu.X86.HasAVX512F }
+
+// PackT32 packs a 32-column panel of a transposed B: dst[p·32 + j] =
+// src[idx[j] + p] for p < kl, j < 32 (AVX-512 gathers). Call it only when
+// HasPackT32. A plain function, not a func value, so that callers' idx
+// arrays stay on the stack.
+func PackT32(dst, src *float32, kl int, idx *[32]int32) { packT32AVX512(dst, src, kl, idx) }

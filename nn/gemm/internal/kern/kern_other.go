@@ -9,5 +9,8 @@ func Available() []Kernel { return nil }
 // DotNT4x4 lists the dot-product kernels this CPU can run: none here.
 func DotNT4x4() []DotFunc { return nil }
 
-// PackT32 returns nil: no assembly packing kernel here.
-func PackT32() func(dst, src *float32, kl int, idx *[32]int32) { return nil }
+// HasPackT32 reports false: no assembly packing kernel here.
+func HasPackT32() bool { return false }
+
+// PackT32 is never called in this build (HasPackT32 is false).
+func PackT32(dst, src *float32, kl int, idx *[32]int32) { panic("kern: no PackT32 in this build") }
