@@ -216,8 +216,12 @@ func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, in
 			mu, is := mean[ch], invstd[ch]
 			xs, gs, ds := x[nc*hw:(nc+1)*hw], dy[nc*hw:(nc+1)*hw], dx[nc*hw:(nc+1)*hw]
 			gs, ds = gs[:len(xs)], ds[:len(xs)]
-			if dxFresh {
+			// a fresh dx is cleared first, except where the training-mode
+			// kernel below overwrites it
+			fresh := dxFresh
+			if fresh && !(training && useAVX512 && len(xs) >= 16) {
 				clear(ds)
+				fresh = false
 			}
 			var ms []float32
 			if mask != nil {
@@ -245,8 +249,11 @@ func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, in
 					mp = &ms[0]
 					ms = ms[v:]
 				}
-				bnDxAVX512(&ds[0], &xs[0], &gs[0], mp, v, &c, false)
+				bnDxAVX512(&ds[0], &xs[0], &gs[0], mp, v, &c, fresh)
 				xs, gs, ds = xs[v:], gs[v:], ds[v:]
+				if fresh {
+					clear(ds) // the Go tail below adds
+				}
 			}
 			if ms != nil {
 				for j, v := range xs {
