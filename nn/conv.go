@@ -111,6 +111,8 @@ func im2col(col, x []float32, g convGeom, n0, nb int) {
 	P := g.p()
 	ld := nb * P
 	parallel.For(nb*g.c, 1, func(lo, hi int) {
+		g := g // a local copy, passed by pointer to the row functions (a
+		// by-value convGeom per row call cost store-forwarding stalls)
 		for ic := lo; ic < hi; ic++ {
 			i, c := ic/g.c, ic%g.c
 			img := x[((n0+i)*g.c+c)*g.h*g.w : ((n0+i)*g.c+c+1)*g.h*g.w]
@@ -118,7 +120,7 @@ func im2col(col, x []float32, g convGeom, n0, nb int) {
 				for kw := 0; kw < g.kw; kw++ {
 					k := (c*g.kh+kh)*g.kw + kw
 					dst := col[k*ld+i*P : k*ld+(i+1)*P]
-					im2colRow(dst, img, g, kh, kw)
+					im2colRow(dst, img, &g, kh, kw)
 				}
 			}
 		}
@@ -130,7 +132,7 @@ func im2col(col, x []float32, g convGeom, n0, nb int) {
 func (g convGeom) same() bool { return g.stride == 1 && g.oh == g.h && g.ow == g.w }
 
 // im2colRow fills dst (P) with input pixels seen by kernel tap (kh,kw).
-func im2colRow(dst, img []float32, g convGeom, kh, kw int) {
+func im2colRow(dst, img []float32, g *convGeom, kh, kw int) {
 	if g.same() {
 		im2colSame(dst, img, g, kh, kw)
 		return
@@ -167,7 +169,7 @@ var gather2Idx = [16]int32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28
 
 // rows2 returns the output rows [r0, r1) of a stride-2 convolution whose
 // input row 2·oh − pad + kh lies in the image (r1 ≤ r0 when none does).
-func rows2(g convGeom, kh int) (r0, r1 int) {
+func rows2(g *convGeom, kh int) (r0, r1 int) {
 	r0 = max(0, (g.pad-kh+1)/2)
 	r1 = min(g.oh, (g.h-1+g.pad-kh)/2+1)
 	if g.h-1+g.pad-kh < 0 {
@@ -180,7 +182,7 @@ func rows2(g convGeom, kh int) (r0, r1 int) {
 // output columns [lo, hi) (hi > lo) of all rows whose input row lies in the
 // image in one kernel call, padding written as plain stores (a memclr call
 // per one-float run costs more than the run).
-func im2colRow2(dst, img []float32, g convGeom, kh, kw, lo, hi int) {
+func im2colRow2(dst, img []float32, g *convGeom, kh, kw, lo, hi int) {
 	r0, r1 := rows2(g, kh)
 	if r1 <= r0 {
 		clear(dst[:g.oh*g.ow])
@@ -226,7 +228,7 @@ func gatherStrided(dst, src []float32, stride int) {
 
 // owRange returns the output columns [lo, hi) whose input column
 // ow·stride − pad + kw lies inside the image (hi ≥ lo).
-func owRange(g convGeom, kw int) (lo, hi int) {
+func owRange(g *convGeom, kw int) (lo, hi int) {
 	// smallest ow with ow·s ≥ pad − kw
 	if d := g.pad - kw; d > 0 {
 		lo = (d + g.stride - 1) / g.stride
@@ -244,7 +246,7 @@ func owRange(g convGeom, kw int) (lo, hi int) {
 // (kw−pad), so the row is one shifted copy; rows outside the image are
 // zero and the one or few columns that would wrap into the neighbouring
 // row are zeroed afterwards.
-func im2colSame(dst, img []float32, g convGeom, kh, kw int) {
+func im2colSame(dst, img []float32, g *convGeom, kh, kw int) {
 	w, h := g.w, g.h
 	dh, dw := kh-g.pad, kw-g.pad
 	off := dh*w + dw
@@ -282,7 +284,7 @@ func im2colSame(dst, img []float32, g convGeom, kh, kw int) {
 
 // col2imSame is the adjoint of im2colSame: it adds each valid element of
 // src (P) to the pixel it was copied from.
-func col2imSame(img, src []float32, g convGeom, kh, kw int) {
+func col2imSame(img, src []float32, g *convGeom, kh, kw int) {
 	w, h := g.w, g.h
 	dh, dw := kh-g.pad, kw-g.pad
 	r0, r1 := max(0, -dh), min(h, h-dh)
@@ -306,6 +308,8 @@ func col2im(dx []float32, fresh bool, dcol []float32, g convGeom, n0, nb int) {
 	P := g.p()
 	ld := nb * P
 	parallel.For(nb*g.c, 1, func(lo, hi int) {
+		g := g // a local copy, passed by pointer to the row functions (a
+		// by-value convGeom per row call cost store-forwarding stalls)
 		for ic := lo; ic < hi; ic++ {
 			i, c := ic/g.c, ic%g.c
 			img := dx[((n0+i)*g.c+c)*g.h*g.w : ((n0+i)*g.c+c+1)*g.h*g.w]
@@ -317,10 +321,10 @@ func col2im(dx []float32, fresh bool, dcol []float32, g convGeom, n0, nb int) {
 					k := (c*g.kh+kh)*g.kw + kw
 					src := dcol[k*ld+i*P : k*ld+(i+1)*P]
 					if g.same() {
-						col2imSame(img, src, g, kh, kw)
+						col2imSame(img, src, &g, kh, kw)
 						continue
 					}
-					col2imRow(img, src, g, kh, kw)
+					col2imRow(img, src, &g, kh, kw)
 				}
 			}
 		}
@@ -329,7 +333,7 @@ func col2im(dx []float32, fresh bool, dcol []float32, g convGeom, n0, nb int) {
 
 // col2imRow adds src (P), the columns of kernel tap (kh,kw) of one
 // channel of one image, back into that channel's plane img (H·W).
-func col2imRow(img, src []float32, g convGeom, kh, kw int) {
+func col2imRow(img, src []float32, g *convGeom, kh, kw int) {
 	lo, hi := owRange(g, kw)
 	if hi <= lo {
 		return // the tap sees only padding
