@@ -144,6 +144,7 @@ per value.`,
 	fl.IntSliceVar(&batchSizes, "batch-sizes", nil, fmt.Sprintf("batch sizes (default %d)", sweep.DefaultBatchSize))
 	fl.IntSliceVar(&epochs, "epochs", nil, fmt.Sprintf("epoch budgets (default %d)", sweep.DefaultEpochs))
 	fl.Int64SliceVar(&seeds, "seeds", nil, "seeds (default 0)")
+	fl.Lookup("seeds").DefValue = "0" // pflag would print "(default [])" for a nil int64 slice
 	fl.StringArrayVar(&set, "set", nil, "METHOD.KEY=VALUE[,VALUE...] method option or hyperparameter override (repeatable)")
 	fl.StringVar(&opts.Flags.Out, "out", "", "results `DIR` (default results/sweep)")
 	fl.IntVar(&opts.Flags.TrainLimit, "train-limit", 0, "use only N training images (0: all)")
