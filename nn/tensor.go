@@ -20,6 +20,7 @@ package nn
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -186,17 +187,7 @@ func (t *Tensor) String() string {
 }
 
 // sameShape reports whether a and b have identical shapes.
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func sameShape(a, b []int) bool { return slices.Equal(a, b) }
 
 func fmtShape(s []int) string {
 	parts := make([]string, len(s))

@@ -26,6 +26,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/siambench/siambench/nn"
@@ -320,23 +321,11 @@ func match(kind string, saved, model []*nn.Param) error {
 			return fmt.Errorf("checkpoint does not fit this model: checkpoint %s %q %s has no counterpart in the model (different architecture?)", kind, saved[i].Name, shapeStr(saved[i].T.Shape()))
 		case saved[i].Name != model[i].Name:
 			return fmt.Errorf("checkpoint does not fit this model: %s %d is %q %s in the checkpoint but %q %s in the model", kind, i, saved[i].Name, shapeStr(saved[i].T.Shape()), model[i].Name, shapeStr(model[i].T.Shape()))
-		case !equalShape(saved[i].T.Shape(), model[i].T.Shape()):
+		case !slices.Equal(saved[i].T.Shape(), model[i].T.Shape()):
 			return fmt.Errorf("checkpoint does not fit this model: %s %q has shape %s in the checkpoint but %s in the model", kind, saved[i].Name, shapeStr(saved[i].T.Shape()), shapeStr(model[i].T.Shape()))
 		}
 	}
 	return nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func shapeStr(s []int) string {
