@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"runtime"
+
 	"github.com/siambench/siambench/nn/gemm"
 	"github.com/siambench/siambench/nn/internal/parallel"
 )
@@ -94,12 +96,8 @@ func Conv2dNaive(x, w, b *Tensor, stride, pad int) *Tensor {
 // run one image per chunk, which also needs no scatter/gather copies.
 const colTarget = 1 << 18
 
-// perImage reports whether GEMMs run one image at a time (writing NCHW
-// directly, no scatter/gather copies): when a chunk holds one image. For
-// smaller layers one GEMM over the chunk plus the copies measured faster
-// than per-image GEMMs (the 14×14 layers of the reference network).
-func (g convGeom) perImage() bool { return g.chunk() == 1 }
-
+// chunk is the number of images whose columns make up about colTarget
+// floats (at least one); convRun may cut it further.
 func (g convGeom) chunk() int {
 	per := g.k() * g.p()
 	nb := colTarget / max(per, 1)
@@ -107,10 +105,12 @@ func (g convGeom) chunk() int {
 }
 
 // im2col writes the columns of images [n0, n0+nb) of x into col (K, nb·P).
-func im2col(col, x []float32, g convGeom, n0, nb int) {
+// r.inner spreads the work over the cores unless chunks already run
+// concurrently.
+func im2col(col, x []float32, g convGeom, n0, nb int, r convRun) {
 	P := g.p()
 	ld := nb * P
-	parallel.For(nb*g.c, 1, func(lo, hi int) {
+	r.inner(nb*g.c, 1, func(lo, hi int) {
 		g := g // a local copy, passed by pointer to the row functions (a
 		// by-value convGeom per row call cost store-forwarding stalls)
 		for ic := lo; ic < hi; ic++ {
@@ -304,10 +304,10 @@ func col2imSame(img, src []float32, g *convGeom, kh, kw int) {
 
 // col2im adds the columns dcol (K, nb·P) back into dx for images [n0, n0+nb).
 // A fresh dx (see gradFor) has each plane cleared before the adds.
-func col2im(dx []float32, fresh bool, dcol []float32, g convGeom, n0, nb int) {
+func col2im(dx []float32, fresh bool, dcol []float32, g convGeom, n0, nb int, r convRun) {
 	P := g.p()
 	ld := nb * P
-	parallel.For(nb*g.c, 1, func(lo, hi int) {
+	r.inner(nb*g.c, 1, func(lo, hi int) {
 		g := g // a local copy, passed by pointer to the row functions (a
 		// by-value convGeom per row call cost store-forwarding stalls)
 		for ic := lo; ic < hi; ic++ {
@@ -372,46 +372,96 @@ func col2imRow(img, src []float32, g *convGeom, kh, kw int) {
 	}
 }
 
+// convRun says how a convolution's work is spread over the cores. When the
+// GEMM backend has a serial variant (gemm.Serializer) and there are several
+// cores, whole chunks of images go to the cores: each core runs im2col and
+// the GEMMs of its own images on its own scratch, so its operands stay in its
+// own cache and the cores synchronise once per layer rather than several
+// times per image. Otherwise the chunks run one after another and each
+// im2col and GEMM spreads itself over the cores.
+type convRun struct {
+	be    gemm.Backend // the backend every GEMM call of this op uses
+	outer bool         // chunks of images run concurrently (be is serial)
+	nb    int          // images per chunk
+	count int          // number of chunks
+}
+
+func newConvRun(g convGeom) convRun {
+	r := convRun{be: gemm.Current(), nb: g.chunk()}
+	workers := runtime.GOMAXPROCS(0)
+	if s, ok := gemm.SerialOf(r.be); ok && workers > 1 && g.n > 1 {
+		r.be, r.outer = s, true
+		// at least two chunks per core, so a preempted core does not hold
+		// the others up for long
+		r.nb = max(1, min(r.nb, (g.n+2*workers-1)/(2*workers)))
+	}
+	r.count = (g.n + r.nb - 1) / r.nb
+	return r
+}
+
+// chunk returns the first image and the number of images of chunk ci.
+func (r convRun) chunk(g convGeom, ci int) (n0, nb int) {
+	n0 = ci * r.nb
+	return n0, min(r.nb, g.n-n0)
+}
+
+// each runs fn over chunk ranges: concurrently when outer, else in one call.
+func (r convRun) each(n int, fn func(lo, hi int)) {
+	if r.outer {
+		parallel.For(n, 1, fn)
+		return
+	}
+	fn(0, n)
+}
+
+// inner runs a loop inside one chunk: in this goroutine when the chunks
+// themselves run concurrently, else spread over the cores.
+func (r convRun) inner(n, grain int, fn func(lo, hi int)) {
+	if r.outer {
+		fn(0, n)
+		return
+	}
+	parallel.For(n, grain, fn)
+}
+
 // convForward computes out (N,O,P) = W·im2col(x) + b chunk by chunk.
 func convForward(out, x, w, bias []float32, g convGeom) {
+	r := newConvRun(g)
 	P, K := g.p(), g.k()
-	nbMax := g.chunk()
-	col := getScratch(K * nbMax * P)
-	defer putScratch(col)
-	perImage := g.perImage()
-	var tmp []float32
-	if !perImage {
-		tmp = getScratch(g.o * nbMax * P)
-		defer putScratch(tmp)
-	}
-	be := gemm.Current()
-	for n0 := 0; n0 < g.n; n0 += nbMax {
-		nb := min(nbMax, g.n-n0)
-		ld := nb * P
-		im2col(col, x, g, n0, nb)
-		if perImage {
-			// image i's columns are col[:, i·P:(i+1)·P] (row stride ld); its
-			// (O, P) output block is already NCHW
-			for i := 0; i < nb; i++ {
-				dst := out[(n0+i)*g.o*P : (n0+i+1)*g.o*P]
-				be.Sgemm(false, false, g.o, P, K, 1, w, K, col[i*P:], ld, 0, dst, P)
-				addBias(dst, bias, P)
-			}
-			continue
+	perImage := r.nb == 1
+	r.each(r.count, func(lo, hi int) {
+		col := getScratch(K * r.nb * P)
+		defer putScratch(col)
+		var tmp []float32
+		if !perImage {
+			tmp = getScratch(g.o * r.nb * P)
+			defer putScratch(tmp)
 		}
-		be.Sgemm(false, false, g.o, ld, K, 1, w, K, col, ld, 0, tmp, ld)
-		// scatter tmp (O, nb, P) → out (nb, O, P), adding bias
-		parallel.For(nb*g.o, 4, func(lo, hi int) {
-			for io := lo; io < hi; io++ {
-				i, o := io/g.o, io%g.o
-				dst := out[((n0+i)*g.o+o)*P : ((n0+i)*g.o+o+1)*P]
-				copy(dst, tmp[o*ld+i*P:o*ld+(i+1)*P])
-				if bias != nil {
-					addBias(dst, bias[o:o+1], P)
-				}
+		for ci := lo; ci < hi; ci++ {
+			n0, nb := r.chunk(g, ci)
+			ld := nb * P
+			im2col(col, x, g, n0, nb, r)
+			if perImage {
+				// the image's (O, P) output block is already NCHW
+				dst := out[n0*g.o*P : (n0+1)*g.o*P]
+				r.be.Sgemm(false, false, g.o, P, K, 1, w, K, col, ld, 0, dst, P)
+				addBias(dst, bias, P)
+				continue
 			}
-		})
-	}
+			r.be.Sgemm(false, false, g.o, ld, K, 1, w, K, col, ld, 0, tmp, ld)
+			// scatter tmp (O, nb, P) → out (nb, O, P), adding bias
+			r.inner(nb*g.o, 4, func(lo, hi int) {
+				for io := lo; io < hi; io++ {
+					i, o := io/g.o, io%g.o
+					dst := out[((n0+i)*g.o+o)*P : ((n0+i)*g.o+o+1)*P]
+					copy(dst, tmp[o*ld+i*P:o*ld+(i+1)*P])
+					if bias != nil {
+						addBias(dst, bias[o:o+1], P)
+					}
+				}
+			})
+		}
+	})
 }
 
 // addBias adds bias[o] to row o (length p) of dst (O, p); nil bias is a no-op.
@@ -427,6 +477,11 @@ func addBias(dst, bias []float32, p int) {
 // convBackward accumulates dx, dw, db (each may be nil) from dout (N,O,P).
 // dxFresh: dx is uninitialised (see gradFor); each image's block is
 // written (GEMM with beta 0) or cleared before col2im adds into it.
+//
+// When chunks run concurrently (convRun.outer), the chunks are cut into a
+// fixed number of contiguous groups; group 0 accumulates its dW into dw, each
+// other group into a private buffer, and those are added to dw in group
+// order afterwards: the result depends on GOMAXPROCS but never on timing.
 func convBackward(dx []float32, dxFresh bool, dw, db, dout, x, w []float32, g convGeom) {
 	P, K := g.p(), g.k()
 	if db != nil {
@@ -448,103 +503,105 @@ func convBackward(dx []float32, dxFresh bool, dw, db, dout, x, w []float32, g co
 	if dx == nil && dw == nil {
 		return
 	}
-	nbMax := g.chunk()
-	col := getScratch(K * nbMax * P)
-	defer putScratch(col)
-	perImage := g.perImage()
-	var dtmp []float32
-	if !perImage {
-		dtmp = getScratch(g.o * nbMax * P)
-		defer putScratch(dtmp)
-	}
+	r := newConvRun(g)
 	// For odd square "same" kernels the input gradient is itself a same
 	// convolution of dout with the spatially flipped, channel-transposed
 	// kernel: wFlip (C, O·KH·KW), geometry gT (O input channels, C outputs).
-	var wFlip, colD []float32
+	var wFlip []float32
 	var gT convGeom
-	KT := g.o * g.kh * g.kw
 	if dx != nil && g.same() && g.kh == g.kw && g.kh == 2*g.pad+1 {
 		gT = g
 		gT.c, gT.o = g.o, g.c
-		wFlip = getScratch(g.c * KT)
+		wFlip = getScratch(g.c * g.o * g.kh * g.kw)
 		defer putScratch(wFlip)
 		flipKernel(wFlip, w, g)
-		colD = getScratch(KT * nbMax * P)
-		defer putScratch(colD)
 	}
+	groups := 1
+	if r.outer {
+		groups = min(r.count, 2*runtime.GOMAXPROCS(0))
+	}
+	var parts [][]float32 // dW partial sums of groups 1..groups-1
+	if dw != nil && groups > 1 {
+		parts = make([][]float32, groups)
+		for gi := 1; gi < groups; gi++ {
+			parts[gi] = getScratch(g.o * K)
+			clear(parts[gi])
+		}
+	}
+	r.each(groups, func(lo, hi int) {
+		col := getScratch(K * r.nb * P)
+		defer putScratch(col)
+		var colD, dtmp []float32
+		if wFlip != nil {
+			colD = getScratch(g.o * g.kh * g.kw * r.nb * P)
+			defer putScratch(colD)
+		}
+		if r.nb > 1 {
+			dtmp = getScratch(g.o * r.nb * P)
+			defer putScratch(dtmp)
+		}
+		for gi := lo; gi < hi; gi++ {
+			dwg := dw
+			if gi > 0 && dw != nil {
+				dwg = parts[gi]
+			}
+			for ci := gi * r.count / groups; ci < (gi+1)*r.count/groups; ci++ {
+				convBackwardChunk(r, ci, dx, dxFresh, dwg, dout, x, w, col, colD, dtmp, wFlip, g, gT)
+			}
+		}
+	})
+	for gi := 1; gi < len(parts); gi++ {
+		p := parts[gi]
+		for j := range dw {
+			dw[j] += p[j]
+		}
+		putScratch(p)
+	}
+}
+
+// convBackwardChunk adds chunk ci's share of dW into dw and writes (or adds
+// to) its images' dx, with the caller's scratch: col (K, nb·P), colD
+// (O·KH·KW, nb·P) when wFlip is set, dtmp (O, nb·P) when chunks hold more
+// than one image.
+func convBackwardChunk(r convRun, ci int, dx []float32, dxFresh bool, dw, dout, x, w, col, colD, dtmp, wFlip []float32, g, gT convGeom) {
+	P, K := g.p(), g.k()
+	KT := g.o * g.kh * g.kw
+	n0, nb := r.chunk(g, ci)
+	ld := nb * P
 	beta := float32(1) // accumulate into dx, or overwrite a fresh one
 	if dxFresh {
 		beta = 0
 	}
-	be := gemm.Current()
-	for n0 := 0; n0 < g.n; n0 += nbMax {
-		nb := min(nbMax, g.n-n0)
-		ld := nb * P
-		if perImage {
-			convBackwardImages(dx, dxFresh, dw, dout, x, w, col, colD, wFlip, g, gT, n0, nb)
-			continue
-		}
-		// gather dout (nb, O, P) → dtmp (O, nb·P)
-		dchunk := dtmp
-		parallel.For(nb*g.o, 4, func(lo, hi int) {
+	// dout of the chunk as an (O, nb·P) matrix: in place for one image,
+	// else gathered from (nb, O, P)
+	dch, ldd := dout[n0*g.o*P:(n0+1)*g.o*P], P
+	if nb > 1 {
+		dch, ldd = dtmp, ld
+		r.inner(nb*g.o, 4, func(lo, hi int) {
 			for io := lo; io < hi; io++ {
 				i, o := io/g.o, io%g.o
 				copy(dtmp[o*ld+i*P:o*ld+(i+1)*P], dout[((n0+i)*g.o+o)*P:((n0+i)*g.o+o+1)*P])
 			}
 		})
-		if dw != nil {
-			im2col(col, x, g, n0, nb)
-			// dW (O,K) += dtmp (O, nb·P) · colᵀ
-			be.Sgemm(false, true, g.o, K, ld, 1, dchunk, ld, col, ld, 1, dw, K)
-		}
-		if dx != nil && wFlip != nil {
-			// dx = conv(dout, flipped Wᵀ): im2col of dout, then one GEMM per
-			// image that accumulates straight into dx (no col2im)
-			im2col(colD, dout, gT, n0, nb)
-			for i := 0; i < nb; i++ {
-				dxi := dx[(n0+i)*g.c*P : (n0+i+1)*g.c*P]
-				be.Sgemm(false, false, g.c, P, KT, 1, wFlip, KT, colD[i*P:], ld, beta, dxi, P)
-			}
-		} else if dx != nil {
-			// dcol (K, nb·P) = Wᵀ · dtmp, reusing col's storage
-			be.Sgemm(true, false, K, ld, g.o, 1, w, K, dchunk, ld, 0, col, ld)
-			col2im(dx, dxFresh, col, g, n0, nb)
-		}
 	}
-}
-
-// convBackwardImages is convBackward's chunk body when GEMMs run per image
-// (see perImage): image i's dout block (O, P) is used in place.
-func convBackwardImages(dx []float32, dxFresh bool, dw, dout, x, w, col, colD, wFlip []float32, g, gT convGeom, n0, nb int) {
-	P, K := g.p(), g.k()
-	KT := g.o * g.kh * g.kw
-	ld := nb * P
-	beta := float32(1)
-	if dxFresh {
-		beta = 0
-	}
-	be := gemm.Current()
-	douti := func(i int) []float32 { return dout[(n0+i)*g.o*P : (n0+i+1)*g.o*P] }
 	if dw != nil {
-		im2col(col, x, g, n0, nb)
-		for i := 0; i < nb; i++ {
-			// dW (O,K) += dout_i (O,P) · col_iᵀ
-			be.Sgemm(false, true, g.o, K, P, 1, douti(i), P, col[i*P:], ld, 1, dw, K)
-		}
+		im2col(col, x, g, n0, nb, r)
+		// dW (O,K) += dout (O, nb·P) · colᵀ
+		r.be.Sgemm(false, true, g.o, K, ld, 1, dch, ldd, col, ld, 1, dw, K)
 	}
 	switch {
 	case dx != nil && wFlip != nil:
-		im2col(colD, dout, gT, n0, nb)
+		// dx = conv(dout, flipped Wᵀ): im2col of dout, then one GEMM per
+		// image that writes or accumulates straight into dx (no col2im)
+		im2col(colD, dout, gT, n0, nb, r)
 		for i := 0; i < nb; i++ {
 			dxi := dx[(n0+i)*g.c*P : (n0+i+1)*g.c*P]
-			be.Sgemm(false, false, g.c, P, KT, 1, wFlip, KT, colD[i*P:], ld, beta, dxi, P)
+			r.be.Sgemm(false, false, g.c, P, KT, 1, wFlip, KT, colD[i*P:], ld, beta, dxi, P)
 		}
 	case dx != nil:
-		for i := 0; i < nb; i++ {
-			// dcol_i (K,P) = Wᵀ · dout_i, into col's storage
-			be.Sgemm(true, false, K, P, g.o, 1, w, K, douti(i), P, 0, col[i*P:], ld)
-		}
-		col2im(dx, dxFresh, col, g, n0, nb)
+		// dcol (K, nb·P) = Wᵀ · dout, into col's storage, then col2im
+		r.be.Sgemm(true, false, K, ld, g.o, 1, w, K, dch, ldd, 0, col, ld)
+		col2im(dx, dxFresh, col, g, n0, nb, r)
 	}
 }
 

@@ -3,9 +3,12 @@ package nn_test
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/gemm"
 	"github.com/siambench/siambench/nn/gradcheck"
 )
 
@@ -155,6 +158,68 @@ func TestConv2dRandomShapes(t *testing.T) {
 			if d := maxRelDiff(cmp.got, cmp.want); d > 1e-5 {
 				t.Errorf("%s %s: max relative diff %.3g vs naive", name, cmp.what, d)
 			}
+		}
+	}
+}
+
+// TestConv2dSchedules runs the same convolutions under every way the work
+// can be spread: one core; images split over 2 and 3 cores with serial GEMMs
+// (per-core dW partial sums added in group order); and a backend without a
+// serial variant (gonum), where chunks run in turn and each GEMM and im2col
+// spreads itself. Every schedule must match the naive loops, including dx
+// accumulated over two uses of x (the second use adds into an existing
+// gradient), and two runs of a schedule must agree bit for bit.
+func TestConv2dSchedules(t *testing.T) {
+	defer gemm.Use(gemm.Current())
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	cases := []struct{ n, c, h, w, o, k, s, p int }{
+		{13, 3, 9, 9, 5, 3, 1, 1},   // same 3×3: flipped-kernel dx
+		{11, 4, 10, 9, 6, 3, 2, 1},  // stride 2: col2im dx
+		{5, 40, 20, 20, 4, 3, 1, 1}, // chunks of one image: dout used in place
+	}
+	schedules := []struct {
+		name  string
+		procs int
+		be    gemm.Backend
+	}{
+		{"1core-go", 1, gemm.Go{}},
+		{"2cores-go", 2, gemm.Go{}},
+		{"3cores-go", 3, gemm.Go{}},
+		{"2cores-gonum", 2, gemm.Gonum{}},
+	}
+	r := rng(17)
+	for _, tc := range cases {
+		x := nn.Randn(r, 1, tc.n, tc.c, tc.h, tc.w)
+		w1 := nn.Randn(r, 1, tc.o, tc.c, tc.k, tc.k)
+		w2 := nn.Randn(r, 1, tc.o, tc.c, tc.k, tc.k)
+		oh := (tc.h+2*tc.p-tc.k)/tc.s + 1
+		ow := (tc.w+2*tc.p-tc.k)/tc.s + 1
+		seed := nn.Randn(r, 1, tc.n, tc.o, oh, ow).Data
+		// run returns out, dx, dw1, dw2 of conv(x,w1)+conv(x,w2)
+		run := func(conv func(x, w, b *nn.Tensor, s, p int) *nn.Tensor) [4][]float32 {
+			xs, a, b := req(x.Detach()), req(w1.Detach()), req(w2.Detach())
+			xs.Grad, a.Grad, b.Grad = nil, nil, nil
+			y := nn.Add(conv(xs, a, nil, tc.s, tc.p), conv(xs, b, nil, tc.s, tc.p))
+			y.BackwardWith(seed)
+			return [4][]float32{slices.Clone(y.Data), xs.Grad, a.Grad, b.Grad}
+		}
+		want := run(nn.Conv2dNaive)
+		for _, sc := range schedules {
+			name := fmt.Sprintf("n%d-c%d-%dx%d-o%d-s%d/%s", tc.n, tc.c, tc.h, tc.w, tc.o, tc.s, sc.name)
+			t.Run(name, func(t *testing.T) {
+				runtime.GOMAXPROCS(sc.procs)
+				gemm.Use(sc.be)
+				got := run(nn.Conv2d)
+				again := run(nn.Conv2d)
+				for i, what := range []string{"out", "dx", "dw1", "dw2"} {
+					if d := maxRelDiff(got[i], want[i]); d > 1e-5 {
+						t.Errorf("%s: max relative diff %.3g vs naive", what, d)
+					}
+					if !slices.Equal(got[i], again[i]) {
+						t.Errorf("%s: two runs differ", what)
+					}
+				}
+			})
 		}
 	}
 }

@@ -58,6 +58,9 @@ func (g Go) Info() string {
 	return fmt.Sprintf("kernel=%s threads=%d", g.kern().name, g.threads())
 }
 
+// Serial returns the same backend restricted to the calling goroutine.
+func (g Go) Serial() Backend { g.Threads = 1; return g }
+
 func (g Go) kern() *microKernel {
 	if g.kernel != nil {
 		return g.kernel

@@ -89,3 +89,25 @@ func (Naive) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32,
 		}
 	}
 }
+
+// Serializer is implemented by backends that can run a GEMM entirely on the
+// calling goroutine. Callers that parallelise over many independent GEMMs
+// themselves (nn's convolution runs image by image on every core) use the
+// serial variant, so that each core keeps its own operands in its own cache
+// and no call waits for a thread pool to hand out and collect work.
+type Serializer interface {
+	// Serial returns a backend that computes the same products as the
+	// receiver, using only the calling goroutine.
+	Serial() Backend
+}
+
+// SerialOf returns b's serial variant when b has one (see Serializer).
+func SerialOf(b Backend) (Backend, bool) {
+	if s, ok := b.(Serializer); ok {
+		return s.Serial(), true
+	}
+	return nil, false
+}
+
+// Serial returns Naive: it always runs on the calling goroutine.
+func (Naive) Serial() Backend { return Naive{} }
