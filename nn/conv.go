@@ -426,6 +426,10 @@ func (r convRun) inner(n, grain int, fn func(lo, hi int)) {
 
 // convForward computes out (N,O,P) = W·im2col(x) + b chunk by chunk.
 func convForward(out, x, w, bias []float32, g convGeom) {
+	if g.implicit() {
+		convForwardImplicit(out, x, w, bias, g)
+		return
+	}
 	r := newConvRun(g)
 	P, K := g.p(), g.k()
 	perImage := r.nb == 1
@@ -501,6 +505,10 @@ func convBackward(dx []float32, dxFresh bool, dw, db, dout, x, w []float32, g co
 		})
 	}
 	if dx == nil && dw == nil {
+		return
+	}
+	if g.implicit() {
+		convBackwardImplicit(dx, dxFresh, dw, dout, x, w, g)
 		return
 	}
 	r := newConvRun(g)

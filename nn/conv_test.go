@@ -52,6 +52,9 @@ func TestConv2dMatchesNaive(t *testing.T) {
 		{2, 3, 6, 5, 2, 5, 1, 2},     // "same" 5×5: the shifted-plane path
 		{2, 2, 3, 2, 3, 7, 1, 3},     // "same" kernel larger than the image
 		{70, 16, 32, 32, 2, 3, 1, 1}, // 16·9·1024 per image: three im2col chunks
+		{3, 9, 7, 6, 4, 5, 1, 2},     // same 5×5, ≥ 8 channels: implicit GEMM
+		{2, 8, 5, 5, 3, 1, 1, 0},     // 1×1, ≥ 8 channels: implicit GEMM, no border
+		{4, 12, 16, 16, 5, 3, 1, 1},  // 16×16 planes: padded plane stride adjusted
 	}
 	r := rng(6)
 	for _, tc := range cases {

@@ -1,0 +1,237 @@
+package nn
+
+import "runtime"
+
+// Implicit-GEMM convolution for the common backbone case: stride 1, an odd
+// square kernel and "same" padding (3×3, pad 1), at least implicitMinC input
+// channels.
+//
+// Each image's planes are copied once into a zero-padded buffer whose rows
+// are Wp = W+2·pad wide. On the output grid q = oh·Wp + ow (ow < Wp; the
+// last 2·pad columns of each row are junk), kernel tap (kh,kw) reads pixel
+// q + kh·Wp + kw of the padded plane. With the kernel reordered tap-major,
+// the columns im2col would build for one tap are the padded planes
+// themselves, read in place at that offset with the plane stride as row
+// stride, so a convolution is a sum of KH·KW GEMMs over the taps with no
+// column matrix at all. The output grid is then compacted into NCHW.
+//
+// The weight gradient uses the same views: dW_tap (O,C) += dout (O, grid) ·
+// X_tapᵀ, where dout is itself zero-padded so that the junk columns
+// contribute exactly zero. The input gradient is the same-padded
+// convolution of dout with the flipped, channel-transposed kernel, and runs
+// on the same machinery.
+
+// implicitMinC is the fewest input channels run as implicit GEMM: with a
+// handful of channels each tap's GEMM is too thin to pay, and im2col is cheap.
+const implicitMinC = 8
+
+// implicit reports whether g runs as implicit GEMM.
+func (g convGeom) implicit() bool {
+	return g.stride == 1 && g.kh == g.kw && g.kh%2 == 1 && g.pad == g.kh/2 &&
+		g.oh == g.h && g.ow == g.w && g.c >= implicitMinC
+}
+
+// padGeom is the layout of one image's zero-padded planes.
+type padGeom struct {
+	wp, hp int // padded row length and number of rows
+	stride int // floats from one plane to the next (≥ hp·wp)
+	grid   int // output grid size h·wp
+	size   int // floats of a padded image of ch planes (with read slack)
+}
+
+func newPadGeom(g convGeom, ch int) padGeom {
+	p := padGeom{wp: g.w + 2*g.pad, hp: g.h + 2*g.pad}
+	// plane stride: a multiple of 16 floats (64 bytes), never a multiple of
+	// 1 KiB (rows that far apart share L1 sets and evict each other)
+	s := (p.hp*p.wp + 15) &^ 15
+	if (s*4)%1024 == 0 {
+		s += 16
+	}
+	p.stride = s
+	p.grid = g.h * p.wp
+	// the last tap of the last plane reads up to kw−1 floats past it
+	p.size = ch*s + g.kw
+	return p
+}
+
+// padImage writes the ch planes (h×w each) of src into dst with a zero
+// border of pad pixels and zeros in every gap, laid out as pg says.
+func padImage(dst, src []float32, ch, h, w, pad int, pg padGeom) {
+	dst = dst[:pg.size]
+	for c := 0; c < ch; c++ {
+		plane := dst[c*pg.stride : (c+1)*pg.stride]
+		in := src[c*h*w : (c+1)*h*w]
+		clear(plane[:pad*pg.wp+pad])
+		for r := 0; r < h; r++ {
+			row := plane[(r+pad)*pg.wp+pad:]
+			copy(row[:w], in[r*w:(r+1)*w])
+			// right border of this row and left border of the next
+			gap := row[w : w+2*pad]
+			for j := range gap {
+				gap[j] = 0
+			}
+		}
+		clear(plane[(h+pad)*pg.wp+pad:])
+	}
+	clear(dst[ch*pg.stride:])
+}
+
+// unpadGrid writes (beta 0) or adds (beta 1) the valid part of the output
+// grid src (ch rows of pg.grid) into dst (ch planes of h×w), plus bias[c]
+// when bias is non-nil.
+func unpadGrid(dst, src []float32, ch, h, w int, pg padGeom, add bool, bias []float32) {
+	for c := 0; c < ch; c++ {
+		var b float32
+		if bias != nil {
+			b = bias[c]
+		}
+		out := dst[c*h*w : (c+1)*h*w]
+		in := src[c*pg.grid : (c+1)*pg.grid]
+		for r := 0; r < h; r++ {
+			d := out[r*w : (r+1)*w]
+			s := in[r*pg.wp : r*pg.wp+w]
+			switch {
+			case add:
+				for j := range d {
+					d[j] += s[j] + b
+				}
+			case b != 0:
+				for j := range d {
+					d[j] = s[j] + b
+				}
+			default:
+				copy(d, s)
+			}
+		}
+	}
+}
+
+// tapOffset is the offset of kernel tap t = kh·KW + kw in a padded plane.
+func tapOffset(g convGeom, pg padGeom, t int) int {
+	return (t/g.kw)*pg.wp + t%g.kw
+}
+
+// convForwardImplicit computes out = conv(x, w) + bias for an implicit g.
+func convForwardImplicit(out, x, w, bias []float32, g convGeom) {
+	r := newConvRun(g)
+	taps := g.kh * g.kw
+	P := g.p()
+	pg := newPadGeom(g, g.c)
+	// wT[t] (C, O): tap t of every filter, stored transposed (GEMM's
+	// packing of a transposed A copies whole rows of output channels)
+	wT := getScratch(taps * g.o * g.c)
+	defer putScratch(wT)
+	for o := 0; o < g.o; o++ {
+		for c := 0; c < g.c; c++ {
+			for t := 0; t < taps; t++ {
+				wT[(t*g.c+c)*g.o+o] = w[(o*g.c+c)*taps+t]
+			}
+		}
+	}
+	r.each(g.n, func(lo, hi int) {
+		xp := getScratch(pg.size)
+		defer putScratch(xp)
+		grid := getScratch(g.o * pg.grid)
+		defer putScratch(grid)
+		for i := lo; i < hi; i++ {
+			padImage(xp, x[i*g.c*P:(i+1)*g.c*P], g.c, g.h, g.w, g.pad, pg)
+			for t := 0; t < taps; t++ {
+				beta := float32(1)
+				if t == 0 {
+					beta = 0
+				}
+				r.be.Sgemm(true, false, g.o, pg.grid, g.c, 1, wT[t*g.o*g.c:], g.o,
+					xp[tapOffset(g, pg, t):], pg.stride, beta, grid, pg.grid)
+			}
+			unpadGrid(out[i*g.o*P:(i+1)*g.o*P], grid, g.o, g.h, g.w, pg, false, bias)
+		}
+	})
+}
+
+// convBackwardImplicit accumulates dx and dw (either may be nil) for an
+// implicit g; dxFresh as in convBackward. The images are cut into a fixed
+// number of contiguous groups, each with its own tap-major dW buffer; the
+// buffers are added into dw in group order (deterministic for a given
+// GOMAXPROCS).
+func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, g convGeom) {
+	r := newConvRun(g)
+	taps := g.kh * g.kw
+	P := g.p()
+	pgx := newPadGeom(g, g.c) // padded x
+	pgd := newPadGeom(g, g.o) // padded dout (same spatial layout)
+	var wD []float32          // wD[t] (O, C) = op(A) transposed: filters flipped
+	if dx != nil {
+		wD = getScratch(taps * g.c * g.o)
+		defer putScratch(wD)
+		for o := 0; o < g.o; o++ {
+			for c := 0; c < g.c; c++ {
+				for t := 0; t < taps; t++ {
+					wD[(t*g.o+o)*g.c+c] = w[(o*g.c+c)*taps+taps-1-t]
+				}
+			}
+		}
+	}
+	groups := 1
+	if r.outer {
+		groups = min(g.n, 2*runtime.GOMAXPROCS(0))
+	}
+	var parts [][]float32 // per group: dW tap-major, (taps, O, C)
+	if dw != nil {
+		parts = make([][]float32, groups)
+		for gi := range parts {
+			parts[gi] = getScratch(taps * g.o * g.c)
+			clear(parts[gi])
+		}
+	}
+	// dout's junk grid columns are the padded buffer's zero borders: the
+	// grid view of dout starts pad rows and pad columns into it
+	gridOff := g.pad*pgd.wp + g.pad
+	r.each(groups, func(lo, hi int) {
+		dp := getScratch(pgd.size)
+		defer putScratch(dp)
+		var xp, grid []float32
+		if dw != nil {
+			xp = getScratch(pgx.size)
+			defer putScratch(xp)
+		}
+		if dx != nil {
+			grid = getScratch(g.c * pgx.grid)
+			defer putScratch(grid)
+		}
+		for gi := lo; gi < hi; gi++ {
+			for i := gi * g.n / groups; i < (gi+1)*g.n/groups; i++ {
+				padImage(dp, dout[i*g.o*P:(i+1)*g.o*P], g.o, g.h, g.w, g.pad, pgd)
+				if dw != nil {
+					padImage(xp, x[i*g.c*P:(i+1)*g.c*P], g.c, g.h, g.w, g.pad, pgx)
+					for t := 0; t < taps; t++ {
+						// dW_t (O,C) += dout (O, grid) · X_tapᵀ
+						r.be.Sgemm(false, true, g.o, g.c, pgx.grid, 1, dp[gridOff:], pgd.stride,
+							xp[tapOffset(g, pgx, t):], pgx.stride, 1, parts[gi][t*g.o*g.c:], g.c)
+					}
+				}
+				if dx != nil {
+					for t := 0; t < taps; t++ {
+						beta := float32(1)
+						if t == 0 {
+							beta = 0
+						}
+						r.be.Sgemm(true, false, g.c, pgd.grid, g.o, 1, wD[t*g.c*g.o:], g.c,
+							dp[tapOffset(g, pgd, t):], pgd.stride, beta, grid, pgd.grid)
+					}
+					unpadGrid(dx[i*g.c*P:(i+1)*g.c*P], grid, g.c, g.h, g.w, pgx, !dxFresh, nil)
+				}
+			}
+		}
+	})
+	for _, p := range parts {
+		for o := 0; o < g.o; o++ {
+			for c := 0; c < g.c; c++ {
+				d := dw[(o*g.c+c)*taps : (o*g.c+c+1)*taps]
+				for t := range d {
+					d[t] += p[(t*g.o+o)*g.c+c]
+				}
+			}
+		}
+		putScratch(p)
+	}
+}
