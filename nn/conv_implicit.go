@@ -62,47 +62,55 @@ func padImage(dst, src []float32, ch, h, w, pad int, pg padGeom) {
 		plane := dst[c*pg.stride : (c+1)*pg.stride]
 		in := src[c*h*w : (c+1)*h*w]
 		clear(plane[:pad*pg.wp+pad])
-		for r := 0; r < h; r++ {
-			row := plane[(r+pad)*pg.wp+pad:]
-			copy(row[:w], in[r*w:(r+1)*w])
-			// right border of this row and left border of the next
-			gap := row[w : w+2*pad]
-			for j := range gap {
-				gap[j] = 0
-			}
-		}
+		// each row, then the right border of this row and the left border
+		// of the next (2·pad zeros)
+		copyRows(plane[pad*pg.wp+pad:], in, h, w, pg.wp, w, 2*pad, false)
 		clear(plane[(h+pad)*pg.wp+pad:])
 	}
 	clear(dst[ch*pg.stride:])
 }
 
-// unpadGrid writes (beta 0) or adds (beta 1) the valid part of the output
-// grid src (ch rows of pg.grid) into dst (ch planes of h×w), plus bias[c]
-// when bias is non-nil.
+// unpadGrid writes (or adds, when add) the valid part of the output grid
+// src (ch rows of pg.grid) into dst (ch planes of h×w), plus bias[c] when
+// bias is non-nil.
 func unpadGrid(dst, src []float32, ch, h, w int, pg padGeom, add bool, bias []float32) {
 	for c := 0; c < ch; c++ {
-		var b float32
-		if bias != nil {
-			b = bias[c]
-		}
 		out := dst[c*h*w : (c+1)*h*w]
-		in := src[c*pg.grid : (c+1)*pg.grid]
-		for r := 0; r < h; r++ {
-			d := out[r*w : (r+1)*w]
-			s := in[r*pg.wp : r*pg.wp+w]
-			switch {
-			case add:
-				for j := range d {
-					d[j] += s[j] + b
-				}
-			case b != 0:
-				for j := range d {
-					d[j] = s[j] + b
-				}
-			default:
-				copy(d, s)
+		copyRows(out, src[c*pg.grid:(c+1)*pg.grid], h, w, w, pg.wp, 0, add)
+		if bias != nil && bias[c] != 0 {
+			b := bias[c]
+			for j := range out {
+				out[j] += b
 			}
 		}
+	}
+}
+
+// copyRows copies (or adds, when add) rows×cols floats from src (row
+// stride srcStride) to dst (row stride dstStride), then writes zero zeros
+// after each destination row. It checks the bounds once and runs the
+// AVX-512 kernel where there is one.
+func copyRows(dst, src []float32, rows, cols, dstStride, srcStride, zero int, add bool) {
+	if rows <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*dstStride+cols+zero-1]
+	_ = src[(rows-1)*srcStride+cols-1]
+	if useAVX512 && zero <= 16 && cols > 0 {
+		copyRowsAVX512(&dst[0], &src[0], rows, cols, dstStride, srcStride, zero, add)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		d := dst[r*dstStride : r*dstStride+cols+zero]
+		s := src[r*srcStride : r*srcStride+cols]
+		if add {
+			for j, v := range s {
+				d[j] += v
+			}
+		} else {
+			copy(d, s)
+		}
+		clear(d[cols:])
 	}
 }
 

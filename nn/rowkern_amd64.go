@@ -30,3 +30,6 @@ func gather2AVX512(dst, src *float32, rows, n, dstStride, srcStride int, idx *[1
 
 //go:noescape
 func scatterAdd2AVX512(dst, src *float32, rows, n, dstStride, srcStride int)
+
+//go:noescape
+func copyRowsAVX512(dst, src *float32, rows, cols, dstStride, srcStride, zero int, add bool)

@@ -385,3 +385,74 @@ s2_next:
 s2_done:
 	VZEROUPPER
 	RET
+
+// func copyRowsAVX512(dst, src *float32, rows, cols, dstStride, srcStride, zero int, add bool)
+// For r < rows: dst[r·dstStride + j] = src[r·srcStride + j] (+= when add)
+// for j < cols, then dst[r·dstStride + cols + j] = 0 for j < zero (0 ≤
+// zero ≤ 16). The row tails go through masks: nothing outside those
+// ranges is read or written. (Padding planes for the implicit-GEMM
+// convolution and compacting its output grid.)
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-57
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R8
+	MOVQ cols+24(FP), R9
+	MOVQ dstStride+32(FP), R10
+	MOVQ srcStride+40(FP), R11
+	MOVQ zero+48(FP), R12
+	MOVBLZX add+56(FP), R13
+	SHLQ $2, R10
+	SHLQ $2, R11
+	// K1: the cols%16 tail lanes; K2: the zero lanes
+	MOVQ R9, CX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ R12, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	VPXORD Z3, Z3, Z3
+	MOVQ R9, BX
+	SHRQ $4, BX // full vectors per row
+	TESTQ R8, R8
+	JZ cr_done
+cr_row:
+	MOVQ DI, AX
+	MOVQ SI, DX
+	MOVQ BX, CX
+	TESTQ CX, CX
+	JZ cr_tail
+cr_vec:
+	VMOVUPS (DX), Z0
+	TESTQ R13, R13
+	JZ cr_store
+	VADDPS (AX), Z0, Z0
+cr_store:
+	VMOVUPS Z0, (AX)
+	ADDQ $64, AX
+	ADDQ $64, DX
+	DECQ CX
+	JNZ cr_vec
+cr_tail:
+	VMOVUPS.Z (DX), K1, Z0
+	TESTQ R13, R13
+	JZ cr_tstore
+	VMOVUPS.Z (AX), K1, Z1
+	VADDPS Z1, Z0, Z0
+cr_tstore:
+	VMOVUPS Z0, K1, (AX)
+	// the zero run starts right after the row's cols floats
+	MOVQ R9, CX
+	SHLQ $2, CX
+	VMOVUPS Z3, K2, (DI)(CX*1)
+	ADDQ R10, DI
+	ADDQ R11, SI
+	DECQ R8
+	JNZ cr_row
+cr_done:
+	VZEROUPPER
+	RET

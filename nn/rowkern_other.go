@@ -26,3 +26,7 @@ func gather2AVX512(dst, src *float32, rows, n, dstStride, srcStride int, idx *[1
 func scatterAdd2AVX512(dst, src *float32, rows, n, dstStride, srcStride int) {
 	panic("unreachable")
 }
+
+func copyRowsAVX512(dst, src *float32, rows, cols, dstStride, srcStride, zero int, add bool) {
+	panic("unreachable")
+}

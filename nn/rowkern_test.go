@@ -203,3 +203,50 @@ func TestScatterAdd2(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyRows checks the AVX-512 strided row copy (pad/unpad of the
+// implicit-GEMM convolution) against a plain loop: every width up to 40,
+// 1-3 rows, 0-16 trailing zeros, copy and add, and that nothing outside
+// the rows and their zero runs is touched (sentinels around them).
+func TestCopyRows(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512 row kernels in this build or on this CPU")
+	}
+	for cols := 1; cols <= 40; cols++ {
+		for rows := 1; rows <= 3; rows++ {
+			for _, zero := range []int{0, 1, 2, 6, 16} {
+				for _, add := range []bool{false, true} {
+					ds, ss := cols+zero+3, cols+5
+					n := (rows-1)*ds + cols + zero
+					dst := make([]float32, n+20) // 20 sentinels past the end
+					for i := range dst {
+						dst[i] = float32(i)*0.25 - 7
+					}
+					want := append([]float32(nil), dst...)
+					src := make([]float32, (rows-1)*ss+cols)
+					for i := range src {
+						src[i] = float32(i+1) * 1.5
+					}
+					for r := 0; r < rows; r++ {
+						for j := 0; j < cols; j++ {
+							if add {
+								want[r*ds+j] += src[r*ss+j]
+							} else {
+								want[r*ds+j] = src[r*ss+j]
+							}
+						}
+						for j := 0; j < zero; j++ {
+							want[r*ds+cols+j] = 0
+						}
+					}
+					copyRowsAVX512(&dst[0], &src[0], rows, cols, ds, ss, zero, add)
+					for i := range dst {
+						if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("cols=%d rows=%d zero=%d add=%v: dst[%d] = %v, want %v", cols, rows, zero, add, i, dst[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -287,6 +287,13 @@ func packA(dst []float32, transA bool, a []float32, lda, m, mr, p0, kl int) {
 		rows := min(mr, m-r0)
 		if transA {
 			// A is stored k×m: row p of storage holds op(A)[:, p].
+			if rows == 8 && mr == 8 && kl > 0 && hasPackA8T {
+				first, last := p0*lda+r0, (p0+kl-1)*lda+r0+8
+				_ = a[first:last] // the bounds of every row read
+				_ = panel[kl*8-1]
+				kern.PackA8T(&panel[0], &a[first], kl, lda)
+				continue
+			}
 			for p := range kl {
 				src := a[(p0+p)*lda+r0 : (p0+p)*lda+r0+rows]
 				d := panel[p*mr : p*mr+mr]
@@ -393,6 +400,9 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kl, j0, j1, nr int)
 // hasPackT32 reports whether kern.PackT32, the assembly packing kernel for
 // 32-column panels of a transposed B, runs here (AVX-512, not purego).
 var hasPackT32 = sync.OnceValue(kern.HasPackT32)
+
+// hasPackA8T: the transposed-A panel copy runs in assembly (AVX).
+var hasPackA8T = kern.HasPackA8T()
 
 // bufPools holds scratch slices by size class: class c has capacity 1<<c,
 // so a call never drops a pooled buffer for being a little too small.

@@ -57,3 +57,14 @@ func HasPackT32() bool { return cpu.X86.HasAVX512F }
 // HasPackT32. A plain function, not a func value, so that callers' idx
 // arrays stay on the stack.
 func PackT32(dst, src *float32, kl int, idx *[32]int32) { packT32AVX512(dst, src, kl, idx) }
+
+//go:noescape
+func packA8TAVX(dst, src *float32, kl, lda int)
+
+// HasPackA8T reports whether PackA8T can run on this CPU (AVX).
+func HasPackA8T() bool { return cpu.X86.HasAVX }
+
+// PackA8T packs an 8-row panel of a transposed A: dst[p·8 + i] =
+// src[p·lda + i] for p < kl, i < 8. Call it only when HasPackA8T; the
+// caller checks the bounds.
+func PackA8T(dst, src *float32, kl, lda int) { packA8TAVX(dst, src, kl, lda) }

@@ -14,3 +14,9 @@ func HasPackT32() bool { return false }
 
 // PackT32 is never called in this build (HasPackT32 is false).
 func PackT32(dst, src *float32, kl int, idx *[32]int32) { panic("kern: no PackT32 in this build") }
+
+// HasPackA8T reports false: no assembly packing kernel here.
+func HasPackA8T() bool { return false }
+
+// PackA8T is never called in this build (HasPackA8T is false).
+func PackA8T(dst, src *float32, kl, lda int) { panic("kern: no PackA8T in this build") }

@@ -28,3 +28,25 @@ pt_loop:
 pt_done:
 	VZEROUPPER
 	RET
+
+// func packA8TAVX(dst, src *float32, kl, lda int)
+// dst[p·8 + i] = src[p·lda + i] for p < kl, i < 8: an 8-row panel of a
+// transposed A (stored k×m), one 32-byte move per k.
+TEXT ·packA8TAVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ kl+16(FP), CX
+	MOVQ lda+24(FP), R8
+	SHLQ $2, R8
+	TESTQ CX, CX
+	JZ pa8_done
+pa8_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ R8, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ pa8_loop
+pa8_done:
+	VZEROUPPER
+	RET
