@@ -433,6 +433,15 @@ func convForward(out, x, w, bias []float32, g convGeom) {
 	r := newConvRun(g)
 	P, K := g.p(), g.k()
 	perImage := r.nb == 1
+	// W stored transposed (K, O): GEMM then packs it with whole rows of
+	// output channels, once per chunk
+	wT := getScratch(K * g.o)
+	defer putScratch(wT)
+	for o := 0; o < g.o; o++ {
+		for k := 0; k < K; k++ {
+			wT[k*g.o+o] = w[o*K+k]
+		}
+	}
 	r.each(r.count, func(lo, hi int) {
 		col := getScratch(K * r.nb * P)
 		defer putScratch(col)
@@ -448,11 +457,11 @@ func convForward(out, x, w, bias []float32, g convGeom) {
 			if perImage {
 				// the image's (O, P) output block is already NCHW
 				dst := out[n0*g.o*P : (n0+1)*g.o*P]
-				r.be.Sgemm(false, false, g.o, P, K, 1, w, K, col, ld, 0, dst, P)
+				r.be.Sgemm(true, false, g.o, P, K, 1, wT, g.o, col, ld, 0, dst, P)
 				addBias(dst, bias, P)
 				continue
 			}
-			r.be.Sgemm(false, false, g.o, ld, K, 1, w, K, col, ld, 0, tmp, ld)
+			r.be.Sgemm(true, false, g.o, ld, K, 1, wT, g.o, col, ld, 0, tmp, ld)
 			// scatter tmp (O, nb, P) → out (nb, O, P), adding bias
 			r.inner(nb*g.o, 4, func(lo, hi int) {
 				for io := lo; io < hi; io++ {

@@ -54,20 +54,26 @@ func newPadGeom(g convGeom, ch int) padGeom {
 	return p
 }
 
-// padImage writes the ch planes (h×w each) of src into dst with a zero
-// border of pad pixels and zeros in every gap, laid out as pg says.
+// padImage writes the ch planes (h×w each) of src into dst, laid out as pg
+// says, with a zero border of pad pixels and zeros in every gap. Only the
+// image rows and the 2·pad zeros between them are written: the caller
+// clears dst once (newPadBuffer) and reuses it for image after image, whose
+// borders and gaps stay zero.
 func padImage(dst, src []float32, ch, h, w, pad int, pg padGeom) {
 	dst = dst[:pg.size]
 	for c := 0; c < ch; c++ {
 		plane := dst[c*pg.stride : (c+1)*pg.stride]
-		in := src[c*h*w : (c+1)*h*w]
-		clear(plane[:pad*pg.wp+pad])
 		// each row, then the right border of this row and the left border
 		// of the next (2·pad zeros)
-		copyRows(plane[pad*pg.wp+pad:], in, h, w, pg.wp, w, 2*pad, false)
-		clear(plane[(h+pad)*pg.wp+pad:])
+		copyRows(plane[pad*pg.wp+pad:], src[c*h*w:(c+1)*h*w], h, w, pg.wp, w, 2*pad, false)
 	}
-	clear(dst[ch*pg.stride:])
+}
+
+// newPadBuffer returns a cleared scratch buffer for padImage with layout pg.
+func newPadBuffer(pg padGeom) []float32 {
+	b := getScratch(pg.size)
+	clear(b)
+	return b
 }
 
 // unpadGrid writes (or adds, when add) the valid part of the output grid
@@ -137,7 +143,7 @@ func convForwardImplicit(out, x, w, bias []float32, g convGeom) {
 		}
 	}
 	r.each(g.n, func(lo, hi int) {
-		xp := getScratch(pg.size)
+		xp := newPadBuffer(pg)
 		defer putScratch(xp)
 		grid := getScratch(g.o * pg.grid)
 		defer putScratch(grid)
@@ -195,11 +201,11 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 	// grid view of dout starts pad rows and pad columns into it
 	gridOff := g.pad*pgd.wp + g.pad
 	r.each(groups, func(lo, hi int) {
-		dp := getScratch(pgd.size)
+		dp := newPadBuffer(pgd)
 		defer putScratch(dp)
 		var xp, grid []float32
 		if dw != nil {
-			xp = getScratch(pgx.size)
+			xp = newPadBuffer(pgx)
 			defer putScratch(xp)
 		}
 		if dx != nil {
