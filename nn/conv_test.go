@@ -55,6 +55,12 @@ func TestConv2dMatchesNaive(t *testing.T) {
 		{3, 9, 7, 6, 4, 5, 1, 2},     // same 5×5, ≥ 8 channels: implicit GEMM
 		{2, 8, 5, 5, 3, 1, 1, 0},     // 1×1, ≥ 8 channels: implicit GEMM, no border
 		{4, 12, 16, 16, 5, 3, 1, 1},  // 16×16 planes: padded plane stride adjusted
+		{3, 8, 9, 9, 5, 3, 2, 1},     // stride 2, ≥ 8 channels: phase-split implicit GEMM, odd size
+		{2, 10, 8, 7, 4, 3, 2, 0},    // stride 2, no padding
+		{2, 8, 6, 6, 3, 4, 2, 1},     // stride 2, even kernel
+		{2, 9, 7, 5, 3, 1, 2, 0},     // stride 2, 1×1 (a ResNet shortcut)
+		{2, 8, 5, 6, 3, 5, 2, 2},     // stride 2, 5×5 larger than half the image
+		{4, 16, 28, 28, 8, 3, 2, 1},  // the reference network's downsampling layer, smaller
 	}
 	r := rng(6)
 	for _, tc := range cases {
@@ -177,7 +183,8 @@ func TestConv2dSchedules(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	cases := []struct{ n, c, h, w, o, k, s, p int }{
 		{13, 3, 9, 9, 5, 3, 1, 1},   // same 3×3: flipped-kernel dx
-		{11, 4, 10, 9, 6, 3, 2, 1},  // stride 2: col2im dx
+		{11, 4, 10, 9, 6, 3, 2, 1},  // stride 2, few channels: im2col, col2im dx
+		{7, 9, 10, 9, 6, 3, 2, 1},   // stride 2: phase-split implicit GEMM
 		{5, 40, 20, 20, 4, 3, 1, 1}, // chunks of one image: dout used in place
 	}
 	schedules := []struct {
