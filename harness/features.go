@@ -98,9 +98,13 @@ func BackboneFeatures(ctx context.Context, m nn.Module, ds data.Dataset) (eval.F
 	return f, nil
 }
 
-// forwardNoGrad applies m to x recording no graph; a shape misuse becomes an error.
+// forwardNoGrad applies m to x recording no graph, its intermediate
+// activations recycled at once (nn.NoGradRecycle); a shape misuse becomes an
+// error.
 func forwardNoGrad(m nn.Module, x *nn.Tensor) (out *nn.Tensor, err error) {
-	err = nn.Catch(func() { nn.NoGrad(func() { out = m.Forward(x) }) })
+	err = nn.Catch(func() {
+		out = nn.NoGradRecycle(func() []*nn.Tensor { return []*nn.Tensor{m.Forward(x)} })[0]
+	})
 	return out, err
 }
 

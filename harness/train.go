@@ -445,10 +445,13 @@ func (t *trainer) step(ctx context.Context, b data.Batch, step, epoch int, lr, m
 			in.Views[i] = feats[i].Detach()
 		}
 		if t.target != nil {
-			nn.NoGrad(func() {
+			// the target's intermediate activations are recycled at once
+			in.Targets = nn.NoGradRecycle(func() []*nn.Tensor {
+				var ts []*nn.Tensor
 				for _, v := range b.Views {
-					in.Targets = append(in.Targets, t.target.Forward(nn.New(v.Data, v.N, v.C, v.H, v.W)))
+					ts = append(ts, t.target.Forward(nn.New(v.Data, v.N, v.C, v.H, v.W)))
 				}
+				return ts
 			})
 		}
 	})

@@ -1,6 +1,10 @@
 package nn
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
 
 // node records how an op's output was made: its inputs and the function
 // that, given the output's gradient, accumulates (+=) into their gradients.
@@ -22,6 +26,62 @@ func NoGrad(fn func()) {
 	noGradDepth.Add(1)
 	defer noGradDepth.Add(-1)
 	fn()
+}
+
+// NoGradRecycle runs fn like NoGrad, then hands the storage of every tensor
+// an op made inside fn back to the engine's buffer pool, except the tensors
+// fn returns (and any view sharing their storage). Use it for forward passes
+// whose intermediate activations are garbage once fn returns — evaluation,
+// EMA targets: FreeGraph cannot find them, since nothing was recorded, and
+// left to the garbage collector they cost a fresh, zeroed allocation every
+// batch. Like NoGrad it is process-wide: run no other ops in another
+// goroutine meanwhile. Afterwards the Data of the recycled intermediates
+// must not be used. Calls may nest; an inner call's results stay alive
+// until the outer call decides.
+func NoGradRecycle(fn func() []*Tensor) []*Tensor {
+	arena.mu.Lock()
+	start := len(arena.ts)
+	arena.mu.Unlock()
+	arena.on.Add(1)
+	var keep []*Tensor
+	func() {
+		defer arena.on.Add(-1)
+		NoGrad(func() { keep = fn() })
+	}()
+	kept := make(map[*float32]bool, len(keep))
+	for _, k := range keep {
+		if k != nil && cap(k.Data) > 0 {
+			kept[unsafe.SliceData(k.Data)] = true
+		}
+	}
+	arena.mu.Lock()
+	made := arena.ts[start:]
+	var survivors []*Tensor
+	for _, t := range made {
+		if !t.pooled || cap(t.Data) == 0 {
+			continue // freed meanwhile (FreeGraph)
+		}
+		if kept[unsafe.SliceData(t.Data)] {
+			survivors = append(survivors, t)
+			continue
+		}
+		putScratch(t.Data)
+		t.Data, t.pooled = nil, false
+	}
+	clear(made)
+	arena.ts = arena.ts[:start]
+	if arena.on.Load() > 0 { // nested: the outer call decides about the results
+		arena.ts = append(arena.ts, survivors...)
+	}
+	arena.mu.Unlock()
+	return keep
+}
+
+// arena records the tensors ops make while NoGradRecycle runs.
+var arena struct {
+	on atomic.Int32
+	mu sync.Mutex
+	ts []*Tensor
 }
 
 // GradEnabled reports whether ops currently record graph.

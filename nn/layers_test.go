@@ -159,3 +159,47 @@ func TestLinearAndMLPGradients(t *testing.T) {
 		t.Fatal("NoDecay: want BN γ excluded and weights included")
 	}
 }
+
+// TestNoGradRecycle: intermediates made inside are recycled (their Data is
+// gone), results and views of results survive with the right values, the
+// storage comes back from the pool, and a nested call's results live until
+// the outer call decides.
+func TestNoGradRecycle(t *testing.T) {
+	r := rng(31)
+	x := nn.Randn(r, 1, 4, 8)
+	want := nn.Scale(nn.ReLU(nn.Add(x, x)), 3).Data
+	var mid, inner, innerMid *nn.Tensor
+	out := nn.NoGradRecycle(func() []*nn.Tensor {
+		mid = nn.ReLU(nn.Add(x, x))
+		inner = nn.NoGradRecycle(func() []*nn.Tensor {
+			innerMid = nn.Scale(mid, 0.5)
+			return []*nn.Tensor{nn.Scale(innerMid, 2)}
+		})[0]
+		if innerMid.Data != nil {
+			t.Error("inner intermediate not recycled by the inner call")
+		}
+		if inner.Data == nil || mid.Data == nil {
+			t.Fatal("inner result or outer intermediate recycled by the inner call")
+		}
+		return []*nn.Tensor{nn.Scale(mid, 3).Reshape(32)}
+	})
+	if mid.Data != nil || inner.Data != nil {
+		t.Errorf("outer intermediates not recycled: mid %v, inner result %v", mid.Data != nil, inner.Data != nil)
+	}
+	if len(out) != 1 || len(out[0].Data) != 32 {
+		t.Fatalf("result lost: %v", out)
+	}
+	// reuse the recycled storage, then check the result was not touched
+	for i := 0; i < 8; i++ {
+		junk := nn.Scale(x, 100)
+		junk.FreeGraph()
+	}
+	for i, v := range out[0].Data {
+		if v != want[i] {
+			t.Fatalf("result[%d] = %v, want %v (storage reused?)", i, v, want[i])
+		}
+	}
+	if nn.GradEnabled() != true {
+		t.Error("gradients still disabled after NoGradRecycle")
+	}
+}

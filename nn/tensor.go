@@ -67,7 +67,13 @@ func Zeros(shape ...int) *Tensor {
 // arbitrary contents: for op outputs that are fully overwritten.
 func empty(shape ...int) *Tensor {
 	n := checkedNumel("empty", shape)
-	return &Tensor{Data: getScratch(n), shape: append([]int(nil), shape...), pooled: true}
+	t := &Tensor{Data: getScratch(n), shape: append([]int(nil), shape...), pooled: true}
+	if arena.on.Load() > 0 { // inside NoGradRecycle: recycled when it returns
+		arena.mu.Lock()
+		arena.ts = append(arena.ts, t)
+		arena.mu.Unlock()
+	}
+	return t
 }
 
 // zeroed is empty with the data cleared.
