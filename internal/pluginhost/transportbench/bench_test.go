@@ -21,7 +21,7 @@ import (
 	"github.com/siambench/siambench/sdk"
 )
 
-const batch = 256 // the default batch size (harness/sweep.DefaultBatchSize)
+const batch = 256 // a large batch: the transport cost per step grows with it
 
 var (
 	buildOnce sync.Once
