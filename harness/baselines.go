@@ -2,8 +2,12 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -50,7 +54,7 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 		{results.BaselineRawPixels, func(ctx context.Context) (results.Baseline, error) { return r.rawPixelBaseline(ctx, ds) }},
 		{results.BaselineRandomInit, func(ctx context.Context) (results.Baseline, error) { return r.randomInitBaseline(ctx, ds, seed) }},
 		{results.BaselineSupervised, func(ctx context.Context) (results.Baseline, error) {
-			return r.supervisedBaseline(ctx, ds, seed, bs, epochs)
+			return r.supervisedBaseline(ctx, ds, seed, bs, epochs, r.Store.baselineCheckpointPath(ident(results.BaselineSupervised)))
 		}},
 	}
 	for _, j := range jobs {
@@ -70,6 +74,10 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 				b.Backbone = c.Backbone
 			}
 			if err := r.Store.WriteBaseline(key, b); err != nil {
+				return nil, err
+			}
+			// the result is stored: its training checkpoint is no longer needed
+			if err := os.Remove(r.Store.baselineCheckpointPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
 			}
 			r.logger().Info("baseline", "baseline", j.name, "knn_top1", fmt.Sprintf("%.4f", b.KNNTop1),
@@ -144,8 +152,15 @@ func (r *Runner) randomInitBaseline(ctx context.Context, ds *splitSet, seed int6
 	})
 }
 
+// supervisedEpochHook, when set (tests), runs after each supervised epoch's
+// checkpoint; an error stops the training there, as a kill would.
+var supervisedEpochHook func(epoch int) error
+
 // supervisedBaseline trains the backbone with a linear head on the labels.
-func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int64, bs, epochs int) (results.Baseline, error) {
+// It checkpoints after every epoch at ckpt (backbone, head, BN statistics,
+// optimizer state) and resumes from there, so an interrupted sweep loses at
+// most one epoch of it.
+func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int64, bs, epochs int, ckpt string) (results.Baseline, error) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0xb0b))
 	bb, err := r.NewBackbone(r.Plan.Config.Backbone, ds.channels, rng)
 	if err != nil {
@@ -165,8 +180,29 @@ func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int6
 	}
 	total := loader.BatchesPerEpoch() * epochs
 	lr0 := supervisedBaseLR * float64(bs) / 256
-	step := 0
-	for e := 0; e < epochs; e++ {
+	step, first := 0, 0
+	paramGroups := []ckptGroup{{"backbone.", bb.Params()}, {"head.", head.Params()}}
+	bufGroups := []ckptGroup{{"backbone.", bb.Buffers()}}
+	switch c, f, err := loadCheckpoint(ckpt); {
+	case errors.Is(err, errNoCheckpoint):
+	case err != nil:
+		return results.Baseline{}, err
+	default:
+		for _, g := range paramGroups {
+			if err := restoreGroup(f.Params, g.prefix, g.tensors); err != nil {
+				return results.Baseline{}, fmt.Errorf("checkpoint %s: %w", ckpt, err)
+			}
+		}
+		if err := restoreGroup(f.Buffers, "backbone.", bb.Buffers()); err != nil {
+			return results.Baseline{}, fmt.Errorf("checkpoint %s: %w", ckpt, err)
+		}
+		if err := opt.SetState(f.Optim); err != nil {
+			return results.Baseline{}, fmt.Errorf("checkpoint %s: %w (delete it to restart)", ckpt, err)
+		}
+		first, step = c.Epoch, c.Step
+		r.logger().Info("supervised baseline resumed", "epoch", first, "checkpoint", ckpt)
+	}
+	for e := first; e < epochs; e++ {
 		var lossSum float64
 		n := 0
 		ectx, cancel := context.WithCancel(ctx)
@@ -197,6 +233,18 @@ func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int6
 			return results.Baseline{}, err
 		}
 		r.logger().Info("supervised baseline", "epoch", fmt.Sprintf("%d/%d", e+1, epochs), "loss", fmt.Sprintf("%.4f", lossSum/float64(max(n, 1))))
+		if err := os.MkdirAll(filepath.Dir(ckpt), 0o755); err != nil {
+			return results.Baseline{}, err
+		}
+		if err := saveCheckpoint(ckpt, runCheckpoint{ckptHeader: ckptHeader{Epoch: e + 1, Step: step}},
+			paramGroups, bufGroups, opt.State()); err != nil {
+			return results.Baseline{}, err
+		}
+		if supervisedEpochHook != nil {
+			if err := supervisedEpochHook(e + 1); err != nil {
+				return results.Baseline{}, err
+			}
+		}
 	}
 	return evaluateFeatures(ctx, ds, func(ctx context.Context, d data.Dataset) (eval.Features, error) {
 		return BackboneFeatures(ctx, bb, d)

@@ -117,6 +117,13 @@ func TestRunnerSweepAndReuse(t *testing.T) {
 	if len(sum.Runs) != 2 {
 		t.Fatalf("summary has %d runs, want 2", len(sum.Runs))
 	}
+	// the supervised baseline's training checkpoint goes once its result is stored
+	if left, _ := filepath.Glob(filepath.Join(dir, results.BaselinesDir, "*.ckpt")); len(left) != 0 {
+		t.Errorf("baseline checkpoints left behind: %v", left)
+	}
+	if js, _ := filepath.Glob(filepath.Join(dir, results.BaselinesDir, "supervised-*.json")); len(js) != 1 {
+		t.Errorf("supervised baseline results: %v, want one", js)
+	}
 	for _, row := range sum.Runs {
 		if row.Status != results.StatusCompleted {
 			t.Errorf("%s: status %s (%s)", row.ID, row.Status, row.Error)
@@ -355,5 +362,53 @@ func TestRunnerLARSWarmup(t *testing.T) {
 	want := run.LR * (1 + math.Cos(7*math.Pi/8)) / 2
 	if math.Abs(ms[1].LR-want) > 1e-12 {
 		t.Errorf("lr at the last step: want %v, got %v", want, ms[1].LR)
+	}
+}
+
+// TestSupervisedBaselineResumes: the supervised baseline stopped after its
+// first epoch (as a kill would, the epoch's checkpoint written) resumes from
+// that checkpoint and ends exactly where an uninterrupted training does.
+func TestSupervisedBaselineResumes(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRunner(t, t.TempDir(), smallConfig("toy"), toyMethods())
+	ds, err := r.openDatasets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := r.supervisedBaseline(ctx, ds, 0, 32, 2, filepath.Join(t.TempDir(), "whole.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(t.TempDir(), "b", "sup.ckpt")
+	stop := errors.New("stopped after epoch 1")
+	supervisedEpochHook = func(epoch int) error {
+		if epoch == 1 {
+			return stop
+		}
+		return nil
+	}
+	_, err = r.supervisedBaseline(ctx, ds, 0, 32, 2, ckpt)
+	supervisedEpochHook = nil
+	if !errors.Is(err, stop) {
+		t.Fatalf("interrupted run: %v, want the hook's error", err)
+	}
+	if c, _, err := loadCheckpoint(ckpt); err != nil || c.Epoch != 1 {
+		t.Fatalf("checkpoint after the stop: epoch %d, %v; want epoch 1", c.Epoch, err)
+	}
+	var trained []int // epochs the resumed call trains
+	supervisedEpochHook = func(epoch int) error { trained = append(trained, epoch); return nil }
+	resumed, err := r.supervisedBaseline(ctx, ds, 0, 32, 2, ckpt)
+	supervisedEpochHook = nil
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trained) != 1 || trained[0] != 2 {
+		t.Errorf("resumed call trained epochs %v, want only [2]", trained)
+	}
+	if resumed.KNNTop1 != whole.KNNTop1 || resumed.LinearTop1 != whole.LinearTop1 {
+		t.Errorf("resumed kNN/linear %v/%v, uninterrupted %v/%v", resumed.KNNTop1, resumed.LinearTop1, whole.KNNTop1, whole.LinearTop1)
+	}
+	if !(whole.KNNTop1 > 0.15) {
+		t.Errorf("supervised kNN %.3f: not trained", whole.KNNTop1)
 	}
 }

@@ -172,6 +172,12 @@ func (s *Store) baselinePath(key string) string {
 	return filepath.Join(s.Dir, results.BaselinesDir, key+".json")
 }
 
+// baselineCheckpointPath is where a trained baseline (supervised) keeps its
+// epoch checkpoint until its result is stored.
+func (s *Store) baselineCheckpointPath(key string) string {
+	return filepath.Join(s.Dir, results.BaselinesDir, key+".ckpt")
+}
+
 // Baseline returns a stored baseline; ok is false when not yet computed.
 func (s *Store) Baseline(key string) (b results.Baseline, ok bool, err error) {
 	err = results.ReadJSON(s.baselinePath(key), &b)
