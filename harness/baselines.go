@@ -181,23 +181,15 @@ func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int6
 	total := loader.BatchesPerEpoch() * epochs
 	lr0 := supervisedBaseLR * float64(bs) / 256
 	step, first := 0, 0
-	paramGroups := []ckptGroup{{"backbone.", bb.Params()}, {"head.", head.Params()}}
-	bufGroups := []ckptGroup{{"backbone.", bb.Buffers()}}
+	paramGroups := []ckptGroup{{"backbone/", bb.Params()}, {"head/", head.Params()}}
+	bufGroups := []ckptGroup{{"backbone/", bb.Buffers()}}
 	switch c, f, err := loadCheckpoint(ckpt); {
 	case errors.Is(err, errNoCheckpoint):
 	case err != nil:
 		return results.Baseline{}, err
 	default:
-		for _, g := range paramGroups {
-			if err := restoreGroup(f.Params, g.prefix, g.tensors); err != nil {
-				return results.Baseline{}, fmt.Errorf("checkpoint %s: %w", ckpt, err)
-			}
-		}
-		if err := restoreGroup(f.Buffers, "backbone.", bb.Buffers()); err != nil {
-			return results.Baseline{}, fmt.Errorf("checkpoint %s: %w", ckpt, err)
-		}
-		if err := opt.SetState(f.Optim); err != nil {
-			return results.Baseline{}, fmt.Errorf("checkpoint %s: %w (delete it to restart)", ckpt, err)
+		if err := restoreTensors(ckpt, f, paramGroups, bufGroups, opt); err != nil {
+			return results.Baseline{}, err
 		}
 		first, step = c.Epoch, c.Step
 		r.logger().Info("supervised baseline resumed", "epoch", first, "checkpoint", ckpt)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/checkpoint"
+	"github.com/siambench/siambench/nn/optim"
 )
 
 // A run's checkpoint is an nn/checkpoint file (versioned, SHA-256
@@ -91,6 +92,26 @@ func loadCheckpoint(path string) (runCheckpoint, *checkpoint.File, error) {
 	}
 	c.Blob = f.Blobs[ckptBlobName]
 	return c, f, nil
+}
+
+// restoreTensors copies a loaded checkpoint's params, buffers and optimizer
+// state (from path) into the groups and opt: the same architecture, or an
+// error that says to delete the file.
+func restoreTensors(path string, f *checkpoint.File, params, buffers []ckptGroup, opt optim.Optimizer) error {
+	for _, g := range params {
+		if err := restoreGroup(f.Params, g.prefix, g.tensors); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	for _, g := range buffers {
+		if err := restoreGroup(f.Buffers, g.prefix, g.tensors); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err := opt.SetState(f.Optim); err != nil {
+		return fmt.Errorf("%s: optimizer state: %w", path, err)
+	}
+	return nil
 }
 
 // restoreGroup copies the loaded tensors named prefix+name into dst, which

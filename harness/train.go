@@ -193,18 +193,8 @@ func (t *trainer) restore() error {
 		return err
 	}
 	params, buffers := t.ckptGroups()
-	for _, g := range params {
-		if err := restoreGroup(f.Params, g.prefix, g.tensors); err != nil {
-			return fmt.Errorf("%s: %w", t.path, err)
-		}
-	}
-	for _, g := range buffers {
-		if err := restoreGroup(f.Buffers, g.prefix, g.tensors); err != nil {
-			return fmt.Errorf("%s: %w", t.path, err)
-		}
-	}
-	if err := t.opt.SetState(f.Optim); err != nil {
-		return fmt.Errorf("%s: optimizer state: %w", t.path, err)
+	if err := restoreTensors(t.path, f, params, buffers, t.opt); err != nil {
+		return err
 	}
 	if err := t.inst.SetState(c.Blob); err != nil {
 		return fmt.Errorf("restore method state: %w", err)

@@ -399,6 +399,17 @@ func newConvRun(g convGeom) convRun {
 	return r
 }
 
+// groups is how many contiguous groups of its items (chunks or images) a
+// backward pass splits into, each accumulating its own dW partial sum:
+// two per core when they run concurrently (a preempted core holds the
+// others up less), else one. It depends on GOMAXPROCS, never on timing.
+func (r convRun) groups(items int) int {
+	if !r.outer {
+		return 1
+	}
+	return min(items, 2*runtime.GOMAXPROCS(0))
+}
+
 // chunk returns the first image and the number of images of chunk ci.
 func (r convRun) chunk(g convGeom, ci int) (n0, nb int) {
 	n0 = ci * r.nb
@@ -533,10 +544,7 @@ func convBackward(dx []float32, dxFresh bool, dw, db, dout, x, w []float32, g co
 		defer putScratch(wFlip)
 		flipKernel(wFlip, w, g)
 	}
-	groups := 1
-	if r.outer {
-		groups = min(r.count, 2*runtime.GOMAXPROCS(0))
-	}
+	groups := r.groups(r.count)
 	var parts [][]float32 // dW partial sums of groups 1..groups-1
 	if dw != nil && groups > 1 {
 		parts = make([][]float32, groups)

@@ -1,10 +1,6 @@
 package nn
 
-import (
-	"runtime"
-
-	"github.com/siambench/siambench/nn/gemm"
-)
+import "github.com/siambench/siambench/nn/gemm"
 
 // Implicit-GEMM convolution for the common backbone case: stride 1, an odd
 // square kernel and "same" padding (3×3, pad 1), at least implicitMinC input
@@ -132,20 +128,10 @@ func tapOffset(g convGeom, pg padGeom, t int) int {
 // convForwardImplicit computes out = conv(x, w) + bias for an implicit g.
 func convForwardImplicit(out, x, w, bias []float32, g convGeom) {
 	r := newConvRun(g)
-	taps := g.kh * g.kw
 	P := g.p()
 	pg := newPadGeom(g, g.c)
-	// wT[t] (C, O): tap t of every filter, stored transposed (GEMM's
-	// packing of a transposed A copies whole rows of output channels)
-	wT := getScratch(taps * g.o * g.c)
+	wT := tapPanels(w, g, false)
 	defer putScratch(wT)
-	for o := 0; o < g.o; o++ {
-		for c := 0; c < g.c; c++ {
-			for t := 0; t < taps; t++ {
-				wT[(t*g.c+c)*g.o+o] = w[(o*g.c+c)*taps+t]
-			}
-		}
-	}
 	r.each(g.n, func(lo, hi int) {
 		xp := newPadBuffer(pg)
 		defer putScratch(xp)
@@ -170,22 +156,12 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 	P := g.p()
 	pgx := newPadGeom(g, g.c) // padded x
 	pgd := newPadGeom(g, g.o) // padded dout (same spatial layout)
-	var wD []float32          // wD[t] (O, C) = op(A) transposed: filters flipped
+	var wD []float32
 	if dx != nil {
-		wD = getScratch(taps * g.c * g.o)
+		wD = tapPanels(w, g, true)
 		defer putScratch(wD)
-		for o := 0; o < g.o; o++ {
-			for c := 0; c < g.c; c++ {
-				for t := 0; t < taps; t++ {
-					wD[(t*g.o+o)*g.c+c] = w[(o*g.c+c)*taps+taps-1-t]
-				}
-			}
-		}
 	}
-	groups := 1
-	if r.outer {
-		groups = min(g.n, 2*runtime.GOMAXPROCS(0))
-	}
+	groups := r.groups(g.n)
 	var parts [][]float32 // per group: dW tap-major, (taps, O, C)
 	if dw != nil {
 		parts = make([][]float32, groups)
@@ -240,12 +216,34 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 	}
 }
 
+// tapPanels returns w (O,C,KH,KW) as the per-tap A blocks tapGemms
+// multiplies, each stored transposed (k × m; GEMM packs a transposed A by
+// copying whole rows): for the forward pass m = O, k = C, element [t][c][o]
+// = w[o][c][t]; for the input gradient (dx) m = C, k = O with the kernel
+// flipped, [t][o][c] = w[o][c][taps−1−t]. From the scratch pool.
+func tapPanels(w []float32, g convGeom, dx bool) []float32 {
+	taps := g.kh * g.kw
+	out := getScratch(taps * g.o * g.c)
+	for o := 0; o < g.o; o++ {
+		for c := 0; c < g.c; c++ {
+			for t := 0; t < taps; t++ {
+				if dx {
+					out[(t*g.o+o)*g.c+c] = w[(o*g.c+c)*taps+taps-1-t]
+				} else {
+					out[(t*g.c+c)*g.o+o] = w[(o*g.c+c)*taps+t]
+				}
+			}
+		}
+	}
+	return out
+}
+
 // tapGemms computes grid (m × pg.grid) = Σ_t A_t · X_t over the kernel
 // taps, where A_t (m × ch) is stored transposed at a[t·ch·m:] (ch × m) and
 // X_t (ch × grid) is the padded image xp read in place at tap t's offset,
 // row stride pg.stride. (Working through the grid in L1-sized column
-// blocks, all taps per block, measured slower: 108 vs 113-120 ms for the
-// 32-channel 28×28 layer's forward and backward.)
+// blocks, all taps per block, measured slower for the 32-channel 28×28
+// layer's forward and backward: 113-120 ms against 108 ms whole-grid.)
 func tapGemms(be gemm.Backend, g convGeom, pg padGeom, m, ch int, a, xp, grid []float32) {
 	for t := 0; t < g.kh*g.kw; t++ {
 		beta := float32(1)
