@@ -39,6 +39,7 @@ func main() {
 	} {
 		gen(&w, k)
 	}
+	genTaps(&w)
 	genNT(&w)
 	genNTAVX2(&w)
 	if err := os.WriteFile(*out, w.Bytes(), 0o644); err != nil {
@@ -47,13 +48,41 @@ func main() {
 	}
 }
 
+// step writes one step of k of an MR×NR tile: NR values of B from (DI),
+// MR of packed A from (SI), one broadcast and NR/vec FMAs per row of the
+// accumulators, registers 0..MR·NR/vec−1; then SI moves to the next MR
+// values and DI by R9 (ldb in bytes). With prefetch, the piece of B NR
+// columns further along is fetched too.
+func step(w *bytes.Buffer, k kernel, prefetch bool) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, "\t"+format+"\n", a...) }
+	nv := k.nr / k.vec
+	nacc := k.mr * nv
+	bReg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
+	bc := fmt.Sprintf("%s%d", k.reg, nacc+nv)
+	for v := 0; v < nv; v++ {
+		p("VMOVUPS %d(DI), %s", v*k.vec*4, bReg(v))
+	}
+	if prefetch {
+		for off := 0; off < k.nr*4; off += 64 {
+			p("PREFETCHT0 %d(DI)", k.nr*4+off)
+		}
+	}
+	for i := 0; i < k.mr; i++ {
+		p("VBROADCASTSS %d(SI), %s", i*4, bc)
+		for v := 0; v < nv; v++ {
+			p("VFMADD231PS %s, %s, %s%d", bReg(v), bc, k.reg, i*nv+v)
+		}
+	}
+	p("ADDQ $%d, SI", k.mr*4)
+	p("ADDQ R9, DI")
+}
+
 func gen(w *bytes.Buffer, k kernel) {
 	nv := k.nr / k.vec // vector registers per row of the tile
 	acc := func(i, v int) string { return fmt.Sprintf("%s%d", k.reg, i*nv+v) }
 	nacc := k.mr * nv
 	bReg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
-	bc := fmt.Sprintf("%s%d", k.reg, nacc+nv)     // broadcast of one A value
-	alpha := fmt.Sprintf("%s%d", k.reg, nacc+nv)  // reused after the loop
+	alpha := fmt.Sprintf("%s%d", k.reg, nacc+nv)  // the broadcast register, reused after the loop
 	beta := fmt.Sprintf("%s%d", k.reg, nacc+nv+1) // reused after the loop
 	cld := func(v int) string { return bReg(v) }  // C loads reuse the B registers
 	p := func(format string, a ...any) { fmt.Fprintf(w, "\t"+format+"\n", a...) }
@@ -80,22 +109,9 @@ func gen(w *bytes.Buffer, k kernel) {
 	p("TESTQ CX, CX")
 	p("JZ %s", lbl("store"))
 	fmt.Fprintf(w, "%s:\n", lbl("loop"))
-	for v := 0; v < nv; v++ {
-		p("VMOVUPS %d(DI), %s", v*k.vec*4, bReg(v))
-	}
 	// When B is read in place (ldb > NR), the next micro-panel's piece of
 	// this row lies right after this one: fetch it while this panel computes.
-	for off := 0; off < k.nr*4; off += 64 {
-		p("PREFETCHT0 %d(DI)", k.nr*4+off)
-	}
-	for i := 0; i < k.mr; i++ {
-		p("VBROADCASTSS %d(SI), %s", i*4, bc)
-		for v := 0; v < nv; v++ {
-			p("VFMADD231PS %s, %s, %s", bReg(v), bc, acc(i, v))
-		}
-	}
-	p("ADDQ $%d, SI", k.mr*4)
-	p("ADDQ R9, DI")
+	step(w, k, true)
 	p("DECQ CX")
 	p("JNZ %s", lbl("loop"))
 	fmt.Fprintf(w, "%s:\n", lbl("store"))
@@ -298,6 +314,53 @@ func genNTAVX2(w *bytes.Buffer) {
 			p("VHADDPS X%d, X%d, X%d", i, i, i)
 			p("VMOVSS X%d, %d(DX)", i, 4*(8*half+i))
 		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genTaps writes tapsAVX512x8x32(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int):
+//
+//	C[i][j] = Σ_{t<taps} Σ_{p<k} a[(t·k+p)·8+i]·b[offs[t]+p·ldb+j]   (i < 8, j < 32)
+//
+// the 8×32 tile of a convolution's output that sums the products of all
+// kernel taps: each tap's B is the same padded image read in place at its
+// own offset, so the tile stays in registers across all taps·k steps and C
+// is written once (no packing of B, no read-modify-write of C per tap).
+// taps and k must be ≥ 1.
+func genTaps(w *bytes.Buffer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, "\t"+format+"\n", a...) }
+	name := "tapsAVX512x8x32"
+	fmt.Fprintf(w, "\n// func %s(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	p("MOVQ taps+0(FP), R11")
+	p("MOVQ k+8(FP), R13")
+	p("MOVQ a+16(FP), SI")
+	p("MOVQ b+24(FP), R12")
+	p("MOVQ ldb+32(FP), R9")
+	p("SHLQ $2, R9")
+	p("MOVQ offs+40(FP), R10")
+	p("MOVQ c+48(FP), DX")
+	p("MOVQ ldc+56(FP), R8")
+	p("SHLQ $2, R8")
+	for i := 0; i < 16; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	fmt.Fprintf(w, "%s_tap:\n", name)
+	p("MOVQ (R10), AX")
+	p("LEAQ (R12)(AX*4), DI")
+	p("MOVQ R13, CX")
+	fmt.Fprintf(w, "%s_loop:\n", name)
+	step(w, kernel{reg: "Z", vec: 16, mr: 8, nr: 32}, false)
+	p("DECQ CX")
+	p("JNZ %s_loop", name)
+	p("ADDQ $8, R10")
+	p("DECQ R11")
+	p("JNZ %s_tap", name)
+	for i := 0; i < 8; i++ {
+		p("VMOVUPS Z%d, (DX)", 2*i)
+		p("VMOVUPS Z%d, 64(DX)", 2*i+1)
+		p("ADDQ R8, DX")
 	}
 	p("VZEROUPPER")
 	p("RET")

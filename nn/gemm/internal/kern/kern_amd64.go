@@ -68,3 +68,20 @@ func HasPackA8T() bool { return cpu.X86.HasAVX }
 // src[p·lda + i] for p < kl, i < 8. Call it only when HasPackA8T; the
 // caller checks the bounds.
 func PackA8T(dst, src *float32, kl, lda int) { packA8TAVX(dst, src, kl, lda) }
+
+//go:noescape
+func tapsAVX512x8x32(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)
+
+// HasTaps8x32 reports whether Taps8x32 can run on this CPU (AVX-512).
+func HasTaps8x32() bool { return cpu.X86.HasAVX512F }
+
+// Taps8x32 computes one 8×32 tile of a sum of products over kernel taps:
+//
+//	C[i][j] = Σ_{t<taps} Σ_{p<k} a[(t·k+p)·8+i]·b[offs[t]+p·ldb+j]
+//
+// (a packed tap by tap as k×8 panels; each tap's B read in place at its own
+// offset; C's rows ldc apart, written without being read). taps, k ≥ 1.
+// Call it only when HasTaps8x32; the caller checks the bounds.
+func Taps8x32(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int) {
+	tapsAVX512x8x32(taps, k, a, b, ldb, offs, c, ldc)
+}

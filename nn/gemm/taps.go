@@ -1,0 +1,107 @@
+package gemm
+
+import (
+	"fmt"
+
+	"github.com/siambench/siambench/nn/gemm/internal/kern"
+)
+
+// Taps is the fused product a convolution needs over its kernel taps:
+//
+//	C (m×n) = Σ_{t<taps} A_t · B_t
+//
+// where A_t (m×k) is one tap's slice of the weights and B_t (k×n) is the
+// same zero-padded input read in place at tap t's offset. A backend that
+// computes it tile by tile keeps each tile of C in registers across all
+// taps·k steps and writes it once, instead of reading and writing all of C
+// once per tap as a loop of Sgemm calls does. Backends offer it optionally
+// (TapsOf); nn falls back to one Sgemm per tap.
+type Taps interface {
+	// TapTile returns the tile (mr, nr) C is computed in. The caller gives
+	// C ceil(m/mr)·mr rows of ldc ≥ ceil(n/nr)·nr floats, and makes b
+	// readable up to offs[t] + (k−1)·ldb + ceil(n/nr)·nr for every t: the
+	// padding rows and columns of C receive junk computed from whatever
+	// lies there.
+	TapTile() (mr, nr int)
+	// PackedTapsLen is the length of PackTaps's output for these sizes.
+	PackedTapsLen(m, k, taps int) int
+	// PackTaps writes the taps blocks into dst in the layout SgemmTaps
+	// reads; A_t is stored transposed (k×m, row p holds column p of A_t)
+	// at a[t·k·m:]. Pack once, multiply many times.
+	PackTaps(dst, a []float32, m, k, taps int)
+	// SgemmTaps sets C = Σ_t A_t·B_t with A packed by PackTaps and B_t =
+	// b[offs[t]:], rows ldb apart, on the calling goroutine. It panics,
+	// naming the argument, when a slice is too short.
+	SgemmTaps(packed []float32, m, n, k int, b []float32, ldb int, offs []int, c []float32, ldc int)
+}
+
+// TapsOf returns b's fused tap product when it has one: the Go backend on
+// a CPU with its AVX-512 8×32 kernel.
+func TapsOf(b Backend) (Taps, bool) {
+	if g, ok := b.(Go); ok && g.kernel == nil && kern.HasTaps8x32() && g.kern().name == "avx512-8x32" {
+		return goTaps{}, true
+	}
+	return nil, false
+}
+
+// goTaps is the Go backend's Taps: AVX-512 8×32 tiles (kern.Taps8x32).
+// A is packed as ceil(m/8) panels, each taps·k steps of 8 values (tap by
+// tap), zero past m.
+type goTaps struct{}
+
+func (goTaps) TapTile() (int, int) { return 8, 32 }
+
+func (goTaps) PackedTapsLen(m, k, taps int) int { return ceilDiv(m, 8) * 8 * k * taps }
+
+func (t goTaps) PackTaps(dst, a []float32, m, k, taps int) {
+	if len(dst) < t.PackedTapsLen(m, k, taps) || len(a) < taps*k*m {
+		panic(fmt.Sprintf("gemm: PackTaps: dst has %d floats, a %d; need %d and %d for m=%d k=%d taps=%d",
+			len(dst), len(a), t.PackedTapsLen(m, k, taps), taps*k*m, m, k, taps))
+	}
+	panels := ceilDiv(m, 8)
+	for r := 0; r < panels; r++ {
+		rows := min(8, m-r*8)
+		for tp := 0; tp < taps; tp++ {
+			out := dst[(r*taps+tp)*k*8 : (r*taps+tp+1)*k*8]
+			src := a[tp*k*m+r*8:]
+			if rows == 8 && hasPackA8T {
+				kern.PackA8T(&out[0], &src[0], k, m)
+				continue
+			}
+			for p := 0; p < k; p++ {
+				for i := 0; i < 8; i++ {
+					if i < rows {
+						out[p*8+i] = src[p*m+i]
+					} else {
+						out[p*8+i] = 0
+					}
+				}
+			}
+		}
+	}
+}
+
+func (t goTaps) SgemmTaps(packed []float32, m, n, k int, b []float32, ldb int, offs []int, c []float32, ldc int) {
+	taps := len(offs)
+	if m <= 0 || n <= 0 || k <= 0 || taps == 0 {
+		panic(fmt.Sprintf("gemm: SgemmTaps: m=%d n=%d k=%d and %d taps must all be ≥ 1", m, n, k, taps))
+	}
+	mp, np := ceilDiv(m, 8), ceilDiv(n, 32)
+	if len(packed) < t.PackedTapsLen(m, k, taps) {
+		panic(fmt.Sprintf("gemm: SgemmTaps: packed A has %d floats, need %d (PackTaps)", len(packed), t.PackedTapsLen(m, k, taps)))
+	}
+	if ldc < np*32 || len(c) < (mp*8-1)*ldc+np*32 {
+		panic(fmt.Sprintf("gemm: SgemmTaps: C (len %d, ldc %d) must hold %d rows of %d (the 8×32 tiles)", len(c), ldc, mp*8, np*32))
+	}
+	for _, o := range offs {
+		if o < 0 || o+(k-1)*ldb+np*32 > len(b) {
+			panic(fmt.Sprintf("gemm: SgemmTaps: B (len %d) must be readable to offset %d+%d·%d+%d", len(b), o, k-1, ldb, np*32))
+		}
+	}
+	for j := 0; j < np; j++ {
+		bj := b[j*32:]
+		for r := 0; r < mp; r++ {
+			kern.Taps8x32(taps, k, &packed[r*taps*k*8], &bj[0], ldb, &offs[0], &c[r*8*ldc+j*32], ldc)
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package gemm
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSgemmTapsAgreesWithFloat64 checks the fused tap product against a
+// float64 sum of the per-tap products, on sizes that leave ragged tiles in
+// both directions, with the padding of C and the slack of B poisoned with
+// NaN: valid outputs must never read them, and only C's padding may change.
+func TestSgemmTapsAgreesWithFloat64(t *testing.T) {
+	tp, ok := TapsOf(Go{})
+	if !ok {
+		t.Logf("no fused tap kernel on this CPU: TapsOf(Go{}) reports false, as it must without AVX-512")
+		if _, ok := TapsOf(Naive{}); ok {
+			t.Fatal("TapsOf(Naive{}) reported a tap kernel")
+		}
+		return
+	}
+	if _, ok := TapsOf(Go{kernel: kernelGeneric}); ok {
+		t.Fatal("TapsOf accepted a Go backend forced onto the generic micro-kernel")
+	}
+	mr, nr := tp.TapTile()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, sz := range []struct{ m, n, k, taps, ldb int }{
+		{8, 32, 1, 1, 32},
+		{32, 840, 32, 9, 912},
+		{64, 224, 64, 9, 272},
+		{10, 45, 7, 3, 61},
+		{3, 5, 2, 2, 9},
+		{17, 100, 13, 25, 130},
+	} {
+		m, n, k, taps, ldb := sz.m, sz.n, sz.k, sz.taps, sz.ldb
+		mp, np := ceilDiv(m, mr)*mr, ceilDiv(n, nr)*nr
+		offs := make([]int, taps)
+		maxOff := 0
+		for i := range offs {
+			offs[i] = rng.IntN(3 * ldb / 2)
+			maxOff = max(maxOff, offs[i])
+		}
+		a := make([]float32, taps*k*m) // A_t stored k×m
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+		readable := maxOff + (k-1)*ldb + np
+		b := make([]float32, readable)
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		// NaN wherever no valid output may look: B past each row's first
+		// n columns is read only for C's padding columns, so poison the
+		// slack after the last row of the furthest tap.
+		for i := maxOff + (k-1)*ldb + n; i < readable; i++ {
+			b[i] = float32(math.NaN())
+		}
+		ldc := np + 3
+		c := make([]float32, (mp-1)*ldc+np+5)
+		for i := range c {
+			c[i] = float32(math.NaN())
+		}
+		packed := make([]float32, tp.PackedTapsLen(m, k, taps))
+		tp.PackTaps(packed, a, m, k, taps)
+		tp.SgemmTaps(packed, m, n, k, b, ldb, offs, c, ldc)
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				var want, scale float64
+				for ti, o := range offs {
+					for p := 0; p < k; p++ {
+						v := float64(a[(ti*k+p)*m+i]) * float64(b[o+p*ldb+j])
+						want += v
+						scale += math.Abs(v)
+					}
+				}
+				got := float64(c[i*ldc+j])
+				if math.IsNaN(got) || math.Abs(got-want) > 1e-5*scale+1e-6 {
+					t.Fatalf("m=%d n=%d k=%d taps=%d: C[%d][%d] = %v, want %v", m, n, k, taps, i, j, got, want)
+				}
+			}
+		}
+		// the gap between ldc-wide rows' tiles and the tail stay untouched
+		for i := 0; i < mp; i++ {
+			for j := np; j < ldc && i*ldc+j < len(c); j++ {
+				if !math.IsNaN(float64(c[i*ldc+j])) {
+					t.Fatalf("m=%d n=%d: C[%d][%d] (past the tiles) was written", m, n, i, j)
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmTapsRejectsShortSlices: a buffer too short for the tiles is a
+// panic that says what is needed, not a read past the end.
+func TestSgemmTapsRejectsShortSlices(t *testing.T) {
+	tp, ok := TapsOf(Go{})
+	if !ok {
+		t.Logf("no fused tap kernel on this CPU")
+		return
+	}
+	m, n, k := 8, 40, 4
+	packed := make([]float32, tp.PackedTapsLen(m, k, 2))
+	offs := []int{0, 1}
+	good := func() ([]float32, []float32) {
+		return make([]float32, 1+(k-1)*64+64), make([]float32, 7*64+64)
+	}
+	for name, f := range map[string]func(){
+		"short B": func() {
+			_, c := good()
+			tp.SgemmTaps(packed, m, n, k, make([]float32, (k-1)*64+64), 64, offs, c, 64)
+		},
+		"short C": func() {
+			b, _ := good()
+			tp.SgemmTaps(packed, m, n, k, b, 64, offs, make([]float32, 7*64+40), 64)
+		},
+		"narrow ldc": func() {
+			b, c := good()
+			tp.SgemmTaps(packed, m, n, k, b, 64, offs, c, 40)
+		},
+		"short packed": func() {
+			b, c := good()
+			tp.SgemmTaps(packed[:len(packed)-1], m, n, k, b, 64, offs, c, 64)
+		},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+	// and the good sizes run
+	b, c := good()
+	tp.SgemmTaps(packed, m, n, k, b, 64, offs, c, 64)
+}
+
+// BenchmarkSgemmTaps times the reference network's two implicit
+// convolutions per image on one goroutine (m = n of output channels, the
+// 28×30 and 14×16 output grids, k = input channels, 9 taps): the fused
+// tap product against one Sgemm per tap accumulating into C.
+//
+//	go test -run '^$' -bench SgemmTaps ./nn/gemm
+func BenchmarkSgemmTaps(b *testing.B) {
+	for _, sz := range []struct {
+		name         string
+		m, n, k, ldb int
+		wp           int
+	}{
+		{"32x840x32", 32, 840, 32, 912, 30},
+		{"64x224x64", 64, 224, 64, 272, 16},
+	} {
+		m, n, k, ldb := sz.m, sz.n, sz.k, sz.ldb
+		offs := make([]int, 9)
+		for t := range offs {
+			offs[t] = (t/3)*sz.wp + t%3
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		a := randSlice(rng, 9*k*m)
+		bb := randSlice(rng, k*ldb+64)
+		np := ceilDiv(n, 32) * 32
+		c := make([]float32, m*np)
+		flops := 2 * float64(m) * float64(n) * float64(k) * 9
+		if tp, ok := TapsOf(Go{}); ok {
+			b.Run(sz.name+"/fused", func(b *testing.B) {
+				packed := make([]float32, tp.PackedTapsLen(m, k, 9))
+				tp.PackTaps(packed, a, m, k, 9)
+				for b.Loop() {
+					tp.SgemmTaps(packed, m, n, k, bb, ldb, offs, c, np)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+		b.Run(sz.name+"/per-tap", func(b *testing.B) {
+			be := Go{Threads: 1}
+			for b.Loop() {
+				for t, o := range offs {
+					beta := float32(1)
+					if t == 0 {
+						beta = 0
+					}
+					be.Sgemm(true, false, m, n, k, 1, a[t*k*m:], m, bb[o:], ldb, beta, c, np)
+				}
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
