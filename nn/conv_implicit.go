@@ -126,9 +126,14 @@ func copyRows(dst, src []float32, rows, cols, dstStride, srcStride, zero int, ad
 	}
 }
 
-// tapOffset is the offset of kernel tap t = kh·KW + kw in a padded plane.
-func tapOffset(g convGeom, pg padGeom, t int) int {
-	return (t/g.kw)*pg.wp + t%g.kw
+// tapOffsets lists the offset of each kernel tap t = kh·KW + kw in a
+// padded plane.
+func tapOffsets(g convGeom) []int {
+	offs := make([]int, g.kh*g.kw)
+	for t := range offs {
+		offs[t] = (t/g.kw)*(g.w+2*g.pad) + t%g.kw
+	}
+	return offs
 }
 
 // convForwardImplicit computes out = conv(x, w) + bias for an implicit g.
@@ -181,6 +186,8 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 	// dout's junk grid columns are the padded buffer's zero borders: the
 	// grid view of dout starts pad rows and pad columns into it
 	gridOff := g.pad*pgd.wp + g.pad
+	fused, _ := gemm.TapsOf(r.be)
+	offs := tapOffsets(g)
 	r.each(groups, func(lo, hi int) {
 		dp := newPadBuffer(pgd)
 		defer putScratch(dp)
@@ -198,10 +205,15 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 				padImage(dp, dout[i*g.o*P:(i+1)*g.o*P], g.o, g.h, g.w, g.pad, pgd)
 				if dw != nil {
 					padImage(xp, x[i*g.c*P:(i+1)*g.c*P], g.c, g.h, g.w, g.pad, pgx)
-					for t := 0; t < taps; t++ {
-						// dW_t (O,C) += dout (O, grid) · X_tapᵀ
-						r.be.Sgemm(false, true, g.o, g.c, pgx.grid, 1, dp[gridOff:], pgd.stride,
-							xp[tapOffset(g, pgx, t):], pgx.stride, 1, parts[gi][t*g.o*g.c:], g.c)
+					// dW_t (O,C) += dout (O, grid) · X_tapᵀ
+					if fused != nil {
+						fused.SgemmTapsNT(g.o, g.c, pgx.grid, dp[gridOff:pgd.size], pgd.stride,
+							xp[:pgx.size], pgx.stride, offs, parts[gi])
+					} else {
+						for t, off := range offs {
+							r.be.Sgemm(false, true, g.o, g.c, pgx.grid, 1, dp[gridOff:], pgd.stride,
+								xp[off:], pgx.stride, 1, parts[gi][t*g.o*g.c:], g.c)
+						}
 					}
 				}
 				if dx != nil {
@@ -283,11 +295,7 @@ func newTapProduct(be gemm.Backend, w []float32, g convGeom, dx bool) tapProduct
 	} else {
 		tp.a = panels
 	}
-	pg := padGeom{wp: g.w + 2*g.pad}
-	tp.offs = make([]int, taps)
-	for t := range tp.offs {
-		tp.offs[t] = tapOffset(g, pg, t)
-	}
+	tp.offs = tapOffsets(g)
 	return tp
 }
 

@@ -90,6 +90,55 @@ func TestSgemmTapsAgreesWithFloat64(t *testing.T) {
 	}
 }
 
+// TestSgemmTapsNTAgreesWithFloat64 checks the fused weight-gradient product
+// against float64 sums, adding onto a C that already holds values, on
+// sizes with ragged tiles and B rows that are not 32 apart.
+func TestSgemmTapsNTAgreesWithFloat64(t *testing.T) {
+	tp, ok := TapsOf(Go{})
+	if !ok {
+		t.Logf("no fused tap kernel on this CPU")
+		return
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, sz := range []struct{ m, n, k, taps, lda, ldb int }{
+		{8, 32, 1, 1, 1, 5},
+		{32, 32, 840, 9, 912, 912},
+		{64, 64, 224, 9, 272, 272},
+		{10, 45, 37, 3, 40, 61},
+		{3, 5, 2, 2, 9, 9},
+		{17, 33, 100, 25, 101, 130},
+	} {
+		m, n, k, taps, lda, ldb := sz.m, sz.n, sz.k, sz.taps, sz.lda, sz.ldb
+		offs := make([]int, taps)
+		hi := 0
+		for i := range offs {
+			offs[i] = 1 + rng.IntN(2*ldb)
+			hi = max(hi, offs[i])
+		}
+		a := randSlice(rng, (m-1)*lda+k)
+		b := randSlice(rng, hi+(n-1)*ldb+k)
+		c := randSlice(rng, taps*m*n)
+		c0 := append([]float32(nil), c...)
+		tp.SgemmTapsNT(m, n, k, a, lda, b, ldb, offs, c)
+		for ti, o := range offs {
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					want, scale := float64(c0[(ti*m+i)*n+j]), math.Abs(float64(c0[(ti*m+i)*n+j]))
+					for p := 0; p < k; p++ {
+						v := float64(a[i*lda+p]) * float64(b[o+j*ldb+p])
+						want += v
+						scale += math.Abs(v)
+					}
+					got := float64(c[(ti*m+i)*n+j])
+					if math.Abs(got-want) > 1e-5*scale+1e-6 {
+						t.Fatalf("m=%d n=%d k=%d taps=%d: C_%d[%d][%d] = %v, want %v", m, n, k, taps, ti, i, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestSgemmTapsRejectsShortSlices: a buffer too short for the tiles is a
 // panic that says what is needed, not a read past the end.
 func TestSgemmTapsRejectsShortSlices(t *testing.T) {
@@ -131,6 +180,27 @@ func TestSgemmTapsRejectsShortSlices(t *testing.T) {
 			f()
 		}()
 	}
+	for name, f := range map[string]func(){
+		"NT short B": func() {
+			tp.SgemmTapsNT(2, 3, 4, make([]float32, 8), 4, make([]float32, 2*4+4), 4, offs, make([]float32, 12))
+		},
+		"NT short A": func() {
+			tp.SgemmTapsNT(2, 3, 4, make([]float32, 7), 4, make([]float32, 2*4+5), 4, offs, make([]float32, 12))
+		},
+		"NT short C": func() {
+			tp.SgemmTapsNT(2, 3, 4, make([]float32, 8), 4, make([]float32, 2*4+5), 4, offs, make([]float32, 11))
+		},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+	tp.SgemmTapsNT(2, 3, 4, make([]float32, 8), 4, make([]float32, 2*4+5), 4, offs, make([]float32, 12))
 	// and the good sizes run
 	b, c := good()
 	tp.SgemmTaps(packed, m, n, k, b, 64, offs, c, 64)
@@ -172,6 +242,25 @@ func BenchmarkSgemmTaps(b *testing.B) {
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+		if tp, ok := TapsOf(Go{}); ok {
+			b.Run(sz.name+"/dW-fused", func(b *testing.B) {
+				dw := make([]float32, 9*m*k)
+				for b.Loop() {
+					tp.SgemmTapsNT(m, k, n, bb, ldb, bb, ldb, offs, dw)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+		b.Run(sz.name+"/dW-per-tap", func(b *testing.B) {
+			be := Go{Threads: 1}
+			dw := make([]float32, 9*m*k)
+			for b.Loop() {
+				for t, o := range offs {
+					be.Sgemm(false, true, m, k, n, 1, bb, ldb, bb[o:], ldb, 1, dw[t*m*k:], k)
+				}
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 		b.Run(sz.name+"/per-tap", func(b *testing.B) {
 			be := Go{Threads: 1}
 			for b.Loop() {
