@@ -442,6 +442,10 @@ func convForward(out, x, w, bias []float32, g convGeom) {
 		return
 	}
 	r := newConvRun(g)
+	if f, ok := gemm.TapsOf(r.be); ok && g.phased() {
+		convForwardPhased(out, x, w, bias, g, r, f)
+		return
+	}
 	P, K := g.p(), g.k()
 	perImage := r.nb == 1
 	// W stored transposed (K, O): GEMM then packs it with whole rows of
@@ -532,6 +536,10 @@ func convBackward(dx []float32, dxFresh bool, dw, db, dout, x, w []float32, g co
 		return
 	}
 	r := newConvRun(g)
+	if f, ok := gemm.TapsOf(r.be); ok && g.phased() {
+		convBackwardPhased(dx, dxFresh, dw, dout, x, w, g, r, f)
+		return
+	}
 	// For odd square "same" kernels the input gradient is itself a same
 	// convolution of dout with the spatially flipped, channel-transposed
 	// kernel: wFlip (C, O·KH·KW), geometry gT (O input channels, C outputs).

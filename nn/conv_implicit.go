@@ -44,12 +44,7 @@ type padGeom struct {
 // tiles are nr columns wide (1 for one Sgemm per tap).
 func newPadGeom(g convGeom, ch, nr int) padGeom {
 	p := padGeom{wp: g.w + 2*g.pad, hp: g.h + 2*g.pad}
-	// plane stride: a multiple of 16 floats (64 bytes), never a multiple of
-	// 1 KiB (rows that far apart share L1 sets and evict each other)
-	s := (p.hp*p.wp + 15) &^ 15
-	if (s*4)%1024 == 0 {
-		s += 16
-	}
+	s := planeStride(p.hp * p.wp)
 	p.stride = s
 	p.grid = g.h * p.wp
 	p.ld = (p.grid + nr - 1) / nr * nr
@@ -163,7 +158,6 @@ func convForwardImplicit(out, x, w, bias []float32, g convGeom) {
 // GOMAXPROCS).
 func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, g convGeom) {
 	r := newConvRun(g)
-	taps := g.kh * g.kw
 	P := g.p()
 	var tp tapProduct
 	nr := 1
@@ -175,14 +169,7 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 	pgx := newPadGeom(g, g.c, nr) // padded x; its grid layout is dx's
 	pgd := newPadGeom(g, g.o, nr) // padded dout (same spatial layout)
 	groups := r.groups(g.n)
-	var parts [][]float32 // per group: dW tap-major, (taps, O, C)
-	if dw != nil {
-		parts = make([][]float32, groups)
-		for gi := range parts {
-			parts[gi] = getScratch(taps * g.o * g.c)
-			clear(parts[gi])
-		}
-	}
+	parts := newTapParts(dw, groups, g) // per group: dW tap-major, (taps, O, C)
 	// dout's junk grid columns are the padded buffer's zero borders: the
 	// grid view of dout starts pad rows and pad columns into it
 	gridOff := g.pad*pgd.wp + g.pad
@@ -223,6 +210,27 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 			}
 		}
 	})
+	addTapParts(dw, parts, g)
+}
+
+// newTapParts returns groups cleared tap-major (taps, O, C) weight
+// gradient buffers, or nil when dw is nil.
+func newTapParts(dw []float32, groups int, g convGeom) [][]float32 {
+	if dw == nil {
+		return nil
+	}
+	parts := make([][]float32, groups)
+	for gi := range parts {
+		parts[gi] = getScratch(g.kh * g.kw * g.o * g.c)
+		clear(parts[gi])
+	}
+	return parts
+}
+
+// addTapParts adds the tap-major (taps, O, C) partial weight gradients
+// into dw (O, C, KH, KW) in order, and returns them to the scratch pool.
+func addTapParts(dw []float32, parts [][]float32, g convGeom) {
+	taps := g.kh * g.kw
 	for _, p := range parts {
 		for o := 0; o < g.o; o++ {
 			for c := 0; c < g.c; c++ {
