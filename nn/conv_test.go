@@ -192,6 +192,8 @@ func TestConv2dSchedules(t *testing.T) {
 		{11, 4, 10, 9, 6, 3, 2, 1},  // stride 2, few channels: im2col, col2im dx
 		{7, 9, 10, 9, 6, 3, 2, 1},   // stride 2: phase-split implicit GEMM
 		{5, 40, 20, 20, 4, 3, 1, 1}, // chunks of one image: dout used in place
+		{6, 8, 13, 11, 9, 5, 1, 2},  // same 5×5, ragged tiles for every kernel
+		{4, 10, 11, 13, 7, 1, 2, 0}, // stride-2 1×1: three phases without taps
 	}
 	schedules := []struct {
 		name  string
@@ -202,6 +204,15 @@ func TestConv2dSchedules(t *testing.T) {
 		{"2cores-go", 2, gemm.Go{}},
 		{"3cores-go", 3, gemm.Go{}},
 		{"2cores-gonum", 2, gemm.Gonum{}},
+	}
+	// the fused tap products of the AVX2 micro-kernel too, where this CPU
+	// runs it (its 6×16 tiles leave ragged edges the 8×32 ones do not)
+	if be, err := gemm.Parse("go:avx2-6x16"); err == nil {
+		schedules = append(schedules, struct {
+			name  string
+			procs int
+			be    gemm.Backend
+		}{"2cores-go-avx2", 2, be})
 	}
 	r := rng(17)
 	for _, tc := range cases {

@@ -244,6 +244,8 @@ func TestParse(t *testing.T) {
 		{in: "naive", want: "naive"},
 		{in: "gonum", want: "gonum"},
 		{in: "cuda", errHas: `unknown gemm backend "cuda": choose one of`},
+		{in: "go:generic-4x4", want: "go"},
+		{in: "go:avx9", errHas: `gemm backend "go:avx9": this CPU's Go micro-kernels are`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
@@ -259,6 +261,9 @@ func TestParse(t *testing.T) {
 			}
 			if b.Name() != tc.want {
 				t.Fatalf("Parse(%q) = %s, want %s", tc.in, b.Name(), tc.want)
+			}
+			if kn, ok := strings.CutPrefix(tc.in, "go:"); ok && !strings.Contains(b.Info(), "kernel="+kn+" ") {
+				t.Fatalf("Parse(%q).Info() = %q, want kernel=%s", tc.in, b.Info(), kn)
 			}
 		})
 	}

@@ -33,12 +33,24 @@ func Names() []string {
 }
 
 // Parse returns the backend called name (case-insensitive, surrounding space
-// ignored). "" and "auto" give Default(). An unknown name, or "openblas" in a
-// binary built without cgo, is an error that lists the available names.
+// ignored). "" and "auto" give Default(); "go:KERNEL" is the Go backend on
+// the named micro-kernel (go:avx2-6x16 on an AVX-512 CPU, to compare
+// kernels). An unknown name, a kernel this CPU cannot run, or "openblas" in
+// a binary built without cgo, is an error that lists the available names.
 func Parse(name string) (Backend, error) {
 	n := strings.ToLower(strings.TrimSpace(name))
 	if n == "" || n == "auto" || n == "default" {
 		return Default(), nil
+	}
+	if kn, ok := strings.CutPrefix(n, "go:"); ok {
+		var names []string
+		for _, k := range cpuKernels() {
+			if k.name == kn {
+				return Go{kernel: k}, nil
+			}
+			names = append(names, k.name)
+		}
+		return nil, fmt.Errorf("gemm backend %q: this CPU's Go micro-kernels are %s", name, strings.Join(names, ", "))
 	}
 	if f, ok := registry[n]; ok {
 		return f(), nil

@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/siambench/siambench/nn/gemm/internal/kern"
 )
@@ -41,47 +42,55 @@ type Taps interface {
 	SgemmTapsNT(m, n, k int, a []float32, lda int, b []float32, ldb int, offs []int, c []float32)
 }
 
-// TapsOf returns b's fused tap product when it has one: the Go backend on
-// a CPU with its AVX-512 8×32 kernel.
+// TapsOf returns b's fused tap product when it has one: the Go backend
+// whose micro-kernel (AVX-512 8×32 or AVX2 6×16) has a tap kernel.
 func TapsOf(b Backend) (Taps, bool) {
-	if g, ok := b.(Go); ok && g.kernel == nil && kern.HasTaps8x32() && g.kern().name == "avx512-8x32" {
-		return goTaps{}, true
+	g, ok := b.(Go)
+	if !ok {
+		return nil, false
+	}
+	k := g.kern()
+	for _, tk := range tapKernels() {
+		if tk.Name == k.name && tk.MR == k.mr && tk.NR == k.nr {
+			return goTaps{tap: tk, kern: k}, true
+		}
 	}
 	return nil, false
 }
 
-// goTaps is the Go backend's Taps: AVX-512 8×32 tiles (kern.Taps8x32).
-// A is packed as ceil(m/8) panels, each taps·k steps of 8 values (tap by
-// tap), zero past m.
-type goTaps struct{}
+var tapKernels = sync.OnceValue(kern.TapKernels)
 
-func (goTaps) TapTile() (int, int) { return 8, 32 }
+// goTaps is the Go backend's Taps: the tap kernel of its micro-kernel for
+// SgemmTaps, the micro-kernel itself for SgemmTapsNT. A is packed as
+// ceil(m/MR) panels, each taps·k steps of MR values (tap by tap), zero
+// past m.
+type goTaps struct {
+	tap  kern.TapKernel
+	kern *microKernel
+}
 
-func (goTaps) PackedTapsLen(m, k, taps int) int { return ceilDiv(m, 8) * 8 * k * taps }
+func (t goTaps) TapTile() (int, int) { return t.tap.MR, t.tap.NR }
+
+func (t goTaps) PackedTapsLen(m, k, taps int) int { return ceilDiv(m, t.tap.MR) * t.tap.MR * k * taps }
 
 func (t goTaps) PackTaps(dst, a []float32, m, k, taps int) {
 	if len(dst) < t.PackedTapsLen(m, k, taps) || len(a) < taps*k*m {
 		panic(fmt.Sprintf("gemm: PackTaps: dst has %d floats, a %d; need %d and %d for m=%d k=%d taps=%d",
 			len(dst), len(a), t.PackedTapsLen(m, k, taps), taps*k*m, m, k, taps))
 	}
-	panels := ceilDiv(m, 8)
-	for r := 0; r < panels; r++ {
-		rows := min(8, m-r*8)
+	mr := t.tap.MR
+	for r := 0; r < ceilDiv(m, mr); r++ {
+		rows := min(mr, m-r*mr)
 		for tp := 0; tp < taps; tp++ {
-			out := dst[(r*taps+tp)*k*8 : (r*taps+tp+1)*k*8]
-			src := a[tp*k*m+r*8:]
-			if rows == 8 && hasPackA8T {
+			out := dst[(r*taps+tp)*k*mr : (r*taps+tp+1)*k*mr]
+			src := a[tp*k*m+r*mr:]
+			if rows == 8 && mr == 8 && hasPackA8T {
 				kern.PackA8T(&out[0], &src[0], k, m)
 				continue
 			}
 			for p := 0; p < k; p++ {
-				for i := 0; i < 8; i++ {
-					if i < rows {
-						out[p*8+i] = src[p*m+i]
-					} else {
-						out[p*8+i] = 0
-					}
-				}
+				copy(out[p*mr:p*mr+rows], src[p*m:p*m+rows])
+				clear(out[p*mr+rows : (p+1)*mr])
 			}
 		}
 	}
@@ -92,34 +101,36 @@ func (t goTaps) SgemmTaps(packed []float32, m, n, k int, b []float32, ldb int, o
 	if m <= 0 || n <= 0 || k <= 0 || taps == 0 {
 		panic(fmt.Sprintf("gemm: SgemmTaps: m=%d n=%d k=%d and %d taps must all be ≥ 1", m, n, k, taps))
 	}
-	mp, np := ceilDiv(m, 8), ceilDiv(n, 32)
+	mr, nr := t.tap.MR, t.tap.NR
+	mp, np := ceilDiv(m, mr), ceilDiv(n, nr)
 	if len(packed) < t.PackedTapsLen(m, k, taps) {
 		panic(fmt.Sprintf("gemm: SgemmTaps: packed A has %d floats, need %d (PackTaps)", len(packed), t.PackedTapsLen(m, k, taps)))
 	}
-	if ldc < np*32 || len(c) < (mp*8-1)*ldc+np*32 {
-		panic(fmt.Sprintf("gemm: SgemmTaps: C (len %d, ldc %d) must hold %d rows of %d (the 8×32 tiles)", len(c), ldc, mp*8, np*32))
+	if ldc < np*nr || len(c) < (mp*mr-1)*ldc+np*nr {
+		panic(fmt.Sprintf("gemm: SgemmTaps: C (len %d, ldc %d) must hold %d rows of %d (the %d×%d tiles)", len(c), ldc, mp*mr, np*nr, mr, nr))
 	}
 	for _, o := range offs {
-		if o < 0 || o+(k-1)*ldb+np*32 > len(b) {
-			panic(fmt.Sprintf("gemm: SgemmTaps: B (len %d) must be readable to offset %d+%d·%d+%d", len(b), o, k-1, ldb, np*32))
+		if o < 0 || o+(k-1)*ldb+np*nr > len(b) {
+			panic(fmt.Sprintf("gemm: SgemmTaps: B (len %d) must be readable to offset %d+%d·%d+%d", len(b), o, k-1, ldb, np*nr))
 		}
 	}
 	for j := 0; j < np; j++ {
-		bj := b[j*32:]
+		bj := b[j*nr:]
 		for r := 0; r < mp; r++ {
-			kern.Taps8x32(taps, k, &packed[r*taps*k*8], &bj[0], ldb, &offs[0], &c[r*8*ldc+j*32], ldc)
+			t.tap.Fn(taps, k, &packed[r*taps*k*mr], &bj[0], ldb, &offs[0], &c[r*mr*ldc+j*nr], ldc)
 		}
 	}
 }
 
-// SgemmTapsNT packs A once into 8-row panels (k×8) and the rows of B that
-// any tap reads once into 32-column panels, transposed (row q of a panel
-// holds column q of 32 rows of B), so that tap t's B_tᵀ is a panel read
-// from row offs[t] on: every tap's product is then the 8×32 GEMM kernel
-// with its operands contiguous and each tile of C in registers for a
-// whole block of k. (64×64×224 and 32×32×840 per image, one core, best
-// of 20: 136-157 GFLOP/s against 58-62 for one Sgemm per tap.)
-func (goTaps) SgemmTapsNT(m, n, k int, a []float32, lda int, b []float32, ldb int, offs []int, c []float32) {
+// SgemmTapsNT packs A once into MR-row panels (k×MR) and the rows of B
+// that any tap reads once into NR-column panels, transposed (row q of a
+// panel holds column q of NR rows of B), so that tap t's B_tᵀ is a panel
+// read from row offs[t] on: every tap's product is then the GEMM
+// micro-kernel with its operands contiguous and each tile of C in
+// registers for a whole block of k. (64×64×224 and 32×32×840 per image,
+// one core, AVX-512, best of 20: 136-157 GFLOP/s against 58-62 for one
+// Sgemm per tap.)
+func (t goTaps) SgemmTapsNT(m, n, k int, a []float32, lda int, b []float32, ldb int, offs []int, c []float32) {
 	taps := len(offs)
 	if m <= 0 || n <= 0 || k <= 0 || taps == 0 {
 		panic(fmt.Sprintf("gemm: SgemmTapsNT: m=%d n=%d k=%d and %d taps must all be ≥ 1", m, n, k, taps))
@@ -137,29 +148,29 @@ func (goTaps) SgemmTapsNT(m, n, k int, a []float32, lda int, b []float32, ldb in
 	if len(c) < taps*m*n {
 		panic(fmt.Sprintf("gemm: SgemmTapsNT: C has %d floats, need %d (%d taps of %d×%d)", len(c), taps*m*n, taps, m, n))
 	}
-	kn := cpuKernels()[0]
-	mp, np := ceilDiv(m, 8), ceilDiv(n, 32)
+	mr, nr := t.kern.mr, t.kern.nr
+	mp, np := ceilDiv(m, mr), ceilDiv(n, nr)
 	span := hi - lo + k // rows of B's transposed panels
-	ap := getBuf(mp*8*k + np*32*span + 8*32)
+	ap := getBuf(mp*mr*k + np*nr*span + mr*nr)
 	defer putBuf(ap)
-	pa := (*ap)[:mp*8*k]
-	pb := (*ap)[mp*8*k : mp*8*k+np*32*span]
-	tile := (*ap)[mp*8*k+np*32*span:]
-	packA(pa, false, a, lda, m, 8, 0, k)
+	pa := (*ap)[:mp*mr*k]
+	pb := (*ap)[mp*mr*k : mp*mr*k+np*nr*span]
+	tile := (*ap)[mp*mr*k+np*nr*span:]
+	packA(pa, false, a, lda, m, mr, 0, k)
 	var idx [32]int32
 	for j := range idx {
 		idx[j] = int32(j * ldb)
 	}
 	for jb := 0; jb < np; jb++ {
-		panel := pb[jb*32*span : (jb+1)*32*span]
-		src := b[lo+jb*32*ldb:]
-		cols := min(32, n-jb*32)
-		if cols == 32 && hasPackT32() && int64(31*ldb) < 1<<31 {
+		panel := pb[jb*nr*span : (jb+1)*nr*span]
+		src := b[lo+jb*nr*ldb:]
+		cols := min(nr, n-jb*nr)
+		if cols == 32 && nr == 32 && hasPackT32() && int64(31*ldb) < 1<<31 {
 			kern.PackT32(&panel[0], &src[0], span, &idx)
 			continue
 		}
 		for q := 0; q < span; q++ {
-			row := panel[q*32 : q*32+32]
+			row := panel[q*nr : (q+1)*nr]
 			for j := range cols {
 				row[j] = src[j*ldb+q]
 			}
@@ -174,21 +185,22 @@ func (goTaps) SgemmTapsNT(m, n, k int, a []float32, lda int, b []float32, ldb in
 	for p0 := 0; p0 < k; p0 += kc {
 		kl := min(kc, k-p0)
 		for jb := 0; jb < np; jb++ {
-			cols := min(32, n-jb*32)
-			for t, off := range offs {
-				ct := c[t*m*n : (t+1)*m*n]
-				bp := &pb[jb*32*span+(off-lo+p0)*32]
+			cols := min(nr, n-jb*nr)
+			for tp, off := range offs {
+				ct := c[tp*m*n : (tp+1)*m*n]
+				bp := &pb[jb*nr*span+(off-lo+p0)*nr]
 				for r := 0; r < mp; r++ {
-					rows := min(8, m-r*8)
-					if rows == 8 && cols == 32 {
-						kn.fn(kl, &pa[r*8*k+p0*8], bp, 32, &ct[r*8*n+jb*32], n, 1, 1)
+					rows := min(mr, m-r*mr)
+					ap := &pa[r*mr*k+p0*mr]
+					if rows == mr && cols == nr {
+						t.kern.fn(kl, ap, bp, nr, &ct[r*mr*n+jb*nr], n, 1, 1)
 						continue
 					}
 					// edge tile: computed whole, its valid part added
-					kn.fn(kl, &pa[r*8*k+p0*8], bp, 32, &tile[0], 32, 1, 0)
+					t.kern.fn(kl, ap, bp, nr, &tile[0], nr, 1, 0)
 					for i := range rows {
-						crow := ct[(r*8+i)*n+jb*32 : (r*8+i)*n+jb*32+cols]
-						for j, v := range tile[i*32 : i*32+cols] {
+						crow := ct[(r*mr+i)*n+jb*nr : (r*mr+i)*n+jb*nr+cols]
+						for j, v := range tile[i*nr : i*nr+cols] {
 							crow[j] += v
 						}
 					}

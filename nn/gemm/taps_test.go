@@ -11,17 +11,39 @@ import (
 // both directions, with the padding of C and the slack of B poisoned with
 // NaN: valid outputs must never read them, and only C's padding may change.
 func TestSgemmTapsAgreesWithFloat64(t *testing.T) {
-	tp, ok := TapsOf(Go{})
-	if !ok {
-		t.Logf("no fused tap kernel on this CPU: TapsOf(Go{}) reports false, as it must without AVX-512")
-		if _, ok := TapsOf(Naive{}); ok {
-			t.Fatal("TapsOf(Naive{}) reported a tap kernel")
-		}
-		return
+	if _, ok := TapsOf(Naive{}); ok {
+		t.Fatal("TapsOf(Naive{}) reported a tap kernel")
 	}
 	if _, ok := TapsOf(Go{kernel: kernelGeneric}); ok {
 		t.Fatal("TapsOf accepted a Go backend forced onto the generic micro-kernel")
 	}
+	for name, tp := range tapVariants(t) {
+		t.Run(name, func(t *testing.T) { testSgemmTaps(t, tp) })
+	}
+}
+
+// tapVariants returns the fused tap products of every micro-kernel this
+// CPU runs that has one (AVX-512 8×32 and AVX2 6×16 on this project's
+// machine), by kernel name.
+func tapVariants(t *testing.T) map[string]Taps {
+	vs := map[string]Taps{}
+	for _, k := range cpuKernels() {
+		if tp, ok := TapsOf(Go{kernel: k}); ok {
+			vs[k.name] = tp
+		}
+	}
+	if len(vs) == 0 {
+		t.Logf("no fused tap kernel on this CPU (none without AVX2/FMA)")
+	}
+	if tp, ok := TapsOf(Go{}); ok {
+		if mr, nr := tp.TapTile(); mr != cpuKernels()[0].mr || nr != cpuKernels()[0].nr {
+			t.Fatalf("TapsOf(Go{}) tile %d×%d is not the default kernel's", mr, nr)
+		}
+	}
+	return vs
+}
+
+func testSgemmTaps(t *testing.T, tp Taps) {
 	mr, nr := tp.TapTile()
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, sz := range []struct{ m, n, k, taps, ldb int }{
@@ -94,11 +116,12 @@ func TestSgemmTapsAgreesWithFloat64(t *testing.T) {
 // against float64 sums, adding onto a C that already holds values, on
 // sizes with ragged tiles and B rows that are not 32 apart.
 func TestSgemmTapsNTAgreesWithFloat64(t *testing.T) {
-	tp, ok := TapsOf(Go{})
-	if !ok {
-		t.Logf("no fused tap kernel on this CPU")
-		return
+	for name, tp := range tapVariants(t) {
+		t.Run(name, func(t *testing.T) { testSgemmTapsNT(t, tp) })
 	}
+}
+
+func testSgemmTapsNT(t *testing.T, tp Taps) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, sz := range []struct{ m, n, k, taps, lda, ldb int }{
 		{8, 32, 1, 1, 1, 5},
@@ -142,33 +165,31 @@ func TestSgemmTapsNTAgreesWithFloat64(t *testing.T) {
 // TestSgemmTapsRejectsShortSlices: a buffer too short for the tiles is a
 // panic that says what is needed, not a read past the end.
 func TestSgemmTapsRejectsShortSlices(t *testing.T) {
-	tp, ok := TapsOf(Go{})
-	if !ok {
-		t.Logf("no fused tap kernel on this CPU")
-		return
+	for name, tp := range tapVariants(t) {
+		t.Run(name, func(t *testing.T) { testSgemmTapsRejects(t, tp) })
 	}
+}
+
+func testSgemmTapsRejects(t *testing.T, tp Taps) {
 	m, n, k := 8, 40, 4
+	mr, nr := tp.TapTile()
+	rowsC, colsC := (m+mr-1)/mr*mr, (n+nr-1)/nr*nr // C's tiles
 	packed := make([]float32, tp.PackedTapsLen(m, k, 2))
 	offs := []int{0, 1}
-	good := func() ([]float32, []float32) {
-		return make([]float32, 1+(k-1)*64+64), make([]float32, 7*64+64)
-	}
+	const ld = 64
+	lenB, lenC := 1+(k-1)*ld+colsC, (rowsC-1)*ld+colsC
 	for name, f := range map[string]func(){
 		"short B": func() {
-			_, c := good()
-			tp.SgemmTaps(packed, m, n, k, make([]float32, (k-1)*64+64), 64, offs, c, 64)
+			tp.SgemmTaps(packed, m, n, k, make([]float32, lenB-1), ld, offs, make([]float32, lenC), ld)
 		},
 		"short C": func() {
-			b, _ := good()
-			tp.SgemmTaps(packed, m, n, k, b, 64, offs, make([]float32, 7*64+40), 64)
+			tp.SgemmTaps(packed, m, n, k, make([]float32, lenB), ld, offs, make([]float32, lenC-1), ld)
 		},
 		"narrow ldc": func() {
-			b, c := good()
-			tp.SgemmTaps(packed, m, n, k, b, 64, offs, c, 40)
+			tp.SgemmTaps(packed, m, n, k, make([]float32, lenB), ld, offs, make([]float32, lenC+ld), colsC-1)
 		},
 		"short packed": func() {
-			b, c := good()
-			tp.SgemmTaps(packed[:len(packed)-1], m, n, k, b, 64, offs, c, 64)
+			tp.SgemmTaps(packed[:len(packed)-1], m, n, k, make([]float32, lenB), ld, offs, make([]float32, lenC), ld)
 		},
 	} {
 		func() {
@@ -201,9 +222,8 @@ func TestSgemmTapsRejectsShortSlices(t *testing.T) {
 		}()
 	}
 	tp.SgemmTapsNT(2, 3, 4, make([]float32, 8), 4, make([]float32, 2*4+5), 4, offs, make([]float32, 12))
-	// and the good sizes run
-	b, c := good()
-	tp.SgemmTaps(packed, m, n, k, b, 64, offs, c, 64)
+	// and the exact sizes run
+	tp.SgemmTaps(packed, m, n, k, make([]float32, lenB), ld, offs, make([]float32, lenC), ld)
 }
 
 // BenchmarkSgemmTaps times the reference network's two implicit
@@ -229,50 +249,60 @@ func BenchmarkSgemmTaps(b *testing.B) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		a := randSlice(rng, 9*k*m)
 		bb := randSlice(rng, k*ldb+64)
-		np := ceilDiv(n, 32) * 32
-		c := make([]float32, m*np)
 		flops := 2 * float64(m) * float64(n) * float64(k) * 9
-		if tp, ok := TapsOf(Go{}); ok {
-			b.Run(sz.name+"/fused", func(b *testing.B) {
+		gflops := func(b *testing.B) {
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		}
+		for _, kn := range cpuKernels() {
+			tp, ok := TapsOf(Go{kernel: kn})
+			if !ok {
+				continue
+			}
+			// the GEMM the fused products replace, on the same kernel (the
+			// default backend's dW takes the dot-product kernel instead)
+			be := Go{Threads: 1, kernel: kn}
+			if kn == cpuKernels()[0] {
+				be.kernel = nil
+			}
+			mr, nr := tp.TapTile()
+			np := ceilDiv(n, nr) * nr
+			c := make([]float32, ceilDiv(m, mr)*mr*np)
+			b.Run(sz.name+"/"+kn.name+"/fused", func(b *testing.B) {
 				packed := make([]float32, tp.PackedTapsLen(m, k, 9))
 				tp.PackTaps(packed, a, m, k, 9)
 				for b.Loop() {
 					tp.SgemmTaps(packed, m, n, k, bb, ldb, offs, c, np)
 				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				gflops(b)
 			})
-		}
-		if tp, ok := TapsOf(Go{}); ok {
-			b.Run(sz.name+"/dW-fused", func(b *testing.B) {
+			b.Run(sz.name+"/"+kn.name+"/per-tap", func(b *testing.B) {
+				for b.Loop() {
+					for t, o := range offs {
+						beta := float32(1)
+						if t == 0 {
+							beta = 0
+						}
+						be.Sgemm(true, false, m, n, k, 1, a[t*k*m:], m, bb[o:], ldb, beta, c, np)
+					}
+				}
+				gflops(b)
+			})
+			b.Run(sz.name+"/"+kn.name+"/dW-fused", func(b *testing.B) {
 				dw := make([]float32, 9*m*k)
 				for b.Loop() {
 					tp.SgemmTapsNT(m, k, n, bb, ldb, bb, ldb, offs, dw)
 				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				gflops(b)
+			})
+			b.Run(sz.name+"/"+kn.name+"/dW-per-tap", func(b *testing.B) {
+				dw := make([]float32, 9*m*k)
+				for b.Loop() {
+					for t, o := range offs {
+						be.Sgemm(false, true, m, k, n, 1, bb, ldb, bb[o:], ldb, 1, dw[t*m*k:], k)
+					}
+				}
+				gflops(b)
 			})
 		}
-		b.Run(sz.name+"/dW-per-tap", func(b *testing.B) {
-			be := Go{Threads: 1}
-			dw := make([]float32, 9*m*k)
-			for b.Loop() {
-				for t, o := range offs {
-					be.Sgemm(false, true, m, k, n, 1, bb, ldb, bb[o:], ldb, 1, dw[t*m*k:], k)
-				}
-			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
-		b.Run(sz.name+"/per-tap", func(b *testing.B) {
-			be := Go{Threads: 1}
-			for b.Loop() {
-				for t, o := range offs {
-					beta := float32(1)
-					if t == 0 {
-						beta = 0
-					}
-					be.Sgemm(true, false, m, n, k, 1, a[t*k*m:], m, bb[o:], ldb, beta, c, np)
-				}
-			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
 	}
 }

@@ -39,7 +39,8 @@ func main() {
 	} {
 		gen(&w, k)
 	}
-	genTaps(&w)
+	genTaps(&w, kernel{reg: "Z", vec: 16, mr: 8, nr: 32}, "tapsAVX512x8x32")
+	genTaps(&w, kernel{reg: "Y", vec: 8, mr: 6, nr: 16}, "tapsAVX2x6x16")
 	genNT(&w)
 	genNTAVX2(&w)
 	if err := os.WriteFile(*out, w.Bytes(), 0o644); err != nil {
@@ -319,18 +320,19 @@ func genNTAVX2(w *bytes.Buffer) {
 	p("RET")
 }
 
-// genTaps writes tapsAVX512x8x32(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int):
+// genTaps writes the tap kernel of GEMM kernel k, e.g. for the AVX-512
+// 8×32 tile tapsAVX512x8x32(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int):
 //
-//	C[i][j] = Σ_{t<taps} Σ_{p<k} a[(t·k+p)·8+i]·b[offs[t]+p·ldb+j]   (i < 8, j < 32)
+//	C[i][j] = Σ_{t<taps} Σ_{p<k} a[(t·k+p)·MR+i]·b[offs[t]+p·ldb+j]   (i < MR, j < NR)
 //
-// the 8×32 tile of a convolution's output that sums the products of all
+// the MR×NR tile of a convolution's output that sums the products of all
 // kernel taps: each tap's B is the same padded image read in place at its
 // own offset, so the tile stays in registers across all taps·k steps and C
 // is written once (no packing of B, no read-modify-write of C per tap).
 // taps and k must be ≥ 1.
-func genTaps(w *bytes.Buffer) {
+func genTaps(w *bytes.Buffer, k kernel, name string) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, "\t"+format+"\n", a...) }
-	name := "tapsAVX512x8x32"
+	nv := k.nr / k.vec
 	fmt.Fprintf(w, "\n// func %s(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	p("MOVQ taps+0(FP), R11")
@@ -343,23 +345,28 @@ func genTaps(w *bytes.Buffer) {
 	p("MOVQ c+48(FP), DX")
 	p("MOVQ ldc+56(FP), R8")
 	p("SHLQ $2, R8")
-	for i := 0; i < 16; i++ {
-		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	for i := 0; i < k.mr*nv; i++ {
+		if k.reg == "Z" {
+			p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+		} else {
+			p("VXORPS Y%d, Y%d, Y%d", i, i, i)
+		}
 	}
 	fmt.Fprintf(w, "%s_tap:\n", name)
 	p("MOVQ (R10), AX")
 	p("LEAQ (R12)(AX*4), DI")
 	p("MOVQ R13, CX")
 	fmt.Fprintf(w, "%s_loop:\n", name)
-	step(w, kernel{reg: "Z", vec: 16, mr: 8, nr: 32}, false)
+	step(w, k, false)
 	p("DECQ CX")
 	p("JNZ %s_loop", name)
 	p("ADDQ $8, R10")
 	p("DECQ R11")
 	p("JNZ %s_tap", name)
-	for i := 0; i < 8; i++ {
-		p("VMOVUPS Z%d, (DX)", 2*i)
-		p("VMOVUPS Z%d, 64(DX)", 2*i+1)
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS %s%d, %d(DX)", k.reg, i*nv+v, v*k.vec*4)
+		}
 		p("ADDQ R8, DX")
 	}
 	p("VZEROUPPER")

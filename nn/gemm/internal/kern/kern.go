@@ -23,3 +23,19 @@ type DotFunc struct {
 	Name string
 	Fn   func(k int, a *float32, lda int, b *float32, ldb int, out *[16]float32)
 }
+
+// TapFunc computes one MR×NR tile of a sum of products over kernel taps:
+//
+//	C[i][j] = Σ_{t<taps} Σ_{p<k} a[(t·k+p)·MR+i]·b[offs[t]+p·ldb+j]
+//
+// (a packed tap by tap as k×MR panels; each tap's B read in place at its
+// own offset; C's rows ldc apart, written without being read). taps, k ≥ 1;
+// the caller checks the bounds.
+type TapFunc func(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)
+
+// TapKernel is one tap kernel and its tile shape.
+type TapKernel struct {
+	Name   string
+	MR, NR int
+	Fn     TapFunc
+}

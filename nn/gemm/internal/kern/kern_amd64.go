@@ -72,16 +72,18 @@ func PackA8T(dst, src *float32, kl, lda int) { packA8TAVX(dst, src, kl, lda) }
 //go:noescape
 func tapsAVX512x8x32(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)
 
-// HasTaps8x32 reports whether Taps8x32 can run on this CPU (AVX-512).
-func HasTaps8x32() bool { return cpu.X86.HasAVX512F }
+//go:noescape
+func tapsAVX2x6x16(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)
 
-// Taps8x32 computes one 8×32 tile of a sum of products over kernel taps:
-//
-//	C[i][j] = Σ_{t<taps} Σ_{p<k} a[(t·k+p)·8+i]·b[offs[t]+p·ldb+j]
-//
-// (a packed tap by tap as k×8 panels; each tap's B read in place at its own
-// offset; C's rows ldc apart, written without being read). taps, k ≥ 1.
-// Call it only when HasTaps8x32; the caller checks the bounds.
-func Taps8x32(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int) {
-	tapsAVX512x8x32(taps, k, a, b, ldb, offs, c, ldc)
+// TapKernels lists the tap kernels this CPU can run, each named after the
+// GEMM kernel whose tile it shares (see TapFunc).
+func TapKernels() []TapKernel {
+	var ks []TapKernel
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, TapKernel{Name: "avx512-8x32", MR: 8, NR: 32, Fn: tapsAVX512x8x32})
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, TapKernel{Name: "avx2-6x16", MR: 6, NR: 16, Fn: tapsAVX2x6x16})
+	}
+	return ks
 }

@@ -21,10 +21,5 @@ func HasPackA8T() bool { return false }
 // PackA8T is never called in this build (HasPackA8T is false).
 func PackA8T(dst, src *float32, kl, lda int) { panic("kern: no PackA8T in this build") }
 
-// HasTaps8x32 reports false: no assembly tap kernel here.
-func HasTaps8x32() bool { return false }
-
-// Taps8x32 is never called in this build (HasTaps8x32 is false).
-func Taps8x32(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int) {
-	panic("kern: no Taps8x32 in this build")
-}
+// TapKernels lists the tap kernels this CPU can run: none here.
+func TapKernels() []TapKernel { return nil }
