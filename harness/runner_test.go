@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -362,6 +364,59 @@ func TestRunnerLARSWarmup(t *testing.T) {
 	want := run.LR * (1 + math.Cos(7*math.Pi/8)) / 2
 	if math.Abs(ms[1].LR-want) > 1e-12 {
 		t.Errorf("lr at the last step: want %v, got %v", want, ms[1].LR)
+	}
+}
+
+// initRecorder records the InitConfig each started instance receives.
+type initRecorder struct {
+	InProcess
+	mu   sync.Mutex
+	cfgs []sdk.InitConfig
+}
+
+func (r *initRecorder) Start(ctx context.Context, name string) (Instance, error) {
+	inst, err := r.InProcess.Start(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &recordingInit{Instance: inst, r: r}, nil
+}
+
+type recordingInit struct {
+	Instance
+	r *initRecorder
+}
+
+func (i *recordingInit) Init(cfg sdk.InitConfig) error {
+	i.r.mu.Lock()
+	i.r.cfgs = append(i.r.cfgs, cfg)
+	i.r.mu.Unlock()
+	return i.Instance.Init(cfg)
+}
+
+// The method's heads are told the backbone's recipe for the run, --set
+// overrides included (InitConfig.Hyper), and the spec's values otherwise.
+func TestMethodReceivesRunRecipe(t *testing.T) {
+	cfg := smallConfig("toy")
+	cfg.Epochs = []int{1}
+	cfg.Set = []string{"toy.optimizer=lars", "toy.weight_decay=0.25,0"}
+	rec := &initRecorder{InProcess: toyMethods()}
+	r := newTestRunner(t, t.TempDir(), cfg, rec)
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spec := toy.New().Describe().Hyper
+	var wds []float64
+	for _, c := range rec.cfgs {
+		h := c.Hyper
+		if h.Optimizer != "lars" || h.Momentum != spec.Momentum || h.BaseLR != spec.BaseLR {
+			t.Errorf("method got recipe %+v, want lars with the spec's momentum %v and base lr %v", h, spec.Momentum, spec.BaseLR)
+		}
+		wds = append(wds, h.WeightDecay)
+	}
+	slices.Sort(wds)
+	if !slices.Equal(wds, []float64{0, 0.25}) {
+		t.Fatalf("weight decays the two runs' methods got: %v, want [0 0.25]", wds)
 	}
 }
 

@@ -94,6 +94,12 @@ type InitConfig struct {
 	TotalSteps    int
 	Seed          int64
 	Options       map[string]string // validated against Spec.Options by Init
+	// Hyper is the recipe the host trains the backbone with in this run:
+	// Spec.Hyper with the run's overrides applied (bench run --set
+	// weight_decay=0, --set optimizer=lars, ...). Heads should follow it,
+	// as kit.RunHyper does; it is the zero value from a host that does not
+	// send it (before protocol field InitRequest.hyper).
+	Hyper Hyper
 }
 
 // StepInput is one training step's input. Views[i] is (B, D): the backbone

@@ -149,6 +149,12 @@ func (s *server) Init(_ context.Context, req *methodpb.InitRequest) (*methodpb.I
 		Seed:          req.GetSeed(),
 		Options:       req.GetOptions(),
 	}
+	if h := req.GetHyper(); h != nil {
+		cfg.Hyper = Hyper{
+			Optimizer: h.GetOptimizer(), BaseLR: h.GetBaseLr(), LRBatchDiv: int(h.GetLrBatchDiv()),
+			WeightDecay: h.GetWeightDecay(), Momentum: h.GetMomentum(), WarmupEpochs: int(h.GetWarmupEpochs()),
+		}
+	}
 	if cfg.Options == nil {
 		cfg.Options = map[string]string{}
 	}

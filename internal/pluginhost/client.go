@@ -256,6 +256,10 @@ func (c *Client) init(cfg sdk.InitConfig) error {
 			FeatureDim: int32(cfg.FeatureDim), BatchSize: int32(cfg.BatchSize),
 			StepsPerEpoch: int64(cfg.StepsPerEpoch), TotalSteps: int64(cfg.TotalSteps),
 			Seed: cfg.Seed, Options: cfg.Options,
+			Hyper: &methodpb.Hyper{
+				Optimizer: cfg.Hyper.Optimizer, BaseLr: cfg.Hyper.BaseLR, LrBatchDiv: int32(cfg.Hyper.LRBatchDiv),
+				WeightDecay: cfg.Hyper.WeightDecay, Momentum: cfg.Hyper.Momentum, WarmupEpochs: int32(cfg.Hyper.WarmupEpochs),
+			},
 		})
 		if err != nil {
 			return c.classify("init", err)

@@ -99,6 +99,35 @@ func TestRemoteEqualsInProcess(t *testing.T) {
 	}
 }
 
+// The host's recipe for the run (InitConfig.Hyper: --set weight_decay=…)
+// reaches the plugin over gRPC: the toy decays W by it, so a remote toy
+// given a large weight decay matches an in-process toy given the same, and
+// its second step differs from a remote toy given the spec's recipe.
+func TestInitHyperReachesPlugin(t *testing.T) {
+	heavy := toyCfg
+	heavy.Hyper = sdk.Hyper{Optimizer: "sgd", WeightDecay: 0.5, Momentum: 0.9}
+	remote, local, plain := launchToy(t, Options{}), Local(toy.New()), launchToy(t, Options{})
+	for c, cfg := range map[*Client]sdk.InitConfig{remote: heavy, local: heavy, plain: toyCfg} {
+		if err := c.Init(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var outs [3]sdk.StepOutput
+	for k := 0; k < 2; k++ {
+		for i, c := range []*Client{remote, local, plain} {
+			o, err := c.Step(context.Background(), toyInput(k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs[i] = o
+		}
+	}
+	requireSame(t, "remote vs in-process, weight decay 0.5", outs[0], outs[1])
+	if outs[0].Loss == outs[2].Loss {
+		t.Fatalf("second step's loss %v is the same with weight decay 0.5 as with the spec's 1e-4: the recipe did not arrive", outs[0].Loss)
+	}
+}
+
 // The conformance suite over real gRPC, one plugin process per instance.
 func TestConformanceOverGRPC(t *testing.T) {
 	for _, opts := range []map[string]string{nil, {"stopgrad": "true"}} {

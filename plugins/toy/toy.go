@@ -4,6 +4,10 @@
 // are written out by hand (no autodiff), so tests of the transport and of
 // the conformance suite do not depend on nn's autograd.
 //
+// W takes an SGD step with the weight decay of the host's recipe for the
+// run (kit.RunHyper: InitConfig.Hyper, which carries --set weight_decay), so
+// the transport tests can see that recipe arrive.
+//
 // Options: dim (projector width), stopgrad (SimSiam-style stop-gradient on
 // the other view, which makes it a DetachedStepper), and fault/fault_step,
 // which inject a panic, a slow step or a process exit at one step, for the
@@ -22,6 +26,7 @@ import (
 
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/sdk"
+	"github.com/siambench/siambench/sdk/kit"
 )
 
 // N=batch, D=feature dim, K=projector width, V=views.
@@ -32,6 +37,7 @@ type Method struct {
 
 	opts sdk.Options
 	d, k int
+	wd   float64   // weight decay of W
 	w    []float64 // (D,K) projector, row-major
 	step int64     // steps taken, part of the state
 }
@@ -80,6 +86,7 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 		return fmt.Errorf("%w: option dim = %d, want ≥ 1", sdk.ErrBadInput, opts.Int("dim"))
 	}
 	m.opts, m.d, m.k, m.step = opts, cfg.FeatureDim, opts.Int("dim"), 0
+	m.wd = kit.RunHyper(cfg, m.Describe().Hyper).WeightDecay
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	m.w = make([]float64, m.d*m.k)
 	for i := range m.w {
@@ -163,7 +170,7 @@ func (m *Method) run(ctx context.Context, in sdk.StepInput, sg []*nn.Tensor) (sd
 		out.Grads[i] = nn.New(dx, n, m.d)
 	}
 	for i := range m.w {
-		m.w[i] -= in.LR * dw[i]
+		m.w[i] -= in.LR * (dw[i] + m.wd*m.w[i])
 	}
 	m.step++
 	out.Metrics["output_std"] = outputStd(z[0], n, m.k)

@@ -647,6 +647,10 @@ type InitRequest struct {
 	TotalSteps    int64                  `protobuf:"varint,4,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
 	Seed          int64                  `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
 	Options       map[string]string      `protobuf:"bytes,6,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// the recipe the host trains the backbone with in this run: the method's
+	// Spec.hyper with the run's overrides (bench run --set weight_decay=…);
+	// absent from hosts older than protocol field 7
+	Hyper         *Hyper `protobuf:"bytes,7,opt,name=hyper,proto3" json:"hyper,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -719,6 +723,13 @@ func (x *InitRequest) GetSeed() int64 {
 func (x *InitRequest) GetOptions() map[string]string {
 	if x != nil {
 		return x.Options
+	}
+	return nil
+}
+
+func (x *InitRequest) GetHyper() *Hyper {
+	if x != nil {
+		return x.Hyper
 	}
 	return nil
 }
@@ -1095,7 +1106,7 @@ const file_method_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12#\n" +
 	"\rdefault_value\x18\x03 \x01(\tR\fdefaultValue\x12\x18\n" +
 	"\achoices\x18\x04 \x03(\tR\achoices\x12\x12\n" +
-	"\x04help\x18\x05 \x01(\tR\x04help\"\xaf\x02\n" +
+	"\x04help\x18\x05 \x01(\tR\x04help\"\xe1\x02\n" +
 	"\vInitRequest\x12\x1f\n" +
 	"\vfeature_dim\x18\x01 \x01(\x05R\n" +
 	"featureDim\x12\x1d\n" +
@@ -1105,7 +1116,8 @@ const file_method_proto_rawDesc = "" +
 	"\vtotal_steps\x18\x04 \x01(\x03R\n" +
 	"totalSteps\x12\x12\n" +
 	"\x04seed\x18\x05 \x01(\x03R\x04seed\x12G\n" +
-	"\aoptions\x18\x06 \x03(\v2-.siambench.method.v1.InitRequest.OptionsEntryR\aoptions\x1a:\n" +
+	"\aoptions\x18\x06 \x03(\v2-.siambench.method.v1.InitRequest.OptionsEntryR\aoptions\x120\n" +
+	"\x05hyper\x18\a \x01(\v2\x1a.siambench.method.v1.HyperR\x05hyper\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x0e\n" +
@@ -1183,26 +1195,27 @@ var file_method_proto_depIdxs = []int32{
 	7,  // 4: siambench.method.v1.Spec.hyper:type_name -> siambench.method.v1.Hyper
 	8,  // 5: siambench.method.v1.Spec.options:type_name -> siambench.method.v1.OptionSpec
 	16, // 6: siambench.method.v1.InitRequest.options:type_name -> siambench.method.v1.InitRequest.OptionsEntry
-	1,  // 7: siambench.method.v1.StepRequest.views:type_name -> siambench.method.v1.Tensor
-	1,  // 8: siambench.method.v1.StepRequest.targets:type_name -> siambench.method.v1.Tensor
-	1,  // 9: siambench.method.v1.StepRequest.detached:type_name -> siambench.method.v1.Tensor
-	1,  // 10: siambench.method.v1.StepResponse.grads:type_name -> siambench.method.v1.Tensor
-	17, // 11: siambench.method.v1.StepResponse.metrics:type_name -> siambench.method.v1.StepResponse.MetricsEntry
-	2,  // 12: siambench.method.v1.Method.Describe:input_type -> siambench.method.v1.DescribeRequest
-	9,  // 13: siambench.method.v1.Method.Init:input_type -> siambench.method.v1.InitRequest
-	11, // 14: siambench.method.v1.Method.Step:input_type -> siambench.method.v1.StepRequest
-	13, // 15: siambench.method.v1.Method.GetState:input_type -> siambench.method.v1.GetStateRequest
-	14, // 16: siambench.method.v1.Method.SetState:input_type -> siambench.method.v1.StateBlob
-	3,  // 17: siambench.method.v1.Method.Describe:output_type -> siambench.method.v1.DescribeResponse
-	10, // 18: siambench.method.v1.Method.Init:output_type -> siambench.method.v1.InitResponse
-	12, // 19: siambench.method.v1.Method.Step:output_type -> siambench.method.v1.StepResponse
-	14, // 20: siambench.method.v1.Method.GetState:output_type -> siambench.method.v1.StateBlob
-	15, // 21: siambench.method.v1.Method.SetState:output_type -> siambench.method.v1.SetStateResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	7,  // 7: siambench.method.v1.InitRequest.hyper:type_name -> siambench.method.v1.Hyper
+	1,  // 8: siambench.method.v1.StepRequest.views:type_name -> siambench.method.v1.Tensor
+	1,  // 9: siambench.method.v1.StepRequest.targets:type_name -> siambench.method.v1.Tensor
+	1,  // 10: siambench.method.v1.StepRequest.detached:type_name -> siambench.method.v1.Tensor
+	1,  // 11: siambench.method.v1.StepResponse.grads:type_name -> siambench.method.v1.Tensor
+	17, // 12: siambench.method.v1.StepResponse.metrics:type_name -> siambench.method.v1.StepResponse.MetricsEntry
+	2,  // 13: siambench.method.v1.Method.Describe:input_type -> siambench.method.v1.DescribeRequest
+	9,  // 14: siambench.method.v1.Method.Init:input_type -> siambench.method.v1.InitRequest
+	11, // 15: siambench.method.v1.Method.Step:input_type -> siambench.method.v1.StepRequest
+	13, // 16: siambench.method.v1.Method.GetState:input_type -> siambench.method.v1.GetStateRequest
+	14, // 17: siambench.method.v1.Method.SetState:input_type -> siambench.method.v1.StateBlob
+	3,  // 18: siambench.method.v1.Method.Describe:output_type -> siambench.method.v1.DescribeResponse
+	10, // 19: siambench.method.v1.Method.Init:output_type -> siambench.method.v1.InitResponse
+	12, // 20: siambench.method.v1.Method.Step:output_type -> siambench.method.v1.StepResponse
+	14, // 21: siambench.method.v1.Method.GetState:output_type -> siambench.method.v1.StateBlob
+	15, // 22: siambench.method.v1.Method.SetState:output_type -> siambench.method.v1.SetStateResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_method_proto_init() }

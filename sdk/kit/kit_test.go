@@ -413,3 +413,33 @@ func TestSaveLoadState(t *testing.T) {
 		t.Errorf("NewMLP with zero input width: err = %v, want ErrBadInput", err)
 	}
 }
+
+// RunHyper: the host's recipe when it sent one, the spec's otherwise; and
+// a head optimizer built from it follows the host's weight decay.
+func TestRunHyper(t *testing.T) {
+	spec := sdk.Hyper{Optimizer: "sgd", BaseLR: 0.05, LRBatchDiv: 256, WeightDecay: 1e-4, Momentum: 0.9}
+	host := spec
+	host.WeightDecay = 0.5
+	if got := RunHyper(sdk.InitConfig{}, spec); got != spec {
+		t.Errorf("no host recipe: got %+v, want the spec's %+v", got, spec)
+	}
+	if got := RunHyper(sdk.InitConfig{Hyper: host}, spec); got != host {
+		t.Errorf("host recipe: got %+v, want %+v", got, host)
+	}
+	// one SGD step with zero gradient: p ← p − lr·wd·p
+	for _, c := range []struct {
+		cfg  sdk.InitConfig
+		want float32
+	}{{sdk.InitConfig{}, 1 - 0.1*1e-4}, {sdk.InitConfig{Hyper: host}, 1 - 0.1*0.5}} {
+		p := param("w", 1)
+		o, err := NewHeadOptimizer(RunHyper(c.cfg, spec), []*nn.Param{p}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.T.Grad = []float32{0}
+		o.Step(sdk.StepInput{LR: 0.1})
+		if math.Abs(float64(p.T.Data[0]-c.want)) > 1e-7 {
+			t.Errorf("host recipe %+v: p = %v after one step, want %v", c.cfg.Hyper, p.T.Data[0], c.want)
+		}
+	}
+}

@@ -11,10 +11,22 @@ import (
 // LARSEta is the LARS trust coefficient heads use (BYOL's and SimCLR's 0.001).
 const LARSEta = 0.001
 
+// RunHyper returns the recipe a method's heads should train with: the
+// host's for this run (cfg.Hyper, which carries bench run's --set
+// overrides of optimizer, weight decay and momentum) when the host sent
+// one, else the method's own spec (a host that predates InitConfig.Hyper).
+func RunHyper(cfg sdk.InitConfig, spec sdk.Hyper) sdk.Hyper {
+	if cfg.Hyper != (sdk.Hyper{}) {
+		return cfg.Hyper
+	}
+	return spec
+}
+
 // HeadOptimizer updates a method's head parameters once per step with the
-// optimizer the method recommends for the backbone (its sdk.Hyper:
-// optimizer, momentum, weight decay), so heads and backbone follow the same
-// recipe as in the papers, where one optimizer covers the whole network.
+// optimizer the backbone trains with (an sdk.Hyper: optimizer, momentum,
+// weight decay; pass RunHyper(cfg, spec.Hyper) so --set overrides reach the
+// heads too), so heads and backbone follow the same recipe as in the
+// papers, where one optimizer covers the whole network.
 //
 // Scheduled parameters use the host's scheduled lr (StepInput.LR); fixed
 // parameters use the un-decayed lr (StepInput.BaseLR): SimSiam's predictor.

@@ -81,7 +81,7 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	if err := optim.CopyParams(target, proj); err != nil {
 		return err
 	}
-	opt, err := kit.NewHeadOptimizer(m.Describe().Hyper, append(proj.Params(), pred.Params()...), nil)
+	opt, err := kit.NewHeadOptimizer(kit.RunHyper(cfg, m.Describe().Hyper), append(proj.Params(), pred.Params()...), nil)
 	if err != nil {
 		return err
 	}

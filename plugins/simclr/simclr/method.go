@@ -64,7 +64,7 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	if err != nil {
 		return err
 	}
-	opt, err := kit.NewHeadOptimizer(m.Describe().Hyper, proj.Params(), nil)
+	opt, err := kit.NewHeadOptimizer(kit.RunHyper(cfg, m.Describe().Hyper), proj.Params(), nil)
 	if err != nil {
 		return err
 	}

@@ -110,7 +110,7 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	} else {
 		sched = append(sched, predParams...)
 	}
-	opt, err := kit.NewHeadOptimizer(m.Describe().Hyper, sched, fixed)
+	opt, err := kit.NewHeadOptimizer(kit.RunHyper(cfg, m.Describe().Hyper), sched, fixed)
 	if err != nil {
 		return err
 	}

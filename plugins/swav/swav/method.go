@@ -110,7 +110,7 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	// Prototypes: nn.Linear(dim, K, bias=False) in the official code.
 	bound := float32(1 / math.Sqrt(float64(dim)))
 	protos := &nn.Param{Name: "prototypes", T: nn.Uniform(rng, -bound, bound, k, dim).SetRequiresGrad(true)}
-	opt, err := kit.NewHeadOptimizer(m.Describe().Hyper, append(proj.Params(), protos), nil)
+	opt, err := kit.NewHeadOptimizer(kit.RunHyper(cfg, m.Describe().Hyper), append(proj.Params(), protos), nil)
 	if err != nil {
 		return err
 	}
