@@ -43,7 +43,8 @@ type Taps interface {
 }
 
 // TapsOf returns b's fused tap product when it has one: the Go backend
-// whose micro-kernel (AVX-512 8×32 or AVX2 6×16) has a tap kernel.
+// whose micro-kernel (AVX-512 8×32 or AVX2 6×16) has a tap kernel (tiles
+// 8×48 and 6×16).
 func TapsOf(b Backend) (Taps, bool) {
 	g, ok := b.(Go)
 	if !ok {
@@ -51,7 +52,7 @@ func TapsOf(b Backend) (Taps, bool) {
 	}
 	k := g.kern()
 	for _, tk := range tapKernels() {
-		if tk.Name == k.name && tk.MR == k.mr && tk.NR == k.nr {
+		if tk.Name == k.name {
 			return goTaps{tap: tk, kern: k}, true
 		}
 	}

@@ -35,10 +35,8 @@ func tapVariants(t *testing.T) map[string]Taps {
 	if len(vs) == 0 {
 		t.Logf("no fused tap kernel on this CPU (none without AVX2/FMA)")
 	}
-	if tp, ok := TapsOf(Go{}); ok {
-		if mr, nr := tp.TapTile(); mr != cpuKernels()[0].mr || nr != cpuKernels()[0].nr {
-			t.Fatalf("TapsOf(Go{}) tile %d×%d is not the default kernel's", mr, nr)
-		}
+	if tp, ok := TapsOf(Go{}); ok && tp.(goTaps).kern != cpuKernels()[0] {
+		t.Fatalf("TapsOf(Go{}) pairs its tap kernel with %s, not the default kernel %s", tp.(goTaps).kern.name, cpuKernels()[0].name)
 	}
 	return vs
 }

@@ -70,17 +70,19 @@ func HasPackA8T() bool { return cpu.X86.HasAVX }
 func PackA8T(dst, src *float32, kl, lda int) { packA8TAVX(dst, src, kl, lda) }
 
 //go:noescape
-func tapsAVX512x8x32(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)
+func tapsAVX512x8x48(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)
 
 //go:noescape
 func tapsAVX2x6x16(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)
 
 // TapKernels lists the tap kernels this CPU can run, each named after the
-// GEMM kernel whose tile it shares (see TapFunc).
+// GEMM kernel of the same instruction set that it goes with (see TapFunc);
+// the AVX-512 one has a wider tile than its GEMM kernel (8×48: the tap
+// product never packs B, so a wider tile only saves broadcasts).
 func TapKernels() []TapKernel {
 	var ks []TapKernel
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, TapKernel{Name: "avx512-8x32", MR: 8, NR: 32, Fn: tapsAVX512x8x32})
+		ks = append(ks, TapKernel{Name: "avx512-8x32", MR: 8, NR: 48, Fn: tapsAVX512x8x48})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, TapKernel{Name: "avx2-6x16", MR: 6, NR: 16, Fn: tapsAVX2x6x16})
