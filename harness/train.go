@@ -143,11 +143,7 @@ func (t *trainer) startMethod(ctx context.Context) error {
 	err = inst.Init(sdk.InitConfig{
 		FeatureDim: t.featDim, BatchSize: t.cfg.BatchSize, StepsPerEpoch: t.stepsPerEpoch,
 		TotalSteps: t.totalSteps, Seed: t.cfg.Seed, Options: t.run.MethodOptions,
-		// the backbone's recipe after --set overrides: heads follow it
-		Hyper: sdk.Hyper{
-			Optimizer: t.cfg.Optimizer, BaseLR: t.cfg.BaseLR, LRBatchDiv: t.cfg.LRBatchDiv,
-			WeightDecay: t.cfg.WeightDecay, Momentum: t.cfg.Momentum, WarmupEpochs: t.cfg.WarmupEpochs,
-		},
+		Hyper: t.run.Hyper, // the backbone's recipe after --set overrides: heads follow it
 	})
 	if err != nil {
 		return fmt.Errorf("init method %s: %w", t.cfg.Method, err)

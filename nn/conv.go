@@ -199,14 +199,38 @@ func im2colRow2(dst, img []float32, g *convGeom, kh, kw, lo, hi int) {
 			row[j] = 0
 		}
 	}
-	n := hi - lo
 	ih0 := 2*r0 - g.pad + kh
 	iw0 := 2*lo - g.pad + kw
-	// bounds: the last element read and written, checked here once
-	last := (ih0+2*(r1-1-r0))*g.w + iw0 + 2*(n-1)
-	_ = img[last]
-	_ = dst[(r1-1)*g.ow+hi-1]
-	gather2AVX512(&dst[r0*g.ow+lo], &img[ih0*g.w+iw0], r1-r0, n, g.ow, 2*g.w, &gather2Idx)
+	gather2Rows(dst[r0*g.ow+lo:], img[ih0*g.w+iw0:], r1-r0, hi-lo, g.ow, 2*g.w)
+}
+
+// gather2Rows sets dst[r·ds+j] = src[r·ss+2j] for r < rows, j < n.
+func gather2Rows(dst, src []float32, rows, n, ds, ss int) {
+	_ = dst[(rows-1)*ds+n-1]
+	_ = src[(rows-1)*ss+2*(n-1)]
+	if useAVX512 {
+		gather2AVX512(&dst[0], &src[0], rows, n, ds, ss, &gather2Idx)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		gatherStrided(dst[r*ds:r*ds+n], src[r*ss:], 2)
+	}
+}
+
+// scatterAdd2Rows adds src[r·ss+j] to dst[r·ds+2j] for r < rows, j < n.
+func scatterAdd2Rows(dst, src []float32, rows, n, ds, ss int) {
+	_ = dst[(rows-1)*ds+2*(n-1)]
+	_ = src[(rows-1)*ss+n-1]
+	if useAVX512 {
+		scatterAdd2AVX512(&dst[0], &src[0], rows, n, ds, ss)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		d, s := dst[r*ds:], src[r*ss:r*ss+n]
+		for j, v := range s {
+			d[2*j] += v
+		}
+	}
 }
 
 // gatherStrided sets dst[j] = src[j·stride]; src must hold the last index.
@@ -340,11 +364,8 @@ func col2imRow(img, src []float32, g *convGeom, kh, kw int) {
 	}
 	if g.stride == 2 && useAVX512 {
 		if r0, r1 := rows2(g, kh); r1 > r0 {
-			n := hi - lo
 			ih0, iw0 := 2*r0-g.pad+kh, 2*lo-g.pad+kw
-			_ = img[(ih0+2*(r1-1-r0))*g.w+iw0+2*(n-1)] // last pixel written
-			_ = src[(r1-1)*g.ow+hi-1]                  // last column read
-			scatterAdd2AVX512(&img[ih0*g.w+iw0], &src[r0*g.ow+lo], r1-r0, n, 2*g.w, g.ow)
+			scatterAdd2Rows(img[ih0*g.w+iw0:], src[r0*g.ow+lo:], r1-r0, hi-lo, 2*g.w, g.ow)
 		}
 		return
 	}

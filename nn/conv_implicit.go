@@ -135,7 +135,7 @@ func tapOffsets(g convGeom) []int {
 func convForwardImplicit(out, x, w, bias []float32, g convGeom) {
 	r := newConvRun(g)
 	P := g.p()
-	tp := newTapProduct(r.be, w, g, false)
+	tp := newTapProduct(r.be, w, g, false, tapOffsets(g))
 	defer tp.free()
 	pg := newPadGeom(g, g.c, tp.nr)
 	r.each(g.n, func(lo, hi int) {
@@ -159,10 +159,11 @@ func convForwardImplicit(out, x, w, bias []float32, g convGeom) {
 func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, g convGeom) {
 	r := newConvRun(g)
 	P := g.p()
+	offs := tapOffsets(g)
 	var tp tapProduct
 	nr := 1
 	if dx != nil {
-		tp = newTapProduct(r.be, w, g, true)
+		tp = newTapProduct(r.be, w, g, true, offs)
 		defer tp.free()
 		nr = tp.nr
 	}
@@ -174,7 +175,6 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 	// grid view of dout starts pad rows and pad columns into it
 	gridOff := g.pad*pgd.wp + g.pad
 	fused, _ := gemm.TapsOf(r.be)
-	offs := tapOffsets(g)
 	r.each(groups, func(lo, hi int) {
 		dp := newPadBuffer(pgd)
 		defer putScratch(dp)
@@ -285,9 +285,10 @@ type tapProduct struct {
 }
 
 // newTapProduct prepares w (O,C,KH,KW) for the forward pass (m = O, k = C)
-// or, when dx, for the input gradient (m = C, k = O, kernel flipped).
-func newTapProduct(be gemm.Backend, w []float32, g convGeom, dx bool) tapProduct {
-	tp := tapProduct{m: g.o, k: g.c, rows: g.o, nr: 1, be: be}
+// or, when dx, for the input gradient (m = C, k = O, kernel flipped), with
+// tap t read at offs[t] of the padded planes.
+func newTapProduct(be gemm.Backend, w []float32, g convGeom, dx bool, offs []int) tapProduct {
+	tp := tapProduct{m: g.o, k: g.c, rows: g.o, nr: 1, be: be, offs: offs}
 	if dx {
 		tp.m, tp.k, tp.rows = g.c, g.o, g.c
 	}
@@ -303,7 +304,6 @@ func newTapProduct(be gemm.Backend, w []float32, g convGeom, dx bool) tapProduct
 	} else {
 		tp.a = panels
 	}
-	tp.offs = tapOffsets(g)
 	return tp
 }
 

@@ -113,40 +113,22 @@ func phaseRange(a, pad, size, n int) (i0, i1 int) {
 	return i0, i1
 }
 
-// gather2Rows sets dst[r·ds+j] = src[r·ss+2j] for r < rows, j < n.
-func gather2Rows(dst, src []float32, rows, n, ds, ss int) {
-	_ = dst[(rows-1)*ds+n-1]
-	_ = src[(rows-1)*ss+2*(n-1)]
-	if useAVX512 {
-		gather2AVX512(&dst[0], &src[0], rows, n, ds, ss, &gather2Idx)
-		return
-	}
-	for r := 0; r < rows; r++ {
-		gatherStrided(dst[r*ds:r*ds+n], src[r*ss:], 2)
-	}
-}
-
 // convForwardPhased computes out = conv(x, w) + bias for a stride-2 g with
-// the fused tap product f.
+// the fused tap product f of r's backend.
 func convForwardPhased(out, x, w, bias []float32, g convGeom, r convRun, f gemm.Taps) {
 	P := g.p()
-	mr, nr := f.TapTile()
+	_, nr := f.TapTile()
 	p := newPhaseGeom(g, nr)
-	taps := g.kh * g.kw
-	packed := getScratch(f.PackedTapsLen(g.o, g.c, taps))
-	defer putScratch(packed)
-	panels := tapPanels(w, g, false)
-	f.PackTaps(packed, panels, g.o, g.c, taps)
-	putScratch(panels)
-	rows := (g.o + mr - 1) / mr * mr
+	tp := newTapProduct(r.be, w, g, false, p.offs)
+	defer tp.free()
 	r.each(g.n, func(lo, hi int) {
 		xp := newPadBuffer(p.x)
 		defer putScratch(xp)
-		grid := getScratch(rows * p.x.ld)
+		grid := getScratch(tp.rows * p.x.ld)
 		defer putScratch(grid)
 		for i := lo; i < hi; i++ {
 			phaseImage(xp, x[i*g.c*g.h*g.w:(i+1)*g.c*g.h*g.w], g.c, g, p)
-			f.SgemmTaps(packed, g.o, p.x.grid, g.c, xp[:p.x.size], p.x.stride, p.offs, grid, p.x.ld)
+			tp.run(p.x, xp, grid)
 			unpadGrid(out[i*g.o*P:(i+1)*g.o*P], grid, g.o, g.oh, g.ow, p.x, false, bias)
 		}
 	})
@@ -261,20 +243,4 @@ func convBackwardPhased(dx []float32, dxFresh bool, dw, dout, x, w []float32, g 
 		}
 	})
 	addTapParts(dw, parts, g)
-}
-
-// scatterAdd2Rows adds src[r·ss+j] to dst[r·ds+2j] for r < rows, j < n.
-func scatterAdd2Rows(dst, src []float32, rows, n, ds, ss int) {
-	_ = dst[(rows-1)*ds+2*(n-1)]
-	_ = src[(rows-1)*ss+n-1]
-	if useAVX512 {
-		scatterAdd2AVX512(&dst[0], &src[0], rows, n, ds, ss)
-		return
-	}
-	for r := 0; r < rows; r++ {
-		d, s := dst[r*ds:], src[r*ss:r*ss+n]
-		for j, v := range s {
-			d[2*j] += v
-		}
-	}
 }

@@ -137,12 +137,10 @@ func TestRowKernels(t *testing.T) {
 	}
 }
 
-// TestGather2 checks the stride-2 gather on row lengths across several
+// TestGather2 checks the stride-2 gather (gather2Rows: the AVX-512 kernel
+// where the CPU has it, else the Go loop) on row lengths across several
 // 16-float chunks, with guard values around the destination rows.
 func TestGather2(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("no AVX-512 row kernels in this build or on this CPU")
-	}
 	for n := 1; n <= 40; n++ {
 		for rows := 1; rows <= 3; rows++ {
 			ss, ds := 2*n+3, n+2
@@ -154,7 +152,7 @@ func TestGather2(t *testing.T) {
 			for i := range dst {
 				dst[i] = -1
 			}
-			gather2AVX512(&dst[0], &src[0], rows, n, ds, ss, &gather2Idx)
+			gather2Rows(dst, src, rows, n, ds, ss)
 			for r := 0; r < rows; r++ {
 				for j := 0; j < ds; j++ {
 					want := float32(-1)
@@ -170,12 +168,10 @@ func TestGather2(t *testing.T) {
 	}
 }
 
-// TestScatterAdd2 checks the stride-2 scatter-add (gather2's adjoint) on
-// row lengths across several chunks: odd and out-of-row entries untouched.
+// TestScatterAdd2 checks the stride-2 scatter-add (scatterAdd2Rows,
+// gather2's adjoint; AVX-512 where the CPU has it) on row lengths across
+// several chunks: odd and out-of-row entries untouched.
 func TestScatterAdd2(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("no AVX-512 row kernels in this build or on this CPU")
-	}
 	for n := 1; n <= 40; n++ {
 		for rows := 1; rows <= 3; rows++ {
 			ds, ss := 2*n+3, n+2
@@ -194,7 +190,7 @@ func TestScatterAdd2(t *testing.T) {
 					want[r*ds+2*j] += src[r*ss+j]
 				}
 			}
-			scatterAdd2AVX512(&dst[0], &src[0], rows, n, ds, ss)
+			scatterAdd2Rows(dst, src, rows, n, ds, ss)
 			for i := range dst {
 				if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("n=%d rows=%d dst[%d] = %v, want %v", n, rows, i, dst[i], want[i])
@@ -204,14 +200,12 @@ func TestScatterAdd2(t *testing.T) {
 	}
 }
 
-// TestCopyRows checks the AVX-512 strided row copy (pad/unpad of the
-// implicit-GEMM convolution) against a plain loop: every width up to 40,
-// 1-3 rows, 0-16 trailing zeros, copy and add, and that nothing outside
-// the rows and their zero runs is touched (sentinels around them).
+// TestCopyRows checks the strided row copy (copyRows, the pad/unpad of
+// the implicit-GEMM convolution: the AVX-512 kernel where the CPU has it,
+// else the Go loop) against a plain loop: every width up to 40, 1-3 rows,
+// 0-16 trailing zeros, copy and add, and that nothing outside the rows and
+// their zero runs is touched (sentinels around them).
 func TestCopyRows(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("no AVX-512 row kernels in this build or on this CPU")
-	}
 	for cols := 1; cols <= 40; cols++ {
 		for rows := 1; rows <= 3; rows++ {
 			for _, zero := range []int{0, 1, 2, 6, 16} {
@@ -239,7 +233,7 @@ func TestCopyRows(t *testing.T) {
 							want[r*ds+cols+j] = 0
 						}
 					}
-					copyRowsAVX512(&dst[0], &src[0], rows, cols, ds, ss, zero, add)
+					copyRows(dst, src, rows, cols, ds, ss, zero, add)
 					for i := range dst {
 						if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
 							t.Fatalf("cols=%d rows=%d zero=%d add=%v: dst[%d] = %v, want %v", cols, rows, zero, add, i, dst[i], want[i])

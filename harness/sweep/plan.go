@@ -45,6 +45,9 @@ type Run struct {
 	// MethodOptions are the options passed to the method's Init: Options
 	// without the host's hyperparameter keys.
 	MethodOptions map[string]string
+	// Hyper is the run's training recipe: Spec.Hyper with the user's
+	// overrides and the host's defaults (InitConfig.Hyper of the method).
+	Hyper sdk.Hyper
 }
 
 // Plan is a resolved sweep.
@@ -268,7 +271,7 @@ func newRun(cfg Config, spec sdk.Spec, method string, opts map[string]string, bs
 		rc.TargetMomentum = target.BaseMomentum
 		rc.TargetSchedule = target.Schedule
 	}
-	return Run{Config: rc, Spec: spec, MethodOptions: mopts}, nil
+	return Run{Config: rc, Spec: spec, MethodOptions: mopts, Hyper: hyper}, nil
 }
 
 // resolveHyper applies the user's hyperparameter overrides to the method's
