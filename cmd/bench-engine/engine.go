@@ -50,7 +50,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.Python, "python", "/usr/bin/python3", "Python interpreter with torch (Debian python3-torch)")
 	fs.StringVar(&o.Script, "script", "scripts/bench_engine.py", "the PyTorch side")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of our timed steps to this file")
-	fs.StringVar(&o.Backend, "gemm", "", "gemm backend: go, openblas, gonum, naive (default: $"+gemm.EnvVar+", else the best compiled in)")
+	fs.StringVar(&o.Backend, "gemm", "", "gemm backend: go, go:KERNEL (e.g. go:avx2-6x16), gonum, naive (default: $"+gemm.EnvVar+", else go)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

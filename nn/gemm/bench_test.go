@@ -43,9 +43,6 @@ var benchShapes = []struct {
 //	go test ./nn/gemm -run '^$' -bench Sgemm
 func BenchmarkSgemm(b *testing.B) {
 	backends := []Backend{Go{}, Gonum{}}
-	if ob, err := Parse("openblas"); err == nil {
-		backends = append([]Backend{ob}, backends...)
-	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, s := range benchShapes {
 		aLen, bLen := s.m*s.k, s.k*s.n

@@ -1,6 +1,6 @@
 // Package gemm holds the single-precision matrix multiply behind every dense
 // and convolution layer of package nn, behind one small interface so that a
-// faster backend (OpenBLAS via cgo today, CUDA later) can be swapped in with
+// different backend (gonum or the naive reference today, a GPU later) can be swapped in with
 // Use without touching the layers.
 //
 // All matrices are row-major float32. Shapes follow BLAS:
@@ -15,7 +15,7 @@ import "sync/atomic"
 
 // Backend is a single-precision GEMM implementation.
 type Backend interface {
-	// Name identifies the backend in logs and reports, e.g. "openblas" or "go".
+	// Name identifies the backend in logs and reports, e.g. "go" or "naive".
 	Name() string
 	// Info describes the backend's configuration (threads, kernel core) for logs.
 	Info() string
@@ -44,15 +44,11 @@ func Current() Backend {
 	return current.Load().b
 }
 
-// defaultBackend is replaced by init functions of faster backends compiled in
-// (cgo OpenBLAS); the pure-Go backend Go is always available.
-var defaultBackend func() Backend = func() Backend { return Go{} }
-
-// Default returns the best backend compiled into this binary: OpenBLAS when
-// compiled in (cgo), unless OpenBLAS runs a pre-AVX2 kernel core on this CPU
-// while the Go backend has an AVX2 or AVX-512 micro-kernel (LogChoice says
-// so); otherwise Go.
-func Default() Backend { return defaultBackend() }
+// Default returns the pure-Go backend on this CPU's fastest micro-kernel
+// (Go{}), on every CPU: AVX-512, AVX2-only and neither (the portable kernel).
+// It is the only backend with fused tap products (Taps), which the
+// convolutions run on; docs/gemm.md has the measurements behind the choice.
+func Default() Backend { return Go{} }
 
 // Naive is the reference triple loop: slow, obviously correct, the oracle the
 // fast backends are tested against.

@@ -72,11 +72,16 @@ func kernGeneric4x4(k int, ap, bp *float32, ldb int, cp *float32, ldc int, alpha
 }
 
 // cpuKernels lists the kernels this CPU can run, fastest first, ending with
-// the portable one.
-var cpuKernels = sync.OnceValue(func() []*microKernel {
+// the portable one. The first is the one Go{} runs.
+var cpuKernels = sync.OnceValue(func() []*microKernel { return kernelsFor(kern.Detect()) })
+
+// kernelsFor lists the kernels a CPU with features f runs, fastest first,
+// ending with the portable one: AVX-512 (Intel and AMD) → avx512-8x32,
+// AVX2+FMA only → avx2-6x16, neither → generic-4x4.
+func kernelsFor(f kern.Features) []*microKernel {
 	var ks []*microKernel
-	for _, k := range kern.Available() {
+	for _, k := range kern.AvailableFor(f) {
 		ks = append(ks, &microKernel{name: k.Name, mr: k.MR, nr: k.NR, fn: k.Fn})
 	}
 	return append(ks, kernelGeneric)
-})
+}

@@ -39,3 +39,10 @@ type TapKernel struct {
 	MR, NR int
 	Fn     TapFunc
 }
+
+// Features are the instruction sets the kernels are written for. The zero
+// value is a CPU with neither (the portable Go kernel only).
+type Features struct {
+	AVX512  bool // AVX-512 F: the 8×32 GEMM and 8×48 tap kernels
+	AVX2FMA bool // AVX2 with FMA3: the 6×16 kernels
+}

@@ -12,14 +12,24 @@ func kernAVX512x8x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, 
 //go:noescape
 func kernAVX2x6x16(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+// Detect returns the instruction sets of this CPU that the kernels use.
+func Detect() Features {
+	return Features{AVX512: cpu.X86.HasAVX512F, AVX2FMA: cpu.X86.HasAVX2 && cpu.X86.HasFMA}
+}
+
 // Available lists the assembly kernels this CPU can run, fastest first
 // (AVX-512 8×32, AVX2+FMA 6×16); empty when it supports neither.
-func Available() []Kernel {
+func Available() []Kernel { return AvailableFor(Detect()) }
+
+// AvailableFor lists the assembly kernels a CPU with features f can run,
+// fastest first. Tests use it to check the choice for CPU classes other
+// than this one; only the kernels of Available may be called.
+func AvailableFor(f Features) []Kernel {
 	var ks []Kernel
-	if cpu.X86.HasAVX512F {
+	if f.AVX512 {
 		ks = append(ks, Kernel{Name: "avx512-8x32", MR: 8, NR: 32, Fn: kernAVX512x8x32})
 	}
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+	if f.AVX2FMA {
 		ks = append(ks, Kernel{Name: "avx2-6x16", MR: 6, NR: 16, Fn: kernAVX2x6x16})
 	}
 	return ks

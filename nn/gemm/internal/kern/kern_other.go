@@ -6,6 +6,12 @@ package kern
 // architecture or with -tags purego.
 func Available() []Kernel { return nil }
 
+// Detect reports no instruction set the kernels use: none are compiled in.
+func Detect() Features { return Features{} }
+
+// AvailableFor lists no kernels: none are compiled into this build.
+func AvailableFor(Features) []Kernel { return nil }
+
 // DotNT4x4 lists the dot-product kernels this CPU can run: none here.
 func DotNT4x4() []DotFunc { return nil }
 
