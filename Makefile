@@ -1,29 +1,27 @@
-# siambench — see README.md. Every target installs or builds what it needs.
+# siambench — see README.md. Every target installs or builds what it needs,
+# and nothing more (scripts/deps.sh build|test|bench).
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/siambench/siambench/internal/cli/factory.version=$(VERSION)
 PLUGINS := $(notdir $(wildcard plugins/*))
-# Without OpenBLAS's headers (and apt to install them) build the pure-Go GEMM only.
-TAGS := $(shell [ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ] || ls /usr/include/*/cblas.h >/dev/null 2>&1 || echo noopenblas)
-GOFLAGS_TAGS := $(if $(TAGS),-tags $(TAGS),)
+# Every binary, and every binary a test builds, is pure Go and statically
+# linked: it runs on any Linux machine of the same architecture (a cluster
+# node included) with nothing installed, and host and plugins compute alike.
+export CGO_ENABLED := 0
 
-.PHONY: all deps build run test test-short lint proto bench-engine bench-transport bench-data clean
+.PHONY: all build run test test-short test-interop fuzz lint proto bench-engine bench-transport bench-data clean
 
 all: build
 
-# deps installs what builds and tests use (scripts/deps.sh: OpenBLAS, the
-# Fashion-MNIST package, PyTorch for bench-engine, Go modules) when missing.
-deps:
-	@bash scripts/deps.sh
-
-build: deps
+build:
+	@bash scripts/deps.sh build
 	@mkdir -p $(BIN)
-	$(GO) build $(GOFLAGS_TAGS) -ldflags "$(LDFLAGS)" -o $(BIN)/bench ./cmd/bench
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/bench ./cmd/bench
 	@for p in $(PLUGINS); do \
 	  if [ -f plugins/$$p/main.go ]; then \
-	    $(GO) build $(GOFLAGS_TAGS) -ldflags "$(LDFLAGS)" -o $(BIN)/bench-method-$$p ./plugins/$$p || exit 1; \
+	    $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/bench-method-$$p ./plugins/$$p || exit 1; \
 	  fi; done
 
 # run is the main job: a full default sweep on the embedded dataset.
@@ -32,11 +30,19 @@ run: build
 
 # test is the README's test command: vet, then every package's tests.
 test: build
-	$(GO) vet $(GOFLAGS_TAGS) ./...
-	$(GO) test $(GOFLAGS_TAGS) -timeout 25m ./...
+	@bash scripts/deps.sh test
+	$(GO) vet ./...
+	$(GO) test -timeout 25m ./...
 
 test-short: build
-	$(GO) test $(GOFLAGS_TAGS) -short ./...
+	$(GO) test -short ./...
+
+# test-interop runs the tests that compare against PyTorch (build tag
+# interop); it installs Debian's python3-torch first.
+test-interop:
+	@bash scripts/deps.sh bench
+	$(GO) vet -tags interop ./...
+	$(GO) test -tags interop -timeout 15m -run 'Torch|Interop|EndToEndSmallBatch' ./...
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); exit 1; }
@@ -47,18 +53,21 @@ proto:
 
 # bench-engine times a training step of the reference network, ours vs PyTorch
 # (alternating); the last line is "ours/pytorch step-time ratio: R". Extra
-# flags: make bench-engine BENCH_ENGINE_FLAGS="-gemm go -rounds 3".
-bench-engine: deps
+# flags: make bench-engine BENCH_ENGINE_FLAGS="-gemm go:avx2-6x16 -rounds 3".
+bench-engine:
+	@bash scripts/deps.sh bench
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/bench-engine ./cmd/bench-engine
 	$(BIN)/bench-engine $(BENCH_ENGINE_FLAGS)
 
 # bench-transport: a method's step over gRPC vs in-process (docs/plugins.md).
-bench-transport: deps
+bench-transport:
+	@bash scripts/deps.sh build
 	$(GO) test -run '^$$' -bench MethodStep -benchtime 30x ./internal/pluginhost/transportbench
 
 # bench-data: augmented views per second per preset (docs/data.md).
-bench-data: deps
+bench-data:
+	@bash scripts/deps.sh build
 	$(GO) test -run '^$$' -bench 'Augment|LoaderEpoch' -benchtime 1s ./data
 
 clean:

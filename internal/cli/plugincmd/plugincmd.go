@@ -183,7 +183,7 @@ func runNew(opts *NewOptions) error {
 	if d.InRepo {
 		fmt.Fprintf(opts.IO.Out, "  go test ./%s\n  make build\n  bin/bench list\n  bin/bench run --methods %s\n", d.RelDir, opts.Name)
 	} else {
-		fmt.Fprintf(opts.IO.Out, "  cd %s\n  go test ./...\n  go build -o bench-method-%s .\n  SIAMBENCH_PLUGIN_PATH=$PWD bench run --methods %s\n(go.mod replaces %s with %s)\n",
+		fmt.Fprintf(opts.IO.Out, "  cd %s\n  go test ./...\n  CGO_ENABLED=0 go build -o bench-method-%s .\n  SIAMBENCH_PLUGIN_PATH=$PWD bench run --methods %s\n(go.mod replaces %s with %s)\n",
 			dir, opts.Name, opts.Name, ModulePath, d.Checkout)
 	}
 	return nil

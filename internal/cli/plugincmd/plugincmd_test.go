@@ -3,6 +3,7 @@ package plugincmd
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -141,11 +142,32 @@ func runGo(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build and the scaffold's README build
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
 	}
 	return string(out)
+}
+
+// assertStatic fails t unless the ELF binary at path is statically linked:
+// no program interpreter and no shared libraries (what `ldd` calls "not a
+// dynamic executable"), so it runs on a machine with nothing installed.
+func assertStatic(t *testing.T, path string) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatalf("%s has a program interpreter: it is dynamically linked", path)
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Fatalf("%s links shared libraries %v", path, libs)
+	}
 }
 
 // stepOnce launches a built scaffold over real gRPC and takes one step.
@@ -210,6 +232,7 @@ func TestScaffoldInRepoBuildsAndPasses(t *testing.T) {
 	}
 	bin := filepath.Join(t.TempDir(), "bench-method-inrepo")
 	runGo(t, root, "build", "-o", bin, pkg)
+	assertStatic(t, bin)
 	stepOnce(t, bin, "inrepo")
 	if gofmt, err := exec.Command("gofmt", "-l", dir).CombinedOutput(); err != nil || len(gofmt) > 0 {
 		t.Errorf("scaffold is not gofmt'ed: %s %v", gofmt, err)
@@ -240,7 +263,7 @@ func TestScaffoldOutsideRepoBuildsAndPasses(t *testing.T) {
 			t.Fatalf("go.mod lacks %q:\n%s", want, gomod)
 		}
 	}
-	if !strings.Contains(out.String(), "go build -o bench-method-outside .") {
+	if !strings.Contains(out.String(), "CGO_ENABLED=0 go build -o bench-method-outside .") {
 		t.Errorf("next steps: %q", out.String())
 	}
 	runGo(t, dir, "vet", "./...")
@@ -249,6 +272,7 @@ func TestScaffoldOutsideRepoBuildsAndPasses(t *testing.T) {
 		t.Fatalf("conformance suite did not pass:\n%s", testOut)
 	}
 	runGo(t, dir, "build", "-o", "bench-method-outside", ".")
+	assertStatic(t, filepath.Join(dir, "bench-method-outside"))
 	stepOnce(t, filepath.Join(dir, "bench-method-outside"), "outside")
 }
 

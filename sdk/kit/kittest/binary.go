@@ -2,6 +2,7 @@ package kittest
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -13,7 +14,7 @@ import (
 
 // RunBinary is the end-to-end test of a plugin binary: it builds the main
 // package in pkgDir (go build, as bench-method-NAME in a temporary
-// directory), checks that its describe mode reports a compatible protocol
+// directory, with CGO_ENABLED=0 as `make build` builds every binary), checks that its describe mode reports a compatible protocol
 // and the spec of newMethod's instance, then launches it and checks with
 // SameSteps that steps over gRPC are bit-identical to the method
 // in-process, initialised with cfg. It is skipped under -short. A plugin's
@@ -31,6 +32,7 @@ func RunBinary(t *testing.T, pkgDir string, newMethod func() sdk.Method, cfg sdk
 	bin := filepath.Join(t.TempDir(), pluginhost.Prefix+local.Describe().Name)
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = pkgDir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -1,0 +1,71 @@
+//go:build interop
+
+// The tests that run the PyTorch side need Debian's python3-torch, which
+// only the targets that compare against PyTorch install: `make test-interop`
+// (and make bench-engine). Plain `go test` and `make test` leave them out.
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func havePyTorch(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import torch").Run(); err != nil {
+		t.Fatalf("the interop tests need Debian's python3-torch (%v): run `make test-interop`, which installs it", err)
+	}
+}
+
+// TestEndToEndSmallBatch runs the whole comparison, both engines, on a
+// batch of 4: the parameter counts must match and the last line must be the
+// ratio in the exact format the README and CI read.
+func TestEndToEndSmallBatch(t *testing.T) {
+	havePyTorch(t)
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"-batch", "4", "-rounds", "2", "-steps", "1", "-warmup", "1", "-script", script, "-gemm", "go"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s\nstdout:\n%s", code, errb.String(), out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"parameters: ours 65834, pytorch 65834 (match)", "round 2/2: ours", "sgemm peak (go", "ours:    peak RSS", "pytorch: median", "ours/pytorch CPU-time ratio: "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if last := lines[len(lines)-1]; !regexp.MustCompile(`^ours/pytorch step-time ratio: \d+\.\d\d$`).MatchString(last) {
+		t.Errorf("last line %q is not the ratio line", last)
+	}
+	if !strings.Contains(errb.String(), `msg="gemm backend" name=go`) {
+		t.Errorf("the gemm backend was not logged; stderr:\n%s", errb.String())
+	}
+}
+
+func TestTorchSideReportsSameFlopsAndParams(t *testing.T) {
+	havePyTorch(t)
+	p, err := startTorch(context.Background(), &options{Batch: 3, InChannels: 3, Seed: 1, Python: "/usr/bin/python3", Script: script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	if p.info.ConvFlops != convTrainFlops(3, 3, 28) {
+		t.Errorf("PyTorch side counts %.0f conv FLOPs, ours %.0f", p.info.ConvFlops, convTrainFlops(3, 3, 28))
+	}
+	if ours := newOurBench(3, 3, 1).params(); p.info.Params != ours {
+		t.Errorf("parameters: PyTorch %d, ours %d", p.info.Params, ours)
+	}
+	times, cpu, err := p.steps(context.Background(), 2)
+	if err != nil || len(times) != 2 || times[0] <= 0 || len(cpu) != 2 || cpu[0] <= 0 {
+		t.Fatalf("steps: %v, %v, %v", times, cpu, err)
+	}
+	if p.peakRSS <= 0 {
+		t.Errorf("peak RSS %d", p.peakRSS)
+	}
+}
+
