@@ -1,6 +1,8 @@
 package data
 
 import (
+	"github.com/siambench/siambench/atomicfile"
+
 	"archive/tar"
 	"bufio"
 	"compress/gzip"
@@ -312,19 +314,7 @@ func extract(ctx context.Context, archive, dir string, contents []string) error 
 	for _, n := range names {
 		fmt.Fprintf(&b, "%s  %s\n", sums[n], n)
 	}
-	return writeFileAtomic(filepath.Join(dir, manifestName), []byte(b.String()))
-}
-
-// writeFileAtomic writes data to p via a temporary file and rename.
-func writeFileAtomic(p string, data []byte) error {
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
+	return atomicfile.WriteFile(filepath.Join(dir, manifestName), []byte(b.String()))
 }
 
 // ---------------------------------------------------------------------------

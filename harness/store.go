@@ -5,6 +5,8 @@
 package harness
 
 import (
+	"github.com/siambench/siambench/atomicfile"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,7 +125,7 @@ func (s *Store) WriteMetrics(id string, ms []results.EpochMetrics) error {
 		b.Write(line)
 		b.WriteByte('\n')
 	}
-	return results.WriteFileAtomic(s.runFile(id, results.MetricsFile), []byte(b.String()))
+	return atomicfile.WriteFile(s.runFile(id, results.MetricsFile), []byte(b.String()))
 }
 
 // Eval returns the run's eval.json; ok is false when absent.

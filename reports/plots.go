@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"github.com/siambench/siambench/atomicfile"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -608,7 +610,7 @@ func savePanels(path string, panelsW, h vg.Length, title string, panels []*plot.
 	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("write plot: %w", err)
 	}
 	return nil

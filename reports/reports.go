@@ -16,6 +16,8 @@
 package reports
 
 import (
+	"github.com/siambench/siambench/atomicfile"
+
 	"context"
 	"fmt"
 	"io"
@@ -136,7 +138,7 @@ func Generate(ctx context.Context, dir string, opts Options) (*Report, error) {
 	}
 	md := renderMarkdown(m, title, figs)
 	path := filepath.Join(out, ReportFile)
-	if err := writeFileAtomic(path, md); err != nil {
+	if err := atomicfile.WriteFile(path, md); err != nil {
 		return nil, fmt.Errorf("write report: %w", err)
 	}
 	rep := &Report{
@@ -160,33 +162,4 @@ func Generate(ctx context.Context, dir string, opts Options) (*Report, error) {
 // It is what bench run and bench report print when they finish.
 func (r *Report) PrintTable(w io.Writer) error {
 	return PrintMainTable(w, r.Main, r.Epochs)
-}
-
-// writeFileAtomic writes data via a temporary file and a rename, so an
-// interrupted report never leaves a torn file behind.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("rename %s: %w", path, err)
-	}
-	return nil
 }

@@ -17,6 +17,8 @@
 package checkpoint
 
 import (
+	"github.com/siambench/siambench/atomicfile"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -25,7 +27,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -106,28 +107,11 @@ func Write(w io.Writer, f *File) error {
 	return nil
 }
 
-// Save writes f to path atomically (a temporary file in the same directory,
-// synced, then renamed), so a crash never leaves a half-written checkpoint.
+// Save writes f to path atomically, mode 0644 (package atomicfile), so a
+// crash never leaves a half-written checkpoint.
 func Save(path string, f *File) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := Write(tmp, f); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save checkpoint %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save checkpoint %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", path, err)
+	if err := atomicfile.Write(path, func(w io.Writer) error { return Write(w, f) }); err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	return nil
 }
