@@ -18,31 +18,64 @@ import (
 // still needs, measured by timing a few training steps of the backbone at
 // each batch size on this machine. It trains nothing and writes nothing.
 func (r *Runner) DryRun(ctx context.Context, w io.Writer) error {
-	ds, err := r.openDatasets(ctx)
+	est, err := r.Estimates(ctx)
 	if err != nil {
 		return err
 	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tMETHOD\tOPTIONS\tBATCH\tEPOCHS\tSEED\tSTATE\tESTIMATE")
+	for i, run := range r.Plan.Runs {
+		c := run.Config
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", c.ID, c.Method, fmtOptions(c.Options), c.BatchSize, c.Epochs, c.Seed, est.States[i], est.Runs[i].Round(time.Second))
+	}
+	if r.Plan.Config.BaselinesOn() {
+		fmt.Fprintf(tw, "baselines\t-\t-\t%d\t%d\t-\t(computed once, reused)\t≤ %s\n", r.Plan.Config.BatchSizes[0], slices.Max(r.Plan.Config.Epochs), est.Baselines.Round(time.Second))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d runs; estimated time %s on this machine (%s; backbone %s, %d train images).\n",
+		len(r.Plan.Runs), est.Total.Round(time.Second), r.Env.GEMMBackend, r.Plan.Config.Backbone, est.TrainImages)
+	return nil
+}
+
+// Estimate is the time a sweep still needs on this machine, run by run.
+type Estimate struct {
+	Runs        []time.Duration // per planned run (0 when finished)
+	States      []string        // per planned run: new, finished (reused), resume at epoch k
+	Baselines   time.Duration   // the baselines, if on (an upper bound: cached ones cost nothing)
+	Total       time.Duration
+	TrainImages int
+}
+
+// Estimates times a few training steps of the backbone at each batch size
+// and scales them to every run's remaining epochs (what --dry-run prints and
+// the Slurm executor's default time limit comes from).
+func (r *Runner) Estimates(ctx context.Context) (Estimate, error) {
+	var e Estimate
+	ds, err := r.openDatasets(ctx)
+	if err != nil {
+		return e, err
+	}
+	e.TrainImages = ds.train.Len()
 	stepCost := map[int]time.Duration{} // per batch size: one view, forward+backward
 	fwdCost := map[int]time.Duration{}  // per image, forward only (monitors)
 	for _, bs := range r.Plan.Config.BatchSizes {
 		s, f, err := r.measure(ctx, ds, bs)
 		if err != nil {
-			return fmt.Errorf("measure backbone speed: %w", err)
+			return e, fmt.Errorf("measure backbone speed: %w", err)
 		}
 		stepCost[bs], fwdCost[bs] = s, f
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tMETHOD\tOPTIONS\tBATCH\tEPOCHS\tSEED\tSTATE\tESTIMATE")
-	var total time.Duration
 	for _, run := range r.Plan.Runs {
 		c := run.Config
 		state, left := "new", c.Epochs
 		if done, err := r.Store.Finished(c.ID); err != nil {
-			return err
+			return e, err
 		} else if done {
 			state, left = "finished (reused)", 0
 		} else if st, ok, err := r.Store.Status(c.ID); err != nil {
-			return err
+			return e, err
 		} else if ok && st.EpochsDone > 0 {
 			state, left = fmt.Sprintf("resume at epoch %d", st.EpochsDone+1), c.Epochs-st.EpochsDone
 		}
@@ -62,23 +95,18 @@ func (r *Runner) DryRun(ctx context.Context, w io.Writer) error {
 		if left > 0 {
 			est += 2 * monitor // final linear probe and transfer features
 		}
-		total += est
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", c.ID, c.Method, fmtOptions(c.Options), c.BatchSize, c.Epochs, c.Seed, state, est.Round(time.Second))
+		e.Total += est
+		e.Runs = append(e.Runs, est)
+		e.States = append(e.States, state)
 	}
 	if r.Plan.Config.BaselinesOn() {
 		bs := r.Plan.Config.BatchSizes[0]
 		ep := slices.Max(r.Plan.Config.Epochs)
 		monitor := time.Duration(ds.train.Len()+ds.test.Len()) * fwdCost[bs]
-		est := time.Duration(ep*(ds.train.Len()/bs))*stepCost[bs] + 4*monitor
-		total += est
-		fmt.Fprintf(tw, "baselines\t-\t-\t%d\t%d\t-\t(computed once, reused)\t≤ %s\n", bs, ep, est.Round(time.Second))
+		e.Baselines = time.Duration(ep*(ds.train.Len()/bs))*stepCost[bs] + 4*monitor
+		e.Total += e.Baselines
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\n%d runs; estimated time %s on this machine (%s; backbone %s, %d train images).\n",
-		len(r.Plan.Runs), total.Round(time.Second), r.Env.GEMMBackend, r.Plan.Config.Backbone, ds.train.Len())
-	return nil
+	return e, nil
 }
 
 func viewSide(size, side int) int {

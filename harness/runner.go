@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -48,7 +49,22 @@ type Runner struct {
 	Report func(ctx context.Context, dir string) error
 	// Workers is the loader's worker count; 0 means GOMAXPROCS.
 	Workers int
+	// Phase restricts Run to one part of the sweep (the Slurm executor runs
+	// each in its own job); the zero value runs all of it.
+	Phase Phase
+	// Only, when non-empty, restricts the runs phase to these run IDs.
+	Only []string
 }
+
+// Phase is a part of a sweep that Run can do on its own.
+type Phase int
+
+const (
+	PhaseAll       Phase = iota // baselines, runs, summary and report
+	PhaseBaselines              // the baselines only
+	PhaseRuns                   // the runs (Only, if set) only: no summary
+	PhaseReport                 // summary.json and the report from what is stored
+)
 
 // ErrInterrupted is returned by Run when its context ended; completed work
 // is kept and the same command resumes the sweep.
@@ -91,7 +107,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	log.Info("sweep", "dir", r.Store.Dir, "runs", len(r.Plan.Runs), "gemm", r.Env.GEMMBackend, "code_version", r.Plan.CodeVersion)
 
 	var baselines map[string]results.Baseline
-	if r.Plan.Config.BaselinesOn() {
+	if r.Plan.Config.BaselinesOn() && r.Phase != PhaseRuns {
 		if baselines, err = r.baselines(ctx, ds); err != nil {
 			if ctx.Err() != nil {
 				return r.interrupted()
@@ -99,7 +115,16 @@ func (r *Runner) Run(ctx context.Context) error {
 			// Baselines frame the numbers but are not what the sweep is
 			// for: log loudly and go on (the report shows them missing).
 			log.Error("baselines failed; the sweep goes on without them", "err", err)
+			if r.Phase == PhaseBaselines {
+				return err
+			}
 		}
+	}
+	switch r.Phase {
+	case PhaseBaselines:
+		return nil
+	case PhaseReport:
+		return r.finish(ctx, baselines)
 	}
 
 	total := int64(0)
@@ -112,6 +137,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	for i, run := range r.Plan.Runs {
 		id := run.Config.ID
+		if len(r.Only) > 0 && !slices.Contains(r.Only, id) {
+			continue
+		}
 		done, err := r.Store.Finished(id)
 		if err != nil {
 			return err
@@ -123,7 +151,16 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		release, err := r.Store.Claim(id)
+		if errors.Is(err, ErrClaimed) {
+			log.Warn("run is claimed by a live bench process; not starting it twice", "run", id, "claim", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
 		err = r.trainRun(ctx, i, run, ds)
+		release()
 		if ctx.Err() != nil {
 			return r.interrupted()
 		}
@@ -135,10 +172,22 @@ func (r *Runner) Run(ctx context.Context) error {
 				return werr
 			}
 		}
+		if r.Phase == PhaseRuns {
+			continue
+		}
 		if err := r.writeSummary(baselines); err != nil {
 			return err
 		}
 	}
+	if r.Phase == PhaseRuns {
+		return nil
+	}
+	return r.finish(ctx, baselines)
+}
+
+// finish writes summary.json and the report.
+func (r *Runner) finish(ctx context.Context, baselines map[string]results.Baseline) error {
+	log := r.logger()
 	if err := r.writeSummary(baselines); err != nil {
 		return err
 	}

@@ -45,6 +45,17 @@ func OpenStore(dir string) (*Store, error) {
 	return &Store{Dir: dir, lock: f}, nil
 }
 
+// OpenSharedStore creates dir if needed and opens it without the directory
+// lock: for processes that share one results directory (the Slurm
+// executor's jobs, on several nodes). They claim each run before training
+// it (Store.Claim), so no run is trained twice at once.
+func OpenSharedStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(dir, results.RunsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("create results dir: %w", err)
+	}
+	return &Store{Dir: dir}, nil
+}
+
 // removeStrayTemps deletes the temporary files of atomic writes that a kill
 // interrupted before their rename (".NAME.tmp*"); the real files are intact.
 // Only called with the lock held, so no writer is active.

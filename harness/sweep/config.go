@@ -254,8 +254,20 @@ func sortedKeys[V any](m map[string]V) []string {
 // Args returns bench run flags that reproduce c exactly (used to print the
 // command that resumes a sweep). Values are shell-quoted when needed.
 func (c Config) Args() []string {
+	a := c.Argv()
+	for i, v := range a {
+		if !strings.HasPrefix(v, "--") {
+			a[i] = shellQuote(v)
+		}
+	}
+	return a
+}
+
+// Argv is Args unquoted: the argument vector of a process that runs the
+// same sweep (what the Slurm executor's jobs run).
+func (c Config) Argv() []string {
 	var a []string
-	add := func(flag, v string) { a = append(a, "--"+flag, shellQuote(v)) }
+	add := func(flag, v string) { a = append(a, "--"+flag, v) }
 	join := func(xs []string) string { return strings.Join(xs, ",") }
 	ints := func(xs []int) string {
 		s := make([]string, len(xs))
