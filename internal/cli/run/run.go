@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -47,6 +48,7 @@ type RunOptions struct {
 	DryRun     bool
 	NoReport   bool
 	PluginDir  string
+	Exec       ExecOptions
 }
 
 // NewCmdRun returns the run command. When runF is non-nil it is called with
@@ -153,6 +155,7 @@ per value.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the planned runs and an estimated time; train nothing")
 	fl.BoolVar(&opts.NoReport, "no-report", false, "do not write report.md at the end")
 	fl.StringVar(&opts.PluginDir, "plugin-dir", "", "extra `DIR` to search for bench-method-* plugins first")
+	addExecFlags(fl, &opts.Exec)
 	_ = cmd.RegisterFlagCompletionFunc("methods", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		found, _ := pluginhost.Find(pluginhost.SearchDirs(opts.PluginDir))
 		var names []string
@@ -198,6 +201,21 @@ func runRun(opts *RunOptions) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := opts.Exec.check(); err != nil {
+		return err
+	}
+	slurmSubmit := opts.Exec.Executor == "slurm" && opts.Exec.Task == "" && !opts.DryRun
+	if opts.Exec.Executor == "slurm" {
+		// The jobs run elsewhere: every path they read must be absolute.
+		if cfg.Out, err = filepath.Abs(cfg.Out); err != nil {
+			return err
+		}
+		if opts.PluginDir != "" {
+			if opts.PluginDir, err = filepath.Abs(opts.PluginDir); err != nil {
+				return err
+			}
+		}
+	}
 	// On a terminal, bars are drawn on stderr and log lines go through the
 	// bars (which clear themselves first); otherwise plain log lines only.
 	log := opts.Logger
@@ -241,7 +259,7 @@ func runRun(opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(cfg.Out, opts.DryRun)
+	store, err := openStore(cfg.Out, opts.DryRun, opts.Exec.Executor == "slurm")
 	if err != nil {
 		return err
 	}
@@ -256,6 +274,19 @@ func runRun(opts *RunOptions) error {
 	}
 	if opts.DryRun {
 		return r.DryRun(ctx, opts.IO.Out)
+	}
+	if slurmSubmit {
+		argv := cfg.Argv()
+		if opts.PluginDir != "" {
+			argv = append(argv, "--plugin-dir", opts.PluginDir)
+		}
+		if opts.NoReport {
+			argv = append(argv, "--no-report")
+		}
+		return submitSlurm(ctx, opts, r, append(argv, "--executor", "slurm"))
+	}
+	if err := configureTask(r, opts.Exec); err != nil {
+		return err
 	}
 	if !opts.NoReport {
 		r.Report = func(ctx context.Context, dir string) error {
@@ -274,13 +305,29 @@ func runRun(opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	switch r.Phase {
+	case harness.PhaseBaselines:
+		return nil
+	case harness.PhaseRuns:
+		// The array task's exit code is its run's: Slurm shows it FAILED.
+		for _, id := range r.Only {
+			if st, ok, _ := store.Status(id); ok && st.Status == results.StatusFailed {
+				return &exitError{err: fmt.Errorf("run %s failed: %s", id, st.Error), code: 3}
+			}
+		}
+		return nil
+	}
 	return printSummary(opts, store.Dir)
 }
 
-// openStore opens and locks the results dir; a dry run only reads it.
-func openStore(dir string, dry bool) (*harness.Store, error) {
-	if dry {
+// openStore opens and locks the results dir; a dry run only reads it, and
+// the Slurm executor's processes share it (each run is claimed on its own).
+func openStore(dir string, dry, shared bool) (*harness.Store, error) {
+	switch {
+	case dry:
 		return harness.ReadStore(dir), nil
+	case shared:
+		return harness.OpenSharedStore(dir)
 	}
 	return harness.OpenStore(dir)
 }
