@@ -7,6 +7,8 @@ import (
 	"image/color"
 	_ "image/jpeg" // register the JPEG decoder for image folders
 	_ "image/png"  // register the PNG decoder for image folders
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -235,6 +237,14 @@ feed:
 	return pix[: len(items)*hw : len(items)*hw], 1, nil
 }
 
+// MaxImagePixels bounds the width×height an image file of an image folder
+// may declare (64 Mi pixels, e.g. 8192×8192: at most 256 MiB once decoded
+// as RGBA). The header is read with image.DecodeConfig and checked before
+// anything is decoded, so a small file claiming huge dimensions is an error
+// naming the file, never an allocation. Workers decode one image each at a
+// time, so peak memory is about GOMAXPROCS × the largest image.
+const MaxImagePixels = 1 << 26
+
 // decodeResize decodes one file, crops its centre square and scales it to
 // size×size RGBA; gray reports whether the source was a grayscale image.
 func decodeResize(path string, size int) (*image.RGBA, bool, error) {
@@ -243,13 +253,34 @@ func decodeResize(path string, size int) (*image.RGBA, bool, error) {
 		return nil, false, fmt.Errorf("image folder: %w", err)
 	}
 	defer f.Close()
-	src, format, err := image.Decode(f)
+	return decodeImage(f, path, size, MaxImagePixels)
+}
+
+// decodeImage is decodeResize on an open file r named path, refusing images
+// whose header declares more than maxPixels pixels.
+func decodeImage(r io.ReadSeeker, path string, size, maxPixels int) (*image.RGBA, bool, error) {
+	cfg, format, err := image.DecodeConfig(r)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: cannot decode image (%w); want PNG or JPEG", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, false, fmt.Errorf("%s: %s image has zero size (%d×%d); remove or replace the file", path, format, cfg.Width, cfg.Height)
+	}
+	// Compare in 64 bits: the product of two header fields may overflow int on 32-bit machines.
+	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
+		return nil, false, fmt.Errorf("%s: %s header declares %d×%d pixels, more than the limit of %d pixels (e.g. %d×%d): shrink the image, or remove the file if it is damaged",
+			path, format, cfg.Width, cfg.Height, maxPixels, isqrt(maxPixels), isqrt(maxPixels))
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
+	}
+	src, format, err := image.Decode(r)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: cannot decode image (%w); want PNG or JPEG", path, err)
 	}
 	b := src.Bounds()
-	if b.Dx() == 0 || b.Dy() == 0 {
-		return nil, false, fmt.Errorf("%s: %s image has zero size", path, format)
+	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		return nil, false, fmt.Errorf("%s: %s image decodes to %d×%d but its header says %d×%d; the file is damaged", path, format, b.Dx(), b.Dy(), cfg.Width, cfg.Height)
 	}
 	side := min(b.Dx(), b.Dy())
 	x0 := b.Min.X + (b.Dx()-side)/2
@@ -264,4 +295,16 @@ func decodeResize(path string, size int) (*image.RGBA, bool, error) {
 		isGray = true
 	}
 	return dst, isGray, nil
+}
+
+// isqrt is ⌊√n⌋ for n ≥ 0.
+func isqrt(n int) int {
+	r := int(math.Sqrt(float64(n)))
+	for r*r > n {
+		r--
+	}
+	for (r+1)*(r+1) <= n {
+		r++
+	}
+	return r
 }
