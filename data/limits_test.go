@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -72,16 +73,48 @@ func TestOpenFolderHugeHeader(t *testing.T) {
 	}
 }
 
-// TestDecodeImageAtLimit: an image of exactly MaxImagePixels-sized header
-// logic is accepted when it fits, and the header must agree with the data.
+// TestDecodeImageLimit: an image exactly at the limit is accepted, one pixel
+// over it is refused, naming the file and its size.
 func TestDecodeImageLimit(t *testing.T) {
 	var buf bytes.Buffer
 	must(t, png.Encode(&buf, solid(40, 10, color.White)))
-	if _, _, err := decodeImage(bytes.NewReader(buf.Bytes()), "x.png", 4, 400); err != nil {
+	if _, _, err := decodeImage(bytes.NewReader(buf.Bytes()), "x.png", 4, 400, nil); err != nil {
 		t.Fatalf("400 pixels at a limit of 400: %v", err)
 	}
-	if _, _, err := decodeImage(bytes.NewReader(buf.Bytes()), "x.png", 4, 399); err == nil || !strings.Contains(err.Error(), "x.png") || !strings.Contains(err.Error(), "40×10") {
+	if _, _, err := decodeImage(bytes.NewReader(buf.Bytes()), "x.png", 4, 399, nil); err == nil || !strings.Contains(err.Error(), "x.png") || !strings.Contains(err.Error(), "40×10") {
 		t.Fatalf("400 pixels at a limit of 399: want an error naming x.png and 40×10, got %v", err)
+	}
+}
+
+// TestPixelBudget: parallel decodes never hold more pixels together than
+// the budget, and all finish.
+func TestPixelBudget(t *testing.T) {
+	var imgs [][]byte
+	for _, side := range []int{30, 20, 10, 25, 5, 30, 15} {
+		var b bytes.Buffer
+		must(t, png.Encode(&b, solid(side, side, color.White)))
+		imgs = append(imgs, b.Bytes())
+	}
+	budget := newPixelBudget(30 * 30)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*len(imgs))
+	for range 4 {
+		for _, im := range imgs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, err := decodeImage(bytes.NewReader(im), "x.png", 4, 30*30, budget)
+				errs <- err
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	if budget.peak > 30*30 || budget.used != 0 || budget.free != 30*30 {
+		t.Fatalf("peak %d used %d free %d, want peak ≤ 900, 0, 900", budget.peak, budget.used, budget.free)
 	}
 }
 
@@ -205,7 +238,7 @@ func FuzzDecodeImage(f *testing.F) {
 	f.Add([]byte("not an image"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cfg, _, cfgErr := image.DecodeConfig(bytes.NewReader(in))
-		dst, _, err := decodeImage(bytes.NewReader(in), "f.png", 5, fuzzImageMaxPixels)
+		dst, _, err := decodeImage(bytes.NewReader(in), "f.png", 5, fuzzImageMaxPixels, nil)
 		if err != nil {
 			if !strings.Contains(err.Error(), "f.png") {
 				t.Fatalf("error does not name the file: %v", err)
