@@ -42,7 +42,7 @@ func readIDX(r io.Reader, wantRank int, what string) (*IDX, error) {
 	if _, err := io.ReadFull(br, magic[:]); err != nil {
 		return nil, fmt.Errorf("IDX magic number: file too short (%w)", err)
 	}
-	want := "00 00 08 then the rank, e.g. 00000803 for images (count, height, width) or 00000801 for labels"
+	want := "an IDX file of unsigned bytes starts with 000008 then its rank, e.g. 00000803 for images (count, height, width) or 00000801 for labels"
 	if wantRank > 0 {
 		want = fmt.Sprintf("%s starts with %08x (unsigned bytes, rank %d%s)", what, 0x800+wantRank, wantRank, rankDims(wantRank))
 	}
@@ -69,7 +69,7 @@ func readIDX(r io.Reader, wantRank int, what string) (*IDX, error) {
 		dims[i] = int(d)
 		total *= uint64(d)
 		if total > maxIDXBytes {
-			return nil, fmt.Errorf("IDX header (magic 000008%02x: unsigned bytes, rank %d) announces dimensions %v, more than %d bytes: corrupt header or wrong magic number (want %s)",
+			return nil, fmt.Errorf("IDX header (magic 000008%02x: unsigned bytes, rank %d) announces dimensions %v, more than %d bytes: corrupt header or wrong magic number (%s)",
 				magic[3], rank, dims[:i+1], uint64(maxIDXBytes), want)
 		}
 	}
