@@ -22,8 +22,6 @@ var CIFAR10Classes = []string{"airplane", "automobile", "bird", "cat", "deer", "
 // fine label, is used). Errors name the file: a size that is not a whole
 // number of records, an empty file, a label outside the classes.
 func LoadCIFARBinary(name string, paths []string, labelBytes int, classes []string) (*Memory, error) {
-	const imgBytes = 3 * 32 * 32
-	rec := labelBytes + imgBytes
 	var pix []uint8
 	var labels []int
 	for _, p := range paths {
@@ -31,24 +29,11 @@ func LoadCIFARBinary(name string, paths []string, labelBytes int, classes []stri
 		if err != nil {
 			return nil, fmt.Errorf("read CIFAR file: %w", err)
 		}
-		if len(raw) == 0 {
-			return nil, fmt.Errorf("%s: empty CIFAR file", p)
-		}
-		if len(raw)%rec != 0 {
-			return nil, fmt.Errorf("%s: size %d is not a multiple of the %d-byte CIFAR record (truncated or not a CIFAR binary file with %d label byte(s))", p, len(raw), rec, labelBytes)
-		}
-		n := len(raw) / rec
 		if pix == nil {
-			pix = make([]uint8, 0, n*imgBytes*len(paths))
+			pix = make([]uint8, 0, len(raw)*len(paths))
 		}
-		for i := range n {
-			r := raw[i*rec : (i+1)*rec]
-			l := int(r[labelBytes-1])
-			if l >= len(classes) {
-				return nil, fmt.Errorf("%s: record %d has label %d, outside the %d classes (wrong CIFAR variant?)", p, i, l, len(classes))
-			}
-			labels = append(labels, l)
-			pix = append(pix, r[labelBytes:]...)
+		if pix, labels, err = appendCIFAR(pix, labels, p, raw, labelBytes, classes); err != nil {
+			return nil, err
 		}
 	}
 	m, err := NewMemory(name, 3, 32, 32, pix, labels, classes)
@@ -56,6 +41,32 @@ func LoadCIFARBinary(name string, paths []string, labelBytes int, classes []stri
 		return nil, err
 	}
 	return m, nil
+}
+
+// cifarImageBytes is one CIFAR image: 3 planes of 32×32.
+const cifarImageBytes = 3 * 32 * 32
+
+// appendCIFAR appends the records of raw, the content of the CIFAR binary
+// file p, to pix and labels.
+func appendCIFAR(pix []uint8, labels []int, p string, raw []byte, labelBytes int, classes []string) ([]uint8, []int, error) {
+	rec := labelBytes + cifarImageBytes
+	if len(raw) == 0 {
+		return nil, nil, fmt.Errorf("%s: empty CIFAR file", p)
+	}
+	if len(raw)%rec != 0 {
+		return nil, nil, fmt.Errorf("%s: size %d is not a multiple of the %d-byte CIFAR record (truncated or not a CIFAR binary file with %d label byte(s))", p, len(raw), rec, labelBytes)
+	}
+	n := len(raw) / rec
+	for i := range n {
+		r := raw[i*rec : (i+1)*rec]
+		l := int(r[labelBytes-1])
+		if l >= len(classes) {
+			return nil, nil, fmt.Errorf("%s: record %d has label %d, outside the %d classes (wrong CIFAR variant?)", p, i, l, len(classes))
+		}
+		labels = append(labels, l)
+		pix = append(pix, r[labelBytes:]...)
+	}
+	return pix, labels, nil
 }
 
 // readNames reads a class-name list, one name per non-empty line.
@@ -126,8 +137,6 @@ var STL10Classes = []string{"airplane", "bird", "car", "cat", "deer", "dog", "ho
 // file (labels 1..10, stored as 0..9; without labels every image gets -1).
 // Pixels are transposed from column-major to the row-major C,H,W layout.
 func LoadSTL10Binary(name, imagesPath, labelsPath string, classes []string) (*Memory, error) {
-	const side = 96
-	const imgBytes = 3 * side * side
 	f, err := os.Open(imagesPath)
 	if err != nil {
 		return nil, fmt.Errorf("open STL-10 images: %w", err)
@@ -137,24 +146,41 @@ func LoadSTL10Binary(name, imagesPath, labelsPath string, classes []string) (*Me
 	if err != nil {
 		return nil, fmt.Errorf("stat %s: %w", imagesPath, err)
 	}
-	if st.Size() == 0 {
-		return nil, fmt.Errorf("%s: empty STL-10 images file", imagesPath)
-	}
-	if st.Size()%imgBytes != 0 {
-		return nil, fmt.Errorf("%s: size %d is not a multiple of the %d-byte STL-10 image (truncated?)", imagesPath, st.Size(), imgBytes)
-	}
-	n := int(st.Size() / imgBytes)
-	var labels []int
+	var rawLabels []byte
 	if labelsPath != "" {
-		raw, err := os.ReadFile(labelsPath)
-		if err != nil {
+		if rawLabels, err = os.ReadFile(labelsPath); err != nil {
 			return nil, fmt.Errorf("read STL-10 labels: %w", err)
 		}
-		if len(raw) != n {
-			return nil, fmt.Errorf("count mismatch: %s holds %d images but %s holds %d labels", imagesPath, n, labelsPath, len(raw))
+	}
+	return decodeSTL10(name, imagesPath, bufio.NewReaderSize(f, 1<<20), st.Size(), labelsPath, rawLabels, classes)
+}
+
+const (
+	stlSide       = 96
+	stlImageBytes = 3 * stlSide * stlSide
+)
+
+// decodeSTL10 is LoadSTL10Binary on the images file's content r of size
+// bytes (named imagesPath) and the labels file's content rawLabels (named
+// labelsPath; "" means no labels file). The size is checked before anything
+// is allocated, and the allocation is at most size bytes.
+func decodeSTL10(name, imagesPath string, r io.Reader, size int64, labelsPath string, rawLabels []byte, classes []string) (*Memory, error) {
+	const side = stlSide
+	const imgBytes = stlImageBytes
+	if size == 0 {
+		return nil, fmt.Errorf("%s: empty STL-10 images file", imagesPath)
+	}
+	if size%imgBytes != 0 {
+		return nil, fmt.Errorf("%s: size %d is not a multiple of the %d-byte STL-10 image (truncated?)", imagesPath, size, imgBytes)
+	}
+	n := int(size / imgBytes)
+	var labels []int
+	if labelsPath != "" {
+		if len(rawLabels) != n {
+			return nil, fmt.Errorf("count mismatch: %s holds %d images but %s holds %d labels", imagesPath, n, labelsPath, len(rawLabels))
 		}
 		labels = make([]int, n)
-		for i, l := range raw {
+		for i, l := range rawLabels {
 			if l < 1 || int(l) > len(classes) {
 				return nil, fmt.Errorf("%s: label %d of image %d is outside 1..%d", labelsPath, l, i, len(classes))
 			}
@@ -168,7 +194,6 @@ func LoadSTL10Binary(name, imagesPath, labelsPath string, classes []string) (*Me
 	}
 	pix := make([]uint8, n*imgBytes)
 	buf := make([]uint8, imgBytes)
-	r := bufio.NewReaderSize(f, 1<<20)
 	for i := range n {
 		if _, err := io.ReadFull(r, buf); err != nil {
 			return nil, fmt.Errorf("%s: image %d: %w", imagesPath, i, err)

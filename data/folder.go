@@ -7,6 +7,8 @@ import (
 	"image/color"
 	_ "image/jpeg" // register the JPEG decoder for image folders
 	_ "image/png"  // register the PNG decoder for image folders
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -186,13 +188,14 @@ func decodeAll(ctx context.Context, items []folderItem, size int) ([]uint8, int,
 	errs := make([]error, len(items))
 	var wg sync.WaitGroup
 	next := make(chan int)
+	budget := newPixelBudget(MaxImagePixels)
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
 				var im *image.RGBA
-				im, gray[i], errs[i] = decodeResize(items[i].path, size)
+				im, gray[i], errs[i] = decodeResize(items[i].path, size, budget)
 				if errs[i] != nil {
 					continue
 				}
@@ -235,21 +238,57 @@ feed:
 	return pix[: len(items)*hw : len(items)*hw], 1, nil
 }
 
+// MaxImagePixels bounds the width×height an image file of an image folder
+// may declare (64 Mi pixels, e.g. 8192×8192). The header is read with
+// image.DecodeConfig and checked before anything is decoded, so a small file
+// claiming huge dimensions is an error naming the file, never an allocation.
+// It is also the budget shared by the parallel decoders: images being
+// decoded at once hold at most MaxImagePixels pixels together (at most 8
+// bytes each, for 16-bit RGBA), whatever the number of cores.
+const MaxImagePixels = 1 << 26
+
 // decodeResize decodes one file, crops its centre square and scales it to
 // size×size RGBA; gray reports whether the source was a grayscale image.
-func decodeResize(path string, size int) (*image.RGBA, bool, error) {
+func decodeResize(path string, size int, budget *pixelBudget) (*image.RGBA, bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, false, fmt.Errorf("image folder: %w", err)
 	}
 	defer f.Close()
-	src, format, err := image.Decode(f)
+	return decodeImage(f, path, size, MaxImagePixels, budget)
+}
+
+// decodeImage is decodeResize on an open file r named path, refusing images
+// whose header declares more than maxPixels pixels. With a budget, the
+// declared pixels are taken from it for the decode (nil: no budget).
+func decodeImage(r io.ReadSeeker, path string, size, maxPixels int, budget *pixelBudget) (*image.RGBA, bool, error) {
+	cfg, format, err := image.DecodeConfig(r)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: cannot decode image (%w); want PNG or JPEG", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, false, fmt.Errorf("%s: %s image has zero size (%d×%d); remove or replace the file", path, format, cfg.Width, cfg.Height)
+	}
+	// Compare in 64 bits: the product of two header fields may overflow int on 32-bit machines.
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if pixels > int64(maxPixels) {
+		return nil, false, fmt.Errorf("%s: %s header declares %d×%d pixels, more than the limit of %d pixels (e.g. %d×%d): shrink the image, or remove the file if it is damaged",
+			path, format, cfg.Width, cfg.Height, maxPixels, isqrt(maxPixels), isqrt(maxPixels))
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
+	}
+	if budget != nil {
+		budget.acquire(pixels)
+		defer budget.release(pixels)
+	}
+	src, format, err := image.Decode(r)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: cannot decode image (%w); want PNG or JPEG", path, err)
 	}
 	b := src.Bounds()
-	if b.Dx() == 0 || b.Dy() == 0 {
-		return nil, false, fmt.Errorf("%s: %s image has zero size", path, format)
+	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		return nil, false, fmt.Errorf("%s: %s image decodes to %d×%d but its header says %d×%d; the file is damaged", path, format, b.Dx(), b.Dy(), cfg.Width, cfg.Height)
 	}
 	side := min(b.Dx(), b.Dy())
 	x0 := b.Min.X + (b.Dx()-side)/2
@@ -264,4 +303,55 @@ func decodeResize(path string, size int) (*image.RGBA, bool, error) {
 		isGray = true
 	}
 	return dst, isGray, nil
+}
+
+// pixelBudget is a counting semaphore over pixels: the decoders of an image
+// folder take an image's pixels before decoding it and give them back after,
+// so their memory together stays bounded.
+type pixelBudget struct {
+	mu    sync.Mutex
+	freed sync.Cond
+	free  int64
+	used  int64 // pixels held now
+	peak  int64 // most pixels held at once (for tests)
+}
+
+func newPixelBudget(n int64) *pixelBudget {
+	b := &pixelBudget{free: n}
+	b.freed.L = &b.mu
+	return b
+}
+
+// acquire waits until n pixels are free and takes them. n must not exceed
+// the budget's size, or acquire waits for ever.
+func (b *pixelBudget) acquire(n int64) {
+	b.mu.Lock()
+	for b.free < n {
+		b.freed.Wait()
+	}
+	b.free -= n
+	b.used += n
+	b.peak = max(b.peak, b.used)
+	b.mu.Unlock()
+}
+
+// release gives back n pixels taken by acquire.
+func (b *pixelBudget) release(n int64) {
+	b.mu.Lock()
+	b.free += n
+	b.used -= n
+	b.mu.Unlock()
+	b.freed.Broadcast()
+}
+
+// isqrt is ⌊√n⌋ for n ≥ 0.
+func isqrt(n int) int {
+	r := int(math.Sqrt(float64(n)))
+	for r*r > n {
+		r--
+	}
+	for (r+1)*(r+1) <= n {
+		r++
+	}
+	return r
 }

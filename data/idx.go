@@ -23,7 +23,12 @@ const maxIDXBytes = 1 << 32
 // ReadIDX decodes an IDX stream of unsigned bytes (type code 0x08), gzipped or
 // not (detected from the gzip magic). It returns an error for a wrong magic
 // number, an unsupported element type, a truncated payload or trailing data.
-func ReadIDX(r io.Reader) (*IDX, error) {
+func ReadIDX(r io.Reader) (*IDX, error) { return readIDX(r, 0, "") }
+
+// readIDX is ReadIDX; with wantRank > 0 a magic number of another rank is
+// refused before any dimension is read (what names the expected content,
+// e.g. "an images file").
+func readIDX(r io.Reader, wantRank int, what string) (*IDX, error) {
 	br := bufio.NewReader(r)
 	if head, err := br.Peek(2); err == nil && head[0] == 0x1f && head[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
@@ -37,8 +42,12 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 	if _, err := io.ReadFull(br, magic[:]); err != nil {
 		return nil, fmt.Errorf("IDX magic number: file too short (%w)", err)
 	}
+	want := "an IDX file of unsigned bytes starts with 000008 then its rank, e.g. 00000803 for images (count, height, width) or 00000801 for labels"
+	if wantRank > 0 {
+		want = fmt.Sprintf("%s starts with %08x (unsigned bytes, rank %d%s)", what, 0x800+wantRank, wantRank, rankDims(wantRank))
+	}
 	if magic[0] != 0 || magic[1] != 0 {
-		return nil, fmt.Errorf("wrong IDX magic number %02x%02x%02x%02x: want 0000 then type and rank (is this an IDX file?)", magic[0], magic[1], magic[2], magic[3])
+		return nil, fmt.Errorf("wrong IDX magic number %02x%02x%02x%02x: %s (is this an IDX file?)", magic[0], magic[1], magic[2], magic[3], want)
 	}
 	if magic[2] != 0x08 {
 		return nil, fmt.Errorf("IDX element type 0x%02x is not supported: only unsigned bytes (0x08)", magic[2])
@@ -46,6 +55,9 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 	rank := int(magic[3])
 	if rank == 0 {
 		return nil, fmt.Errorf("IDX rank is 0: want at least 1 dimension")
+	}
+	if wantRank > 0 && rank != wantRank {
+		return nil, fmt.Errorf("wrong IDX magic number 000008%02x (unsigned bytes, rank %d): %s", magic[3], rank, want)
 	}
 	dims := make([]int, rank)
 	total := uint64(1)
@@ -57,7 +69,8 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 		dims[i] = int(d)
 		total *= uint64(d)
 		if total > maxIDXBytes {
-			return nil, fmt.Errorf("IDX header announces more than %d bytes: corrupt header", uint64(maxIDXBytes))
+			return nil, fmt.Errorf("IDX header (magic 000008%02x: unsigned bytes, rank %d) announces dimensions %v, more than %d bytes: corrupt header or wrong magic number (%s)",
+				magic[3], rank, dims[:i+1], uint64(maxIDXBytes), want)
 		}
 	}
 	// ReadAll grows its buffer as bytes arrive, so a header that lies about
@@ -75,14 +88,26 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 	return &IDX{Dims: dims, Data: buf}, nil
 }
 
+func rankDims(rank int) string {
+	switch rank {
+	case 1:
+		return ": count"
+	case 3:
+		return ": count, height, width"
+	}
+	return ""
+}
+
 // ReadIDXFile reads an IDX file (gzipped or not); errors name the file.
-func ReadIDXFile(path string) (*IDX, error) {
+func ReadIDXFile(path string) (*IDX, error) { return readIDXFile(path, 0, "") }
+
+func readIDXFile(path string, wantRank int, what string) (*IDX, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open IDX file: %w", err)
 	}
 	defer f.Close()
-	x, err := ReadIDX(f)
+	x, err := readIDX(f, wantRank, what)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -125,19 +150,15 @@ const math32Max = 1<<32 - 1
 // (rank 1: n) into a Memory dataset. Errors name the file and the problem:
 // wrong rank, count mismatch, a label outside the class list.
 func LoadIDXPair(name, imagesPath, labelsPath string, classes []string) (*Memory, error) {
-	im, err := ReadIDXFile(imagesPath)
+	// The expected rank is checked at the magic number, before any
+	// dimension is read: a file of the wrong kind is named as such.
+	im, err := readIDXFile(imagesPath, 3, "an images file")
 	if err != nil {
 		return nil, err
 	}
-	if len(im.Dims) != 3 {
-		return nil, fmt.Errorf("%s: images file has rank %d (dims %v): want 3 (count, height, width)", imagesPath, len(im.Dims), im.Dims)
-	}
-	lb, err := ReadIDXFile(labelsPath)
+	lb, err := readIDXFile(labelsPath, 1, "a labels file")
 	if err != nil {
 		return nil, err
-	}
-	if len(lb.Dims) != 1 {
-		return nil, fmt.Errorf("%s: labels file has rank %d (dims %v): want 1 (count)", labelsPath, len(lb.Dims), lb.Dims)
 	}
 	if im.Dims[0] != lb.Dims[0] {
 		return nil, fmt.Errorf("count mismatch: %s holds %d images but %s holds %d labels", imagesPath, im.Dims[0], labelsPath, lb.Dims[0])

@@ -80,6 +80,8 @@ func TestReadIDXErrors(t *testing.T) {
 	}{
 		{"empty", nil, "too short"},
 		{"wrong magic", append([]byte{1, 2}, good[2:]...), "wrong IDX magic"},
+		{"wrong magic says what is expected", append([]byte{8, 3, 0, 0}, good[4:]...), "00000803"},
+		{"rank byte wrong", []byte{0, 0, 8, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, "wrong magic number"},
 		{"float type", append([]byte{0, 0, 0x0d}, good[3:]...), "not supported"},
 		{"rank zero", []byte{0, 0, 8, 0}, "rank is 0"},
 		{"truncated header", good[:6], "truncated"},
@@ -136,6 +138,13 @@ func TestLoadIDXPairErrors(t *testing.T) {
 		{"images rank", rank2, labs, []string{"rank2", "rank 2"}},
 		{"labels rank", imgs, rank2, []string{"rank2", "rank 2"}},
 		{"no images", empty, emptyL, []string{"empty", "no images"}},
+		// An images file whose rank byte is wrong used to read pixels as
+		// dimensions and report "announces more than 4294967296 bytes".
+		{"images magic", w("badmagic", append([]byte{0, 0, 8, 8}, idxBytes(t, []int{3, 2, 2}, make([]uint8, 12), false)[4:]...)), labs,
+			[]string{"badmagic", "wrong IDX magic number 00000808", "an images file starts with 00000803"}},
+		{"labels magic", imgs, w("badlabmagic", append([]byte{0, 0, 8, 3}, idxBytes(t, []int{3}, []uint8{0, 1, 2}, false)[4:]...)),
+			[]string{"badlabmagic", "wrong IDX magic number 00000803", "a labels file starts with 00000801"}},
+		{"not IDX at all", w("text", []byte("hello, world\n")), labs, []string{"text", "wrong IDX magic", "00000803"}},
 		{"missing file", filepath.Join(dir, "nope"), labs, []string{"nope"}},
 	}
 	for _, tc := range cases {
@@ -154,11 +163,16 @@ func TestLoadIDXPairErrors(t *testing.T) {
 }
 
 // FuzzReadIDX checks that no input makes the parser panic, and that what it
-// accepts is consistent with its header.
+// accepts is consistent with its header: the dimensions hold exactly the
+// payload, and an accepted plain (not gzipped) stream re-encodes to itself.
 func FuzzReadIDX(f *testing.F) {
 	f.Add(idxBytes(f, []int{2, 2}, []uint8{1, 2, 3, 4}, false))
 	f.Add(idxBytes(f, []int{3}, []uint8{1, 2, 3}, true))
+	f.Add(idxBytes(f, []int{2, 3, 2}, make([]uint8, 12), false))
+	f.Add(idxBytes(f, []int{2, 3, 2}, make([]uint8, 12), true))
 	f.Add([]byte{0, 0, 8, 1, 0, 0, 0, 0})
+	f.Add([]byte{0, 0, 8, 8, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 2}) // wrong rank byte: pixels read as dims
+	f.Add([]byte{0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1})             // truncated header
 	f.Fuzz(func(t *testing.T, in []byte) {
 		x, err := ReadIDX(bytes.NewReader(in))
 		if err != nil {
@@ -170,6 +184,57 @@ func FuzzReadIDX(f *testing.F) {
 		}
 		if n != len(x.Data) {
 			t.Fatalf("dims %v hold %d bytes, data has %d", x.Dims, n, len(x.Data))
+		}
+		var out bytes.Buffer
+		if err := WriteIDX(&out, x.Dims, x.Data); err != nil {
+			t.Fatalf("accepted dims %v do not re-encode: %v", x.Dims, err)
+		}
+		if !(len(in) >= 2 && in[0] == 0x1f && in[1] == 0x8b) && !bytes.Equal(out.Bytes(), in) {
+			t.Fatalf("re-encoding differs from the accepted input (%d vs %d bytes)", out.Len(), len(in))
+		}
+	})
+}
+
+// FuzzLoadIDXPair checks the images+labels pair reader end to end: no
+// panic, and an accepted pair has one label per image, labels among the
+// classes and the images' bytes unchanged.
+func FuzzLoadIDXPair(f *testing.F) {
+	imgs := idxBytes(f, []int{3, 2, 2}, []uint8{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, false)
+	labs := idxBytes(f, []int{3}, []uint8{0, 1, 9}, false)
+	f.Add(imgs, labs)
+	f.Add(idxBytes(f, []int{3, 2, 2}, make([]uint8, 12), true), idxBytes(f, []int{3}, []uint8{0, 1, 2}, true))
+	f.Add(labs, imgs)                                            // swapped files
+	f.Add(imgs, idxBytes(f, []int{2}, []uint8{0, 1}, false))     // count mismatch
+	f.Add(imgs, idxBytes(f, []int{3}, []uint8{0, 1, 10}, false)) // label out of range
+	f.Add(idxBytes(f, []int{3, 0, 2}, nil, false), labs)         // zero-size images
+	dir := f.TempDir()
+	ip, lp := filepath.Join(dir, "images"), filepath.Join(dir, "labels")
+	f.Fuzz(func(t *testing.T, im, lb []byte) {
+		must(t, os.WriteFile(ip, im, 0o644))
+		must(t, os.WriteFile(lp, lb, 0o644))
+		m, err := LoadIDXPair("x", ip, lp, MNISTClasses)
+		if err != nil {
+			if !strings.Contains(err.Error(), dir) {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		x, err := ReadIDX(bytes.NewReader(im))
+		if err != nil {
+			t.Fatalf("pair accepted but images file alone is not: %v", err)
+		}
+		if len(x.Dims) != 3 || m.Len() != x.Dims[0] {
+			t.Fatalf("dims %v but %d images", x.Dims, m.Len())
+		}
+		for i := range m.Len() {
+			img := m.Image(i)
+			sz := img.H * img.W
+			if img.C != 1 || img.H != x.Dims[1] || img.W != x.Dims[2] || !bytes.Equal(img.Pix, x.Data[i*sz:(i+1)*sz]) {
+				t.Fatalf("image %d differs from the file", i)
+			}
+			if l := m.Label(i); l < 0 || l >= len(MNISTClasses) {
+				t.Fatalf("label %d of image %d outside the classes", l, i)
+			}
 		}
 	})
 }

@@ -249,28 +249,5 @@ func ReadMetrics(path string) ([]EpochMetrics, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var out []EpochMetrics
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	var pendingErr error
-	line := 0
-	for sc.Scan() {
-		line++
-		if pendingErr != nil {
-			return nil, pendingErr
-		}
-		if len(sc.Bytes()) == 0 {
-			continue
-		}
-		var m EpochMetrics
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			pendingErr = fmt.Errorf("%s line %d: %w", path, line, err)
-			continue
-		}
-		out = append(out, m)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return out, nil
+	return decodeMetrics(bufio.NewReader(f), path)
 }

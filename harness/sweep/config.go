@@ -78,17 +78,30 @@ const (
 )
 
 // LoadFile reads a sweep.yaml. Unknown keys are an error (a typo must not
-// silently run the default).
+// silently run the default), and so is a second YAML document (a stray
+// "---" must not silently drop the rest of the file).
 func LoadFile(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read sweep config: %w", err)
 	}
+	return parseConfig(b, path)
+}
+
+// parseConfig is LoadFile on the content b of the file named path.
+func parseConfig(b []byte, path string) (Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // an empty file is all defaults
 		return Config{}, fmt.Errorf("sweep config %s: %w (valid keys: %s)", path, err, strings.Join(yamlKeys(), ", "))
+	}
+	var rest yaml.Node
+	if err := dec.Decode(&rest); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return Config{}, fmt.Errorf("sweep config %s: after the first document: %w", path, err)
+		}
+		return Config{}, fmt.Errorf("sweep config %s holds more than one YAML document (the second, after a \"---\" line, starts at line %d): merge them into one, or remove the extra \"---\"", path, rest.Line)
 	}
 	return c, nil
 }

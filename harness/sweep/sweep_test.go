@@ -60,6 +60,18 @@ func TestLoadFile(t *testing.T) {
 		}, ""},
 		{"typo is an error naming valid keys", "method: [simsiam]\n", nil, "valid keys"},
 		{"wrong type", "batch_sizes: big\n", nil, "batch_sizes"},
+		// A second document used to be dropped without a word.
+		{"second document", "methods: [simsiam]\n---\nepochs: [50]\n", nil, "more than one YAML document"},
+		{"leading separator is fine", "---\nmethods: [simsiam]\n", func(c Config) error {
+			if len(c.Methods) != 1 {
+				return fmt.Errorf("decoded %+v", c)
+			}
+			return nil
+		}, ""},
+		{"broken second document", "methods: [simsiam]\n---\n[\n", nil, "after the first document"},
+		// Nested aliases (9^8 strings if expanded) are refused at the
+		// first nested list, before any expansion.
+		{"alias bomb", aliasBomb(), nil, "cannot unmarshal !!seq into string"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,6 +97,18 @@ func TestLoadFile(t *testing.T) {
 	if _, err := LoadFile(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("missing file: want error")
 	}
+}
+
+// aliasBomb is a "billion laughs" sweep.yaml: each list holds nine aliases of
+// the previous one.
+func aliasBomb() string {
+	y := "methods:\n- &a [x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		y += "- &" + n + " [" + strings.Repeat("*"+prev+", ", 8) + "*" + prev + "]\n"
+		prev = n
+	}
+	return y
 }
 
 func TestMergeAndDefaults(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/siambench/siambench/proto/methodpb"
@@ -24,16 +25,20 @@ const MaxTensorElems = MaxMessageBytes / 4
 // caller may reuse it afterwards. It returns an error when len(data) does not
 // match the shape.
 func EncodeF32(shape []int, data []float32) (*methodpb.Tensor, error) {
-	n := 1
 	s := make([]int64, len(shape))
 	for i, d := range shape {
 		if d < 0 {
 			return nil, fmt.Errorf("encode tensor: negative dimension in shape %v", shape)
 		}
-		n *= d
 		s[i] = int64(d)
 	}
-	if n != len(data) {
+	// The product is checked as it grows, so a shape whose product overflows
+	// (and might wrap to len(data)) is a mismatch, not a corrupt message.
+	n, ok := numelAtMost(s, math.MaxInt64)
+	if !ok {
+		return nil, fmt.Errorf("encode tensor: shape %v holds more than 2^63 values, data has %d", shape, len(data))
+	}
+	if n != int64(len(data)) {
 		return nil, fmt.Errorf("encode tensor: shape %v holds %d values, data has %d", shape, n, len(data))
 	}
 	b := make([]byte, 4*len(data))
@@ -59,16 +64,20 @@ func DecodeF32(t *methodpb.Tensor) (shape []int, data []float32, err error) {
 	if t.GetDtype() != methodpb.DType_DTYPE_FLOAT32 {
 		return nil, nil, fmt.Errorf("decode tensor: dtype %v, want DTYPE_FLOAT32", t.GetDtype())
 	}
-	n := 1
-	shape = make([]int, len(t.GetShape()))
-	for i, d := range t.GetShape() {
+	for _, d := range t.GetShape() {
 		if d < 0 || d > MaxTensorElems {
 			return nil, nil, fmt.Errorf("decode tensor: bad dimension %d in shape %v", d, t.GetShape())
 		}
-		n *= int(d)
-		if n > MaxTensorElems {
-			return nil, nil, fmt.Errorf("decode tensor: shape %v exceeds %d elements", t.GetShape(), MaxTensorElems)
-		}
+	}
+	// Checked in 64 bits as the product grows: nothing is allocated for a
+	// shape the limit or the message's bytes cannot back.
+	n64, ok := numelAtMost(t.GetShape(), MaxTensorElems)
+	if !ok {
+		return nil, nil, fmt.Errorf("decode tensor: shape %v exceeds %d elements", t.GetShape(), MaxTensorElems)
+	}
+	n := int(n64)
+	shape = make([]int, len(t.GetShape()))
+	for i, d := range t.GetShape() {
 		shape[i] = int(d)
 	}
 	if len(t.GetData()) != 4*n {
@@ -86,4 +95,20 @@ func DecodeF32(t *methodpb.Tensor) (shape []int, data []float32, err error) {
 		}
 	}
 	return shape, data, nil
+}
+
+// numelAtMost returns the product of the non-negative dims and whether it is
+// at most limit; a zero dimension makes it 0 whatever the others are.
+func numelAtMost(dims []int64, limit int64) (int64, bool) {
+	if slices.Contains(dims, 0) {
+		return 0, true
+	}
+	n := int64(1)
+	for _, d := range dims {
+		if n > limit/d {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
 }

@@ -38,6 +38,9 @@ const Version = 1
 
 const magic = "SIAMCKPT"
 
+// maxDims is the most dimensions a tensor may have in a checkpoint.
+const maxDims = 16
+
 // File is the content of a checkpoint.
 type File struct {
 	Params  []*nn.Param // trainable parameters, in the module's order
@@ -63,8 +66,22 @@ func copyParams(ps []*nn.Param) []*nn.Param {
 // ---------------------------------------------------------------------------
 // writing
 
-// Write encodes f to w.
+// Write encodes f to w. A tensor the format cannot hold (more than 16
+// dimensions, a dimension over 32 bits) is an error before anything is written.
 func Write(w io.Writer, f *File) error {
+	for _, sec := range [][]*nn.Param{f.Params, f.Buffers, f.Optim} {
+		for _, p := range sec {
+			shape := p.T.Shape()
+			if len(shape) > maxDims {
+				return fmt.Errorf("write checkpoint: tensor %q has %d dimensions, the format holds at most %d", p.Name, len(shape), maxDims)
+			}
+			for _, d := range shape {
+				if uint64(d) > math.MaxUint32 {
+					return fmt.Errorf("write checkpoint: tensor %q has shape %s: dimensions must fit 32 bits", p.Name, shapeStr(shape))
+				}
+			}
+		}
+	}
 	h := sha256.New()
 	bw := &errWriter{w: io.MultiWriter(w, h)}
 	bw.bytes([]byte(magic))
@@ -72,8 +89,8 @@ func Write(w io.Writer, f *File) error {
 	for _, sec := range [][]*nn.Param{f.Params, f.Buffers, f.Optim} {
 		bw.u32(uint32(len(sec)))
 		for _, p := range sec {
-			bw.str(p.Name)
 			shape := p.T.Shape()
+			bw.str(p.Name)
 			bw.u32(uint32(len(shape)))
 			for _, d := range shape {
 				bw.u32(uint32(d))
@@ -178,37 +195,54 @@ func Read(r io.Reader) (*File, error) {
 		for i := uint32(0); i < n && rd.err == nil; i++ {
 			name := rd.str()
 			nd := rd.u32()
-			if nd > 16 {
+			if nd > maxDims {
 				rd.fail("tensor %q has %d dimensions", name, nd)
 				break
 			}
 			shape := make([]int, nd)
-			count := 1
 			for d := range shape {
 				shape[d] = int(rd.u32())
-				count *= shape[d]
+			}
+			// The shape is checked against the bytes left before anything is
+			// allocated: the checksum only proves the file is whole, not
+			// that whoever wrote it was honest.
+			count, ok := numel(shape, uint64(len(rd.b))/4)
+			if rd.err == nil && !ok {
+				rd.fail("tensor %q has shape %s, more values than the %d bytes left in the file hold (a file not written by siambench, or a bug in whatever wrote it); use an earlier checkpoint",
+					name, shapeStr(shape), len(rd.b))
 			}
 			raw := rd.take(uint64(count) * 4)
 			if rd.err != nil {
 				break
 			}
-			vals := make([]float32, count)
-			for j := range vals {
-				vals[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*j:]))
+			// Zeros keeps a 0-dimensional (scalar) shape as it was written.
+			t := nn.Zeros(shape...)
+			for j := range t.Data {
+				t.Data[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*j:]))
 			}
-			*sec = append(*sec, &nn.Param{Name: name, T: nn.New(vals, shape...)})
+			*sec = append(*sec, &nn.Param{Name: name, T: t})
 		}
 	}
 	nb := rd.u32()
 	for i := uint32(0); i < nb && rd.err == nil; i++ {
 		name := rd.str()
 		ln := rd.u64()
-		f.Blobs[name] = append([]byte(nil), rd.take(ln)...)
+		b := rd.take(ln)
+		if _, dup := f.Blobs[name]; dup {
+			rd.fail("blob %q appears twice", name)
+		}
+		if rd.err == nil {
+			f.Blobs[name] = append([]byte{}, b...)
+		}
 	}
 	nm := rd.u32()
 	for i := uint32(0); i < nm && rd.err == nil; i++ {
 		k := rd.str()
-		f.Meta[k] = rd.str()
+		v := rd.str()
+		if _, dup := f.Meta[k]; dup {
+			rd.fail("meta key %q appears twice", k)
+		}
+		f.Meta[k] = v
 	}
 	if rd.err == nil && len(rd.b) != 0 {
 		rd.fail("%d unexpected trailing bytes", len(rd.b))
@@ -233,6 +267,28 @@ func Load(path string) (*File, error) {
 	return f, nil
 }
 
+// numel returns the number of values of shape and whether it is at most
+// limit (and fits an int); a product that overflows is reported as too large
+// unless a dimension is 0.
+func numel(shape []int, limit uint64) (int, bool) {
+	n := uint64(1)
+	over := false
+	for _, d := range shape {
+		if d == 0 {
+			return 0, true
+		}
+		if d < 0 || n > limit/uint64(d) {
+			over = true
+			continue
+		}
+		n *= uint64(d)
+	}
+	if over || n > limit || n > math.MaxInt {
+		return 0, false
+	}
+	return int(n), true
+}
+
 type reader struct {
 	b   []byte
 	err error
@@ -249,7 +305,7 @@ func (r *reader) take(n uint64) []byte {
 		return nil
 	}
 	if n > uint64(len(r.b)) {
-		r.fail("record needs %d bytes, %d left", n, len(r.b))
+		r.fail("record needs %d bytes, %d left (a file not written by siambench, or a bug in whatever wrote it); use an earlier checkpoint", n, len(r.b))
 		return nil
 	}
 	out := r.b[:n]
