@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,8 +159,14 @@ func validateKey(spec sdk.Spec, key, val string) error {
 		return nil
 	case KeyBaseLR, KeyWeightDecay, KeyMomentum, KeyTargetMomentum:
 		f, err := strconv.ParseFloat(val, 64)
-		if err != nil || f < 0 {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%s=%s: not a finite number", key, val)
+		}
+		if f < 0 {
 			return fmt.Errorf("%s=%s: want a non-negative number", key, val)
+		}
+		if key == KeyBaseLR && f == 0 {
+			return fmt.Errorf("%s=%s: want a number > 0", key, val)
 		}
 		if (key == KeyMomentum || key == KeyTargetMomentum) && f >= 1 {
 			return fmt.Errorf("%s=%s: want a value in [0,1)", key, val)
@@ -183,22 +190,15 @@ func validateKey(spec sdk.Spec, key, val string) error {
 		key, strings.Join(names, ", "), strings.Join(HyperKeys, ", "))
 }
 
+// checkOptionValue checks a method option's value against its spec (type,
+// enum choices, range and finiteness: sdk.OptionSpec.Check), so a plan
+// rejects what the method's Init would.
 func checkOptionValue(o sdk.OptionSpec, val string) error {
-	var err error
-	switch o.Type {
-	case "bool":
-		_, err = strconv.ParseBool(val)
-	case "int":
-		_, err = strconv.Atoi(val)
-	case "float":
-		_, err = strconv.ParseFloat(val, 64)
-	case "enum":
-		if !slices.Contains(o.Choices, val) {
-			return fmt.Errorf("option %s=%s: want one of %s", o.Name, val, strings.Join(o.Choices, "|"))
+	if err := o.Check(val); err != nil {
+		if r := o.RangeText(); r != "" && !strings.Contains(err.Error(), r) {
+			return fmt.Errorf("%w (allowed: %s %s)", err, o.Type, r)
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("option %s=%s: want a %s", o.Name, val, o.Type)
+		return err
 	}
 	return nil
 }

@@ -19,7 +19,8 @@ func specs() map[string]sdk.Spec {
 			Options: []sdk.OptionSpec{
 				{Name: "stopgrad", Type: "bool", Default: "true"},
 				{Name: "head_bn", Type: "enum", Default: "default", Choices: []string{"none", "hidden", "default", "all"}},
-				{Name: "dim", Type: "int", Default: "2048"},
+				{Name: "dim", Type: "int", Default: "2048", Min: new(1.0)},
+				{Name: "temp", Type: "float", Default: "0.5", Min: new(0.0), MinExclusive: true, Max: new(100.0)},
 			},
 		},
 		"byol": {
@@ -246,13 +247,23 @@ func TestMakePlan(t *testing.T) {
 			want string
 		}{
 			{"unknown option lists valid ones", func(c *Config) { c.Set = []string{"simsiam.stopgard=false"} }, "stopgrad, head_bn, dim"},
-			{"bad bool", func(c *Config) { c.Set = []string{"simsiam.stopgrad=maybe"} }, "want a bool"},
+			{"bad bool", func(c *Config) { c.Set = []string{"simsiam.stopgrad=maybe"} }, `"maybe" is not a bool`},
 			{"bad enum", func(c *Config) { c.Set = []string{"simsiam.head_bn=some"} }, "none|hidden|default|all"},
 			{"bad optimizer", func(c *Config) { c.Set = []string{"simsiam.optimizer=adam"} }, "sgd or lars"},
 			{"target momentum without target", func(c *Config) { c.Set = []string{"simsiam.target_momentum=0.9"} }, "no target"},
 			{"method not in sweep", func(c *Config) { c.Set = []string{"swav.queue=1"} }, "not in this sweep"},
 			{"unknown plugin", func(c *Config) { c.Methods = []string{"nosuch"} }, `describe method "nosuch"`},
 			{"momentum ≥ 1", func(c *Config) { c.Set = []string{"simsiam.momentum=1"} }, "[0,1)"},
+			{"int below its range names option, value and range", func(c *Config) { c.Set = []string{"simsiam.dim=-1"} }, "option dim=-1: must be ≥ 1"},
+			{"float at an open bound", func(c *Config) { c.Set = []string{"simsiam.temp=0"} }, "option temp=0: must be in (0, 100]"},
+			{"float above its range", func(c *Config) { c.Set = []string{"simsiam.temp=100.5"} }, "must be in (0, 100]"},
+			{"one bad value among variants", func(c *Config) { c.Set = []string{"simsiam.dim=8,0"} }, "option dim=0: must be ≥ 1"},
+			{"NaN option", func(c *Config) { c.Set = []string{"simsiam.temp=NaN"} }, `option temp: "NaN" is not a finite number`},
+			{"Inf option", func(c *Config) { c.Set = []string{"simsiam.temp=+Inf"} }, "not a finite number"},
+			{"NaN base_lr", func(c *Config) { c.Set = []string{"simsiam.base_lr=NaN"} }, "base_lr=NaN: not a finite number"},
+			{"Inf weight_decay", func(c *Config) { c.Set = []string{"simsiam.weight_decay=Inf"} }, "weight_decay=Inf: not a finite number"},
+			{"NaN momentum", func(c *Config) { c.Set = []string{"simsiam.momentum=nan"} }, "not a finite number"},
+			{"zero base_lr", func(c *Config) { c.Set = []string{"simsiam.base_lr=0"} }, "want a number > 0"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
