@@ -70,7 +70,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 	sets, _ := parseSets(cfg.Set) // validated above
 	for m := range sets {
 		if !slices.Contains(cfg.Methods, m) {
-			return nil, fmt.Errorf("--set %s.*: method %q is not in this sweep (methods: %s)", m, m, strings.Join(cfg.Methods, ", "))
+			return nil, Invalid(fmt.Errorf("--set %s.*: method %q is not in this sweep (methods: %s)", m, m, strings.Join(cfg.Methods, ", ")))
 		}
 	}
 	p := &Plan{Config: cfg, CodeVersion: codeVersion}
@@ -81,7 +81,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 		}
 		variants, err := expandVariants(spec, sets[m])
 		if err != nil {
-			return nil, fmt.Errorf("method %s: %w", m, err)
+			return nil, Invalid(fmt.Errorf("method %s: %w", m, err))
 		}
 		for _, opts := range variants {
 			for _, bs := range cfg.BatchSizes {
@@ -89,7 +89,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 					for _, seed := range cfg.Seeds {
 						r, err := newRun(cfg, spec, m, opts, bs, ep, seed, codeVersion)
 						if err != nil {
-							return nil, fmt.Errorf("method %s: %w", m, err)
+							return nil, Invalid(fmt.Errorf("method %s: %w", m, err))
 						}
 						p.Runs = append(p.Runs, r)
 					}
@@ -100,7 +100,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 	seen := map[string]bool{}
 	for _, r := range p.Runs {
 		if seen[r.Config.ID] {
-			return nil, fmt.Errorf("two runs of the sweep have the same configuration (%s): remove the duplicate value", r.Config.ID)
+			return nil, Invalid(fmt.Errorf("two runs of the sweep have the same configuration (%s): remove the duplicate value", r.Config.ID))
 		}
 		seen[r.Config.ID] = true
 	}

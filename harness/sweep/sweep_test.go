@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,6 +62,11 @@ func TestLoadFile(t *testing.T) {
 		}, ""},
 		{"typo is an error naming valid keys", "method: [simsiam]\n", nil, "valid keys"},
 		{"wrong type", "batch_sizes: big\n", nil, "batch_sizes"},
+		{"fractional epochs", "epochs: [2.5]\n", nil, "epochs: 2.5 is not an integer"},
+		{"fractional batch size", "batch_sizes: [64, 100.5]\n", nil, "batch_sizes: 100.5 is not an integer"},
+		{"float-looking whole batch size", "batch_sizes: [64.0]\n", nil, "batch_sizes: 64.0 is not an integer"},
+		{"fractional scalar limit", "train_limit: 1e3\n", nil, "train_limit: 1e3 is not an integer"},
+		{"fractional seed", "seeds: [0, 1.5]\n", nil, "seeds: 1.5 is not an integer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,6 +78,9 @@ func TestLoadFile(t *testing.T) {
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("want error containing %q, got %v", tc.wantErr, err)
+				}
+				if !errors.Is(err, ErrInvalid) {
+					t.Errorf("%v: not marked ErrInvalid", err)
 				}
 				return
 			}
@@ -127,6 +136,9 @@ func TestValidate(t *testing.T) {
 			err := c.Validate()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%v: not marked ErrInvalid", err)
 			}
 		})
 	}
@@ -272,6 +284,11 @@ func TestMakePlan(t *testing.T) {
 				_, err := MakePlan(ctx, c, describer, "v1")
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("want error containing %q, got %v", tc.want, err)
+				}
+				// What the user asked for is wrong (the usage exit code),
+				// except a plugin that cannot be described.
+				if wantInvalid := tc.name != "unknown plugin"; errors.Is(err, ErrInvalid) != wantInvalid {
+					t.Errorf("errors.Is(err, ErrInvalid) = %v, want %v", !wantInvalid, wantInvalid)
 				}
 			})
 		}
