@@ -70,6 +70,11 @@ const (
 // is kept and the same command resumes the sweep.
 var ErrInterrupted = errors.New("sweep interrupted")
 
+// ErrRunsFailed is returned by Run, after the summary and the report are
+// written, when at least one planned run failed (collapsed and diverged
+// runs are results, not failures). The same command retries failed runs.
+var ErrRunsFailed = errors.New("runs failed")
+
 // splitSet holds the opened datasets of a sweep (after the split limits).
 type splitSet struct {
 	train, test data.Dataset
@@ -197,7 +202,85 @@ func (r *Runner) finish(ctx context.Context, baselines map[string]results.Baseli
 			return fmt.Errorf("write report: %w", err)
 		}
 	}
-	return nil
+	return r.failures()
+}
+
+// failures returns an ErrRunsFailed error naming the planned runs that
+// did not reach a result, or nil when all did.
+func (r *Runner) failures() error {
+	var failed []string
+	first := ""
+	for _, run := range r.Plan.Runs {
+		st, _, err := r.Store.Status(run.Config.ID)
+		if err != nil {
+			return err
+		}
+		switch st.Status {
+		case results.StatusCompleted, results.StatusCollapsed, results.StatusDiverged:
+			continue
+		}
+		failed = append(failed, run.Config.ID)
+		if first == "" {
+			first = fmt.Sprintf("%s: %s", run.Config.ID, orStatus(st))
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return runsFailedError(fmt.Sprintf("%d of %d runs failed (first: %s); the summary and report say why, and the same command retries them",
+		len(failed), len(r.Plan.Runs), first))
+}
+
+// runsFailedError is an ErrRunsFailed error with its own message.
+type runsFailedError string
+
+func (e runsFailedError) Error() string        { return string(e) }
+func (e runsFailedError) Is(target error) bool { return target == ErrRunsFailed }
+
+func orStatus(st results.RunStatus) string {
+	if st.Error != "" {
+		return st.Error
+	}
+	if st.Status == "" {
+		return "no status"
+	}
+	return st.Status
+}
+
+// EarlierRuns returns the IDs of the runs in the results directory that
+// this plan does not contain and that hold a result (runs of earlier,
+// different sweeps into the same --out). summary.json and the report keep
+// them, so a directory's summary always covers every run in it.
+func (r *Runner) EarlierRuns() ([]string, error) {
+	planned := map[string]bool{}
+	for _, run := range r.Plan.Runs {
+		planned[run.Config.ID] = true
+	}
+	ids, err := r.Store.RunIDs()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range ids {
+		if planned[id] {
+			continue
+		}
+		if st, ok, err := r.Store.Status(id); err == nil && ok && isResult(st.Status) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// isResult reports whether a run with this status belongs in the summary:
+// it reached a final status (failed included), so it is not still running
+// or interrupted.
+func isResult(status string) bool {
+	switch status {
+	case results.StatusCompleted, results.StatusCollapsed, results.StatusDiverged, results.StatusFailed:
+		return true
+	}
+	return false
 }
 
 func (r *Runner) interrupted() error {
@@ -250,53 +333,86 @@ func (r *Runner) openDatasets(ctx context.Context) (*splitSet, error) {
 
 // --- summary
 
+// writeSummary writes summary.json: a row for every run of the plan that
+// has a result, in plan order, then the rows of earlier runs in the same
+// directory that the plan does not contain (other sweeps into this --out),
+// in ID order, so that the summary and the report cover the whole
+// directory rather than silently dropping them.
 func (r *Runner) writeSummary(baselines map[string]results.Baseline) error {
 	sum := results.Summary{Environment: r.Env, Runs: []results.SummaryRun{}, Baselines: baselines}
 	if sum.Baselines == nil {
 		sum.Baselines = map[string]results.Baseline{}
 	}
 	for _, run := range r.Plan.Runs {
-		c := run.Config
-		st, ok, err := r.Store.Status(c.ID)
+		row, ok, err := r.summaryRow(run.Config)
 		if err != nil {
 			return err
 		}
-		if !ok || (st.Status != results.StatusCompleted && st.Status != results.StatusCollapsed &&
-			st.Status != results.StatusDiverged && st.Status != results.StatusFailed) {
-			continue // not run yet, or interrupted: not a result
+		if ok {
+			sum.Runs = append(sum.Runs, row)
 		}
-		row := results.SummaryRun{
-			ID: c.ID, Method: c.Method, Options: c.Options, Dataset: c.Dataset, Backbone: c.Backbone,
-			BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, Status: st.Status,
-			Transfer: map[string]float64{}, WallSeconds: st.WallSeconds, ImagesPerSecond: st.ImagesPerSecond,
-			PeakRSSBytes: st.PeakRSSBytes, Negatives: c.Negatives, MomentumEncoder: c.MomentumEncoder,
-			Error: st.Error, EpochsDone: st.EpochsDone, CollapseReason: st.CollapseReason, FinishedAt: st.FinishedAt,
+	}
+	earlier, err := r.EarlierRuns()
+	if err != nil {
+		return err
+	}
+	for _, id := range earlier {
+		c, err := r.readConfig(id)
+		if err != nil {
+			r.logger().Warn("earlier run left out of the summary: its config is unreadable", "run", id, "err", err)
+			continue
 		}
-		if row.Options == nil {
-			row.Options = map[string]string{}
-		}
-		if cfg, err := r.readConfig(c.ID); err == nil {
-			row.OutputDim = cfg.OutputDim
-		}
-		if ev, ok, err := r.Store.Eval(c.ID); err != nil {
+		row, ok, err := r.summaryRow(c)
+		if err != nil {
 			return err
-		} else if ok {
-			row.KNNTop1, row.BestKNNTop1, row.LinearTop1, row.LinearTop5 = ev.KNNTop1, ev.BestKNNTop1, ev.LinearTop1, ev.LinearTop5
-			row.FeatStd, row.OutputStd = ev.FeatStd, ev.OutputStd
-			for k, v := range ev.Transfer {
-				row.Transfer[k] = v
-			}
-		} else if ms, err := r.Store.Metrics(c.ID); err == nil && len(ms) > 0 {
-			// diverged or failed: the last monitored epoch is the best we know
-			last := ms[len(ms)-1]
-			row.KNNTop1, row.FeatStd, row.OutputStd = last.KNNTop1, last.FeatStd, last.OutputStd
-			for _, m := range ms {
-				row.BestKNNTop1 = math.Max(row.BestKNNTop1, m.KNNTop1)
-			}
 		}
-		sum.Runs = append(sum.Runs, row)
+		if ok {
+			sum.Runs = append(sum.Runs, row)
+		}
 	}
 	return r.Store.WriteSummary(sum)
+}
+
+// summaryRow builds the summary row of run c; ok is false when the run has
+// no result yet (not run, or interrupted).
+func (r *Runner) summaryRow(c results.RunConfig) (results.SummaryRun, bool, error) {
+	st, ok, err := r.Store.Status(c.ID)
+	if err != nil {
+		return results.SummaryRun{}, false, err
+	}
+	if !ok || !isResult(st.Status) {
+		return results.SummaryRun{}, false, nil
+	}
+	row := results.SummaryRun{
+		ID: c.ID, Method: c.Method, Options: c.Options, Dataset: c.Dataset, Backbone: c.Backbone,
+		BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, Status: st.Status,
+		Transfer: map[string]float64{}, WallSeconds: st.WallSeconds, ImagesPerSecond: st.ImagesPerSecond,
+		PeakRSSBytes: st.PeakRSSBytes, Negatives: c.Negatives, MomentumEncoder: c.MomentumEncoder,
+		Error: st.Error, EpochsDone: st.EpochsDone, CollapseReason: st.CollapseReason, FinishedAt: st.FinishedAt,
+	}
+	if row.Options == nil {
+		row.Options = map[string]string{}
+	}
+	if cfg, err := r.readConfig(c.ID); err == nil {
+		row.OutputDim = cfg.OutputDim
+	}
+	if ev, ok, err := r.Store.Eval(c.ID); err != nil {
+		return row, false, err
+	} else if ok {
+		row.KNNTop1, row.BestKNNTop1, row.LinearTop1, row.LinearTop5 = ev.KNNTop1, ev.BestKNNTop1, ev.LinearTop1, ev.LinearTop5
+		row.FeatStd, row.OutputStd = ev.FeatStd, ev.OutputStd
+		for k, v := range ev.Transfer {
+			row.Transfer[k] = v
+		}
+	} else if ms, err := r.Store.Metrics(c.ID); err == nil && len(ms) > 0 {
+		// diverged or failed: the last monitored epoch is the best we know
+		last := ms[len(ms)-1]
+		row.KNNTop1, row.FeatStd, row.OutputStd = last.KNNTop1, last.FeatStd, last.OutputStd
+		for _, m := range ms {
+			row.BestKNNTop1 = math.Max(row.BestKNNTop1, m.KNNTop1)
+		}
+	}
+	return row, true, nil
 }
 
 func (r *Runner) readConfig(id string) (results.RunConfig, error) {

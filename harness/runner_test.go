@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -465,5 +466,148 @@ func TestSupervisedBaselineResumes(t *testing.T) {
 	}
 	if !(whole.KNNTop1 > 0.15) {
 		t.Errorf("supervised kNN %.3f: not trained", whole.KNNTop1)
+	}
+}
+
+// initFails is a method whose Init always fails (a bad option value that
+// only the method can judge, a broken plugin): its runs end failed.
+type initFails struct{ sdk.Method }
+
+func (initFails) Init(sdk.InitConfig) error {
+	return fmt.Errorf("%w: simulated bad option", sdk.ErrBadInput)
+}
+
+// nanFrom returns a NaN loss from step at on (at 0: the first epoch
+// diverges before any epoch finished).
+type nanFrom struct {
+	sdk.Method
+	at int
+}
+
+func (n nanFrom) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+	out, err := n.Method.Step(ctx, in)
+	if in.Step >= n.at {
+		out.Loss = math.NaN()
+	}
+	return out, err
+}
+
+// TestRunnerReportsFailedRuns checks what Run returns once the sweep is
+// done: nil when every run has a result (collapsed and diverged runs are
+// results), ErrRunsFailed naming the count when any failed — after the
+// summary (with the failed rows) and the report were written.
+func TestRunnerReportsFailedRuns(t *testing.T) {
+	methods := InProcess{
+		"toy":      func() sdk.Method { return toy.New() },
+		"broken":   func() sdk.Method { return initFails{toy.New()} },
+		"diverges": func() sdk.Method { return nanFrom{toy.New(), 0} },
+	}
+	cases := []struct {
+		name       string
+		methods    []string
+		wantFailed string // substring of the ErrRunsFailed error; "" = Run returns nil
+	}{
+		{"all completed", []string{"toy"}, ""},
+		{"diverged is a result", []string{"diverges"}, ""},
+		{"all failed", []string{"broken"}, "1 of 1 runs failed"},
+		{"partly failed", []string{"toy", "broken"}, "1 of 2 runs failed (first: broken-"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := smallConfig(tc.methods...)
+			cfg.Epochs = []int{1}
+			r := newTestRunner(t, dir, cfg, methods)
+			reported := false
+			r.Report = func(context.Context, string) error { reported = true; return nil }
+			err := r.Run(context.Background())
+			if tc.wantFailed == "" {
+				if err != nil {
+					t.Fatalf("Run: %v, want nil", err)
+				}
+			} else if !errors.Is(err, ErrRunsFailed) || !strings.Contains(err.Error(), tc.wantFailed) {
+				t.Fatalf("Run: %v, want ErrRunsFailed containing %q", err, tc.wantFailed)
+			}
+			if !reported {
+				t.Error("the report was not written")
+			}
+			sum := readSummary(t, dir)
+			if len(sum.Runs) != len(tc.methods) {
+				t.Fatalf("summary has %d rows, want %d", len(sum.Runs), len(tc.methods))
+			}
+			for _, row := range sum.Runs {
+				if row.Method == "broken" && (row.Status != results.StatusFailed || !strings.Contains(row.Error, "simulated bad option")) {
+					t.Errorf("failed row: %+v", row)
+				}
+			}
+		})
+	}
+}
+
+// TestEpochsDoneZeroOnFirstEpochDivergence: a run that diverges in its
+// first epoch has epochs_done 0 in summary.json, not a missing field.
+func TestEpochsDoneZeroOnFirstEpochDivergence(t *testing.T) {
+	dir := t.TempDir()
+	methods := InProcess{"toy": func() sdk.Method { return nanFrom{toy.New(), 0} }}
+	r := newTestRunner(t, dir, smallConfig("toy"), methods)
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, results.SummaryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Runs []map[string]any `json:"runs"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Runs) != 1 || raw.Runs[0]["status"] != results.StatusDiverged {
+		t.Fatalf("summary rows: %v", raw.Runs)
+	}
+	if v, ok := raw.Runs[0]["epochs_done"]; !ok || v != 0.0 {
+		t.Errorf("epochs_done = %v (present %v), want 0", v, ok)
+	}
+}
+
+// TestTwoSweepsIntoOneDir: a second, different sweep into the same results
+// directory keeps the first one's runs in summary.json (after its own),
+// and EarlierRuns names them.
+func TestTwoSweepsIntoOneDir(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	first := smallConfig("toy")
+	first.Epochs = []int{1}
+	r1 := newTestRunner(t, dir, first, toyMethods())
+	if err := r1.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	firstID := r1.Plan.Runs[0].Config.ID
+	r1.Store.Close()
+
+	second := first
+	second.Seeds = []int64{1}
+	r2 := newTestRunner(t, dir, second, toyMethods())
+	earlier, err := r2.EarlierRuns()
+	if err != nil || !slices.Equal(earlier, []string{firstID}) {
+		t.Fatalf("EarlierRuns = %v, %v; want [%s]", earlier, err, firstID)
+	}
+	if err := r2.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sum := readSummary(t, dir)
+	var ids []string
+	for _, row := range sum.Runs {
+		ids = append(ids, row.ID)
+		if row.Status != results.StatusCompleted || row.LinearTop1 <= 0 {
+			t.Errorf("row %s: %s, linear %v", row.ID, row.Status, row.LinearTop1)
+		}
+	}
+	if want := []string{r2.Plan.Runs[0].Config.ID, firstID}; !slices.Equal(ids, want) {
+		t.Errorf("summary runs %v, want %v (this sweep's, then the earlier one)", ids, want)
+	}
+	if sum.Runs[1].Seed != 0 || sum.Runs[1].Method != "toy" {
+		t.Errorf("earlier run's row rebuilt wrongly: %+v", sum.Runs[1])
 	}
 }

@@ -83,6 +83,25 @@ func (s *Store) Close() error {
 	return err
 }
 
+// RunIDs returns the IDs of the run folders in the directory, sorted
+// (none when the directory does not exist yet).
+func (s *Store) RunIDs() ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(s.Dir, results.RunsDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil // os.ReadDir sorts by name
+}
+
 // RunDir returns the folder of run id.
 func (s *Store) RunDir(id string) string { return filepath.Join(s.Dir, results.RunsDir, id) }
 

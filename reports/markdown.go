@@ -162,6 +162,13 @@ func writeMain(b *bytes.Buffer, h string, sm *settingModel) {
 		body = append(body, line)
 	}
 	writeTable(b, hdr, body)
+	var notes failNotes
+	for _, v := range sm.variants {
+		if sm.inMain(v) {
+			notes.add(v)
+		}
+	}
+	notes.write(b)
 	writeMainGuide(b, sm, rows)
 }
 
@@ -173,11 +180,73 @@ func mainCell(r MainRow, c MainCell, s Stat) string {
 	if c.Runs == 0 {
 		return "—"
 	}
-	out := statCell(s, c.Runs)
+	out := resultCell(s, c.Runs, c.Failed)
 	if c.Collapsed > 0 {
 		out += " †"
 	}
 	return out
+}
+
+// --- failed runs
+
+// failMark follows a cell some of whose runs failed; the table's footnote
+// (failNotes) says which and why.
+const failMark = "‡"
+
+// resultCell is statCell for cells whose runs may have failed: "failed ‡"
+// when every run failed, the number (with its "n=1 of 2") and ‡ when some
+// did, statCell's text otherwise. A failed run never shows as 0.0%.
+func resultCell(s Stat, runs, failed int) string {
+	switch {
+	case failed == 0:
+		return statCell(s, runs)
+	case s.N == 0 && failed == runs:
+		return "failed " + failMark
+	}
+	return statCell(s, runs) + " " + failMark
+}
+
+// allFailed reports whether the cells hold runs and all of them failed.
+func allFailed(cells []MainCell) bool {
+	runs, failed := 0, 0
+	for _, c := range cells {
+		runs, failed = runs+c.Runs, failed+c.Failed
+	}
+	return runs > 0 && failed == runs
+}
+
+// failNotes collects the failed runs behind a table's ‡ marks.
+type failNotes struct {
+	runs []*run
+	seen map[string]bool
+}
+
+// add records v's failed runs and returns how many there are.
+func (f *failNotes) add(v *variant) int {
+	n := 0
+	for _, r := range v.runs {
+		if r.Status != results.StatusFailed {
+			continue
+		}
+		n++
+		if f.seen == nil {
+			f.seen = map[string]bool{}
+		}
+		if !f.seen[r.ID] {
+			f.seen[r.ID] = true
+			f.runs = append(f.runs, r)
+		}
+	}
+	return n
+}
+
+// write writes the table's footnote: each failed run and, briefly, why
+// (the full error is under "Runs without results" and in its status.json).
+func (f *failNotes) write(b *bytes.Buffer) {
+	for _, r := range f.runs {
+		fmt.Fprintf(b, "%s `%s` (%s, batch %d, %d epochs, seed %d) failed: %s\n\n", failMark, r.ID, methodLabel(r.Method, r.optKey),
+			r.BatchSize, r.Epochs, r.Seed, cell(truncate(orText(r.Error, "no error recorded"), 160)))
+	}
 }
 
 // statCell is "67.7 ± 0.1 (n=3)", "67.7 (n=1)", "67.7 ± 0.1 (n=2 of 3)" or
@@ -231,7 +300,11 @@ func writeMainGuide(b *bytes.Buffer, sm *settingModel, rows []MainRow) {
 		}
 		name := fmt.Sprintf("**%s** (batch %d)", r.Label, r.BatchSize)
 		if bi < 0 {
-			lines = append(lines, fmt.Sprintf("- %s: no finished run, so no numbers.", name))
+			why := "no finished run"
+			if allFailed(r.Cells) {
+				why = "every run failed (" + failMark + ")"
+			}
+			lines = append(lines, fmt.Sprintf("- %s: %s, so no numbers.", name, why))
 			continue
 		}
 		c := r.Cells[bi]
@@ -338,6 +411,7 @@ func writeBatch(b *bytes.Buffer, h string, sm *settingModel) {
 		hdr = append(hdr, "batch "+itoa(bs))
 	}
 	var body [][]string
+	var notes failNotes
 	for _, l := range keep {
 		for _, probe := range []string{"linear", "kNN"} {
 			row := []string{l.label, itoa(l.epochs), probe}
@@ -351,7 +425,7 @@ func writeBatch(b *bytes.Buffer, h string, sm *settingModel) {
 				if probe == "kNN" {
 					f = func(r *run) float64 { return r.KNNTop1 }
 				}
-				c := statCell(v.stat(f), len(v.runs))
+				c := resultCell(v.stat(f), len(v.runs), notes.add(v))
 				if v.collapsed() > 0 {
 					c += " †"
 				}
@@ -361,6 +435,7 @@ func writeBatch(b *bytes.Buffer, h string, sm *settingModel) {
 		}
 	}
 	writeTable(b, hdr, body)
+	notes.write(b)
 	fmt.Fprintf(b, "How to read it: the same method and epoch budget pre-trained at each batch size, with the learning rate scaled by the harness's rule for each batch size. "+
 		"In the SimSiam paper (ImageNet, 100 epochs) accuracy is flat from batch 128 to 2048 and drops only at 4096. ")
 	writeBaselineSentence(b, sm)
@@ -407,6 +482,7 @@ func writeTransfer(b *bytes.Buffer, h string, sm *settingModel) {
 		hdr = append(hdr, "→ "+t)
 	}
 	var body [][]string
+	var notes failNotes
 	for _, v := range vs {
 		row := []string{v.label(), itoa(v.batch), itoa(v.epochs)}
 		for _, t := range ts {
@@ -416,7 +492,7 @@ func writeTransfer(b *bytes.Buffer, h string, sm *settingModel) {
 					xs = append(xs, x)
 				}
 			}
-			c := statCell(statOf(xs), len(v.runs))
+			c := resultCell(statOf(xs), len(v.runs), notes.add(v))
 			if v.collapsed() > 0 {
 				c += " †"
 			}
@@ -436,6 +512,7 @@ func writeTransfer(b *bytes.Buffer, h string, sm *settingModel) {
 		body = append(body, row)
 	}
 	writeTable(b, hdr, body)
+	notes.write(b)
 	fmt.Fprintf(b, "How to read it: each backbone was pre-trained on %s, frozen, and probed with a linear classifier on each target dataset's train split, scored on its test split. "+
 		"The baseline rows apply the same probe on the target data to raw pixels, to a random-init backbone and to a backbone trained with labels on %s; \"—\" means that baseline was not computed for that target.\n\n",
 		orDash(sm.Dataset), orDash(sm.Dataset))
@@ -462,6 +539,7 @@ func writeAblations(b *bytes.Buffer, h string, sm *settingModel) {
 	hdr := []string{"method", "options", "batch", "epochs", "linear", "kNN", "output std", "1/√d", "collapsed"}
 	var body [][]string
 	var collapsedRuns []*run
+	var notes failNotes
 	for _, v := range sm.variants {
 		if !budgets[v.method][budget{v.batch, v.epochs}] {
 			continue
@@ -486,9 +564,10 @@ func writeAblations(b *bytes.Buffer, h string, sm *settingModel) {
 		if n := v.collapsed(); n > 0 {
 			coll = fmt.Sprintf("**yes** (%d of %d)", n, len(v.runs))
 		}
+		failed := notes.add(v)
 		body = append(body, []string{v.method, opts, itoa(v.batch), itoa(v.epochs),
-			statCell(v.stat(func(r *run) float64 { return r.LinearTop1 }), len(v.runs)),
-			statCell(v.stat(func(r *run) float64 { return r.KNNTop1 }), len(v.runs)),
+			resultCell(v.stat(func(r *run) float64 { return r.LinearTop1 }), len(v.runs), failed),
+			resultCell(v.stat(func(r *run) float64 { return r.KNNTop1 }), len(v.runs), failed),
 			stdCell, ref, coll})
 		for _, r := range v.runs {
 			if r.Status == results.StatusCollapsed {
@@ -497,6 +576,7 @@ func writeAblations(b *bytes.Buffer, h string, sm *settingModel) {
 		}
 	}
 	writeTable(b, hdr, body)
+	notes.write(b)
 	fmt.Fprintf(b, "How to read it: each method's options against its defaults at the same batch size and epoch budget. "+
 		"*Output std* is the per-channel standard deviation of the method's l2-normalised output at the end of training; a healthy representation keeps it near 1/√d (d = output width), "+
 		"a collapsed one (every image mapped to the same vector) drives it to 0 and its accuracy to chance — in the SimSiam paper, removing the stop-gradient does exactly this. ")
@@ -515,11 +595,13 @@ func writeAblations(b *bytes.Buffer, h string, sm *settingModel) {
 
 func writeKNN(b *bytes.Buffer, h string, sm *settingModel) {
 	var body [][]string
+	var notes failNotes
 	for _, v := range sm.variants {
 		ev := v.evaluated()
 		if len(ev) == 0 {
 			continue
 		}
+		failed := notes.add(v)
 		final := v.stat(func(r *run) float64 { return r.KNNTop1 })
 		best := v.stat(func(r *run) float64 { return math.Max(r.BestKNNTop1, r.KNNTop1) })
 		// The best epoch per run, from its per-epoch metrics.
@@ -554,13 +636,14 @@ func writeKNN(b *bytes.Buffer, h string, sm *settingModel) {
 			drop = strconv.FormatFloat(round1(100*(best.Mean-final.Mean)), 'f', 1, 64)
 		}
 		body = append(body, []string{v.label(), itoa(v.batch), itoa(v.epochs),
-			statCell(final, len(v.runs)), statCell(best, len(v.runs)), epoch, drop})
+			resultCell(final, len(v.runs), failed), resultCell(best, len(v.runs), failed), epoch, drop})
 	}
 	if len(body) == 0 {
 		return
 	}
 	fmt.Fprintf(b, "%s kNN monitor: final and best epoch\n\n", h)
 	writeTable(b, []string{"method", "batch", "epochs", "final kNN", "best kNN", "best at epoch", "best − final (points)"}, body)
+	notes.write(b)
 	fmt.Fprintf(b, "How to read it: the kNN monitor runs every epoch on the frozen backbone's features; *final* is its last epoch, *best* its best epoch (the number lightly's benchmarks report). "+
 		"A large drop from best to final means accuracy peaked early and then fell, the way a collapsing run behaves. \"Best at epoch\" is a range when the seeds disagree.\n\n")
 }
@@ -569,6 +652,7 @@ func writeKNN(b *bytes.Buffer, h string, sm *settingModel) {
 
 func writeCost(b *bytes.Buffer, h string, sm *settingModel) {
 	var body [][]string
+	var notes failNotes
 	for _, v := range sm.variants {
 		var wall, ips, mem []float64
 		for _, r := range v.evaluated() {
@@ -585,14 +669,19 @@ func writeCost(b *bytes.Buffer, h string, sm *settingModel) {
 		if len(wall) == 0 && len(ips) == 0 && len(mem) == 0 {
 			continue
 		}
+		n := itoa(len(v.evaluated()))
+		if notes.add(v) > 0 {
+			n += " " + failMark
+		}
 		body = append(body, []string{v.label(), itoa(v.batch), itoa(v.epochs),
-			durationCell(statOf(wall)), numCell(statOf(ips), 0), numCell(statOf(mem), 0), itoa(len(v.evaluated()))})
+			durationCell(statOf(wall)), numCell(statOf(ips), 0), numCell(statOf(mem), 0), n})
 	}
 	if len(body) == 0 {
 		return
 	}
 	fmt.Fprintf(b, "%s Cost\n\n", h)
 	writeTable(b, []string{"method", "batch", "epochs", "wall time", "images/s", "peak memory (MiB)", "n"}, body)
+	notes.write(b)
 	fmt.Fprintf(b, "How to read it: training wall time, throughput and peak resident memory of the bench process as the harness recorded them, mean ± std over the finished seeds (n), on the machine in the header. "+
 		"Runs that failed are not counted.\n\n")
 }

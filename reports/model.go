@@ -257,6 +257,17 @@ func (v *variant) collapsed() int {
 	return n
 }
 
+// failed counts the runs that failed.
+func (v *variant) failed() int {
+	n := 0
+	for _, r := range v.runs {
+		if r.Status == results.StatusFailed {
+			n++
+		}
+	}
+	return n
+}
+
 // outputDim returns d when all runs that know it agree, else 0.
 func (v *variant) outputDim() int {
 	d := 0
@@ -335,6 +346,7 @@ func (sm *settingModel) mainRows() []MainRow {
 					KNN:       v.stat(func(r *run) float64 { return r.KNNTop1 }),
 					Runs:      len(v.runs),
 					Collapsed: v.collapsed(),
+					Failed:    v.failed(),
 				}
 			}
 		}

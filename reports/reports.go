@@ -81,6 +81,9 @@ type MainCell struct {
 	Runs int
 	// Collapsed is how many of those runs collapsed.
 	Collapsed int
+	// Failed is how many of those runs failed (an error stopped them): the
+	// cell then reads "failed ‡" or carries the ‡ mark, never a 0.0%.
+	Failed int
 }
 
 // MainRow is one row of the main (Table 4 style) table. A baseline row has

@@ -832,3 +832,75 @@ func TestBaselinesOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestResultCell(t *testing.T) {
+	tests := []struct {
+		name         string
+		s            Stat
+		runs, failed int
+		want         string
+	}{
+		{"none failed", Stat{Mean: 0.5, N: 2}, 2, 0, "50.0 ± 0.0 (n=2)"},
+		{"all failed", Stat{}, 2, 2, "failed ‡"},
+		{"some failed", Stat{Mean: 0.5, N: 1}, 2, 1, "50.0 (n=1 of 2) ‡"},
+		{"failed and unfinished", Stat{}, 3, 1, "no result (n=0 of 3) ‡"},
+		{"unfinished only", Stat{}, 1, 0, "no result (n=0 of 1)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := resultCell(tc.s, tc.runs, tc.failed); got != tc.want {
+				t.Errorf("resultCell = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFailedRunsShowFailed: a sweep whose only run failed, and one where
+// one option variant failed beside a completed one, show "failed" with a
+// footnote giving the reason in every table the run appears in (main and
+// ablation tables, the terminal table), never 0.0% or "no result".
+func TestFailedRunsShowFailed(t *testing.T) {
+	failed := results.SummaryRun{ID: "toy-b64-e1-s0-aaaa", Method: "toy", Options: map[string]string{"dim": "-1"},
+		Dataset: "default", Backbone: "refnet", BatchSize: 64, Epochs: 1, Status: results.StatusFailed,
+		Error: "init method toy: bad input: option dim = -1, want ≥ 1"}
+	done := results.SummaryRun{ID: "toy-b64-e1-s0-bbbb", Method: "toy", Options: map[string]string{},
+		Dataset: "default", Backbone: "refnet", BatchSize: 64, Epochs: 1, Status: results.StatusCompleted,
+		KNNTop1: 0.4, LinearTop1: 0.5, WallSeconds: 2, ImagesPerSecond: 100}
+	failedDefault := failed
+	failedDefault.Options = map[string]string{}
+	cases := []struct {
+		name string
+		runs []results.SummaryRun
+		want []string
+	}{
+		{"only run failed", []results.SummaryRun{failedDefault},
+			[]string{"| toy | 64 | no | no | failed ‡ | failed ‡ |", "‡ `toy-b64-e1-s0-aaaa` (toy, batch 64, 1 epochs, seed 0) failed: init method toy: bad input: option dim = -1, want ≥ 1",
+				"every run failed (‡), so no numbers"}},
+		{"one variant failed", []results.SummaryRun{done, failed},
+			[]string{"| toy | dim=-1 | 64 | 1 | failed ‡ | failed ‡ |", "‡ `toy-b64-e1-s0-aaaa` (toy (dim=-1), batch 64, 1 epochs, seed 0) failed: init method toy"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := results.WriteJSON(filepath.Join(dir, results.SummaryFile), results.Summary{Runs: tc.runs}); err != nil {
+				t.Fatal(err)
+			}
+			rep, md := generate(t, dir)
+			for _, want := range tc.want {
+				if !strings.Contains(md, want) {
+					t.Errorf("report lacks %q:\n%s", want, md)
+				}
+			}
+			if strings.Contains(md, "| 0.0 (n=") || strings.Contains(md, "no result") {
+				t.Errorf("report shows a failed run as a number or 'no result':\n%s", md)
+			}
+			var buf bytes.Buffer
+			if err := rep.PrintTable(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "only run failed" && (!strings.Contains(buf.String(), "failed ‡") || !strings.Contains(buf.String(), "‡ some or all seeds of the cell failed")) {
+				t.Errorf("terminal table:\n%s", &buf)
+			}
+		})
+	}
+}

@@ -70,6 +70,23 @@ func PrintMainTable(w io.Writer, rows []MainRow, epochs map[Setting][]int) error
 		if err := t.Render(); err != nil {
 			return fmt.Errorf("print table: %w", err)
 		}
+		if anyFailed(rows, s) {
+			if _, err := fmt.Fprintf(w, "%s some or all seeds of the cell failed; report.md (Runs without results) says why\n", failMark); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// anyFailed reports whether a row of setting s has a failed run.
+func anyFailed(rows []MainRow, s Setting) bool {
+	for _, r := range rows {
+		for _, c := range r.Cells {
+			if r.Setting == s && c.Failed > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -168,8 +168,10 @@ type SummaryRun struct {
 	FeatStd         float64            `json:"feat_std"`
 	OutputStd       float64            `json:"output_std"`
 	Error           string             `json:"error,omitempty"`
+	// EpochsDone is how many epochs finished: 0 (never omitted) for a run
+	// that failed or diverged in its first epoch.
+	EpochsDone int `json:"epochs_done"`
 	// Optional fields (zero when the harness did not record them).
-	EpochsDone     int       `json:"epochs_done,omitempty"`
 	OutputDim      int       `json:"output_dim,omitempty"` // see RunConfig.OutputDim
 	CollapseReason string    `json:"collapse_reason,omitempty"`
 	FinishedAt     time.Time `json:"finished_at,omitzero"` // see RunStatus.FinishedAt

@@ -84,6 +84,14 @@ type OptionSpec struct {
 	Default string   `json:"default"`
 	Choices []string `json:"choices,omitempty"` // for "enum"
 	Help    string   `json:"help"`
+	// Min and Max bound the value of an "int" or "float" option; nil means
+	// unbounded on that side. MinExclusive excludes Min itself (a
+	// temperature must be > 0). The host checks them when it plans a sweep
+	// (so --dry-run rejects what Init would) and ParseOptions checks them
+	// again in the plugin.
+	Min          *float64 `json:"min,omitempty"`
+	Max          *float64 `json:"max,omitempty"`
+	MinExclusive bool     `json:"min_exclusive,omitempty"`
 }
 
 // InitConfig is what the host tells a method before the first step.

@@ -45,7 +45,7 @@ func ParseOptions(specs []OptionSpec, given map[string]string) (Options, error) 
 }
 
 // DescribeOptions renders option specs for error messages and help:
-// "dim (int, default 64), head_bn (one of none|hidden|default, default default)".
+// "dim (int ≥ 1, default 64), head_bn (one of none|hidden|default, default default)".
 func DescribeOptions(specs []OptionSpec) string {
 	if len(specs) == 0 {
 		return "(this method has no options)"
@@ -56,9 +56,51 @@ func DescribeOptions(specs []OptionSpec) string {
 		if s.Type == "enum" {
 			typ = "one of " + strings.Join(s.Choices, "|")
 		}
+		if r := s.RangeText(); r != "" {
+			typ += " " + r
+		}
 		parts[i] = fmt.Sprintf("%s (%s, default %s)", s.Name, typ, s.Default)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Check reports whether v is a valid value of option s: it parses as the
+// option's type, is one of an enum's choices, and lies in the range of an
+// int or float option (Min, Max, MinExclusive). A float must be finite.
+// The error names the option, the value and what is allowed, e.g.
+// "option dim=-1: must be ≥ 1" or "option temperature=0: must be in (0, 100]".
+func (s OptionSpec) Check(v string) error { return checkValue(s, v) }
+
+// RangeText describes the range of an int or float option: "≥ 1", "> 0",
+// "≤ 1", "in (0, 100]" (both bounds: interval notation, "(" open); ""
+// when unbounded.
+func (s OptionSpec) RangeText() string {
+	g := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	switch {
+	case s.Min != nil && s.Max != nil:
+		open := "["
+		if s.MinExclusive {
+			open = "("
+		}
+		return "in " + open + g(*s.Min) + ", " + g(*s.Max) + "]"
+	case s.Min != nil && s.MinExclusive:
+		return "> " + g(*s.Min)
+	case s.Min != nil:
+		return "≥ " + g(*s.Min)
+	case s.Max != nil:
+		return "≤ " + g(*s.Max)
+	}
+	return ""
+}
+
+// checkRange reports whether x (the value v parsed) lies in s's range.
+func (s OptionSpec) checkRange(v string, x float64) error {
+	lo := s.Min == nil || x > *s.Min || (x == *s.Min && !s.MinExclusive)
+	hi := s.Max == nil || x <= *s.Max
+	if lo && hi {
+		return nil
+	}
+	return fmt.Errorf("option %s=%s: must be %s", s.Name, v, s.RangeText())
 }
 
 // checkValue reports whether v is a valid value of option s.
@@ -69,14 +111,17 @@ func checkValue(s OptionSpec, v string) error {
 			return fmt.Errorf("option %s: %q is not a bool (true or false)", s.Name, v)
 		}
 	case "int":
-		if _, err := strconv.Atoi(v); err != nil {
+		n, err := strconv.Atoi(v)
+		if err != nil {
 			return fmt.Errorf("option %s: %q is not an integer", s.Name, v)
 		}
+		return s.checkRange(v, float64(n))
 	case "float":
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return fmt.Errorf("option %s: %q is not a finite number", s.Name, v)
 		}
+		return s.checkRange(v, f)
 	case "enum":
 		for _, c := range s.Choices {
 			if v == c {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -61,6 +62,52 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
+// TestOptionRanges checks Min, Max and MinExclusive: the bounds themselves,
+// both sides, and errors naming the option, the value and the range.
+func TestOptionRanges(t *testing.T) {
+	dim := sdk.OptionSpec{Name: "dim", Type: "int", Default: "8", Min: new(1.0)}
+	tau := sdk.OptionSpec{Name: "tau", Type: "float", Default: "0.5", Min: new(0.0), MinExclusive: true, Max: new(10.0)}
+	frac := sdk.OptionSpec{Name: "frac", Type: "float", Default: "0.5", Max: new(1.0)}
+	cases := []struct {
+		name string
+		spec sdk.OptionSpec
+		val  string
+		want string // error substring; "" = valid
+	}{
+		{"int at min", dim, "1", ""},
+		{"int below min", dim, "0", "option dim=0: must be ≥ 1"},
+		{"int negative", dim, "-1", "option dim=-1: must be ≥ 1"},
+		{"float open min excluded", tau, "0", "option tau=0: must be in (0, 10]"},
+		{"float just above open min", tau, "1e-9", ""},
+		{"float at max", tau, "10", ""},
+		{"float above max", tau, "10.01", "must be in (0, 10]"},
+		{"float NaN", tau, "NaN", `option tau: "NaN" is not a finite number`},
+		{"float -Inf", frac, "-Inf", "not a finite number"},
+		{"max only", frac, "2", "option frac=2: must be ≤ 1"},
+		{"max only, very negative ok", frac, "-5", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.spec.Check(tc.val)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check(%q) = %v, want %q", tc.val, err, tc.want)
+			}
+			// ParseOptions applies the same check, as ErrBadInput.
+			_, perr := sdk.ParseOptions([]sdk.OptionSpec{tc.spec}, map[string]string{tc.spec.Name: tc.val})
+			if (perr != nil) != (tc.want != "") || (perr != nil && !errors.Is(perr, sdk.ErrBadInput)) {
+				t.Errorf("ParseOptions: %v, want the same verdict as Check", perr)
+			}
+		})
+	}
+	if got := sdk.DescribeOptions([]sdk.OptionSpec{dim, tau}); got != "dim (int ≥ 1, default 8), tau (float in (0, 10], default 0.5)" {
+		t.Errorf("DescribeOptions = %q", got)
+	}
+}
+
 func TestSpecValidate(t *testing.T) {
 	good := toy.New().Describe()
 	if err := good.Validate(); err != nil {
@@ -80,6 +127,11 @@ func TestSpecValidate(t *testing.T) {
 		{"optimizer", func(s *sdk.Spec) { s.Hyper.Optimizer = "rmsprop" }, "sgd, lars or adam"},
 		{"dup_option", func(s *sdk.Spec) { s.Options = append(s.Options, s.Options[0]) }, "repeated"},
 		{"bad_default", func(s *sdk.Spec) { s.Options[0].Default = "x" }, "default of option dim"},
+		{"default out of range", func(s *sdk.Spec) { s.Options[0].Min = new(100.0) }, "default of option dim=16: must be ≥ 100"},
+		{"range on a bool", func(s *sdk.Spec) { s.Options[1].Max = new(1.0) }, "only int and float options"},
+		{"min > max", func(s *sdk.Spec) { s.Options[0].Min, s.Options[0].Max = new(10.0), new(1.0) }, "Min 10 > Max 1"},
+		{"exclusive without min", func(s *sdk.Spec) { s.Options[0].MinExclusive = true }, "MinExclusive without Min"},
+		{"infinite bound", func(s *sdk.Spec) { s.Options[0].Max = new(math.Inf(1)) }, "not finite"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

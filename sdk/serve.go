@@ -238,7 +238,8 @@ func specToProto(s Spec) *methodpb.Spec {
 		p.Target = &methodpb.TargetSpec{BaseMomentum: s.Target.BaseMomentum, Schedule: s.Target.Schedule}
 	}
 	for _, o := range s.Options {
-		p.Options = append(p.Options, &methodpb.OptionSpec{Name: o.Name, Type: o.Type, DefaultValue: o.Default, Choices: o.Choices, Help: o.Help})
+		p.Options = append(p.Options, &methodpb.OptionSpec{Name: o.Name, Type: o.Type, DefaultValue: o.Default, Choices: o.Choices, Help: o.Help,
+			Min: o.Min, Max: o.Max, MinExclusive: o.MinExclusive})
 	}
 	return p
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 
 	"github.com/siambench/siambench/nn"
@@ -88,6 +89,22 @@ func (s Spec) Validate() error {
 		seen[o.Name] = true
 		if o.Type == "enum" && len(o.Choices) == 0 {
 			return fmt.Errorf("spec %s: enum option %s has no choices", s.Name, o.Name)
+		}
+		if o.Min != nil || o.Max != nil || o.MinExclusive {
+			if o.Type != "int" && o.Type != "float" {
+				return fmt.Errorf("spec %s: option %s of type %s has a range; only int and float options can", s.Name, o.Name, o.Type)
+			}
+			for _, b := range []*float64{o.Min, o.Max} {
+				if b != nil && (math.IsNaN(*b) || math.IsInf(*b, 0)) {
+					return fmt.Errorf("spec %s: option %s: range bound %v is not finite (leave it nil for no bound)", s.Name, o.Name, *b)
+				}
+			}
+			if o.MinExclusive && o.Min == nil {
+				return fmt.Errorf("spec %s: option %s: MinExclusive without Min", s.Name, o.Name)
+			}
+			if o.Min != nil && o.Max != nil && *o.Min > *o.Max {
+				return fmt.Errorf("spec %s: option %s: Min %v > Max %v", s.Name, o.Name, *o.Min, *o.Max)
+			}
 		}
 		if err := checkValue(o, o.Default); err != nil {
 			return fmt.Errorf("spec %s: default of %w", s.Name, err)

@@ -42,6 +42,19 @@ type Config struct {
 	Out       string `yaml:"out"`
 }
 
+// ErrInvalid marks an error in what the user asked for (a flag value, the
+// sweep.yaml, a method option out of its range), found before anything
+// runs: bench run exits with its usage code for it. Test with errors.Is.
+var ErrInvalid = errors.New("invalid sweep")
+
+// Invalid marks err as an ErrInvalid error, keeping its message.
+func Invalid(err error) error { return invalidError{err} }
+
+type invalidError struct{ error }
+
+func (e invalidError) Unwrap() error        { return e.error }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+
 // DefaultMethods are the methods of a sweep that names none.
 var DefaultMethods = []string{"simsiam", "byol", "simclr", "swav"}
 
@@ -83,7 +96,10 @@ const (
 func LoadFile(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("read sweep config: %w", err)
+		return Config{}, Invalid(fmt.Errorf("read sweep config: %w", err))
+	}
+	if err := checkIntegers(b); err != nil {
+		return Config{}, Invalid(fmt.Errorf("sweep config %s: %w", path, err))
 	}
 	return parseConfig(b, path)
 }
@@ -94,7 +110,7 @@ func parseConfig(b []byte, path string) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // an empty file is all defaults
-		return Config{}, fmt.Errorf("sweep config %s: %w (valid keys: %s)", path, err, strings.Join(yamlKeys(), ", "))
+		return Config{}, Invalid(fmt.Errorf("sweep config %s: %w (valid keys: %s)", path, err, strings.Join(yamlKeys(), ", ")))
 	}
 	var rest yaml.Node
 	if err := dec.Decode(&rest); !errors.Is(err, io.EOF) {
@@ -104,6 +120,39 @@ func parseConfig(b []byte, path string) (Config, error) {
 		return Config{}, fmt.Errorf("sweep config %s holds more than one YAML document (the second, after a \"---\" line, starts at line %d): merge them into one, or remove the extra \"---\"", path, rest.Line)
 	}
 	return c, nil
+}
+
+// intKeys are the keys whose values (or list items) must be integers.
+var intKeys = []string{"batch_sizes", "epochs", "seeds", "train_limit", "test_limit"}
+
+// checkIntegers rejects a non-integer value of an integer key (yaml.v3
+// would silently truncate epochs: [2.5] to 2). Other malformed values are
+// left to the decoder, whose errors name the key.
+func checkIntegers(b []byte) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil || len(doc.Content) == 0 {
+		return nil // the decoder reports it (or the file is empty)
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		key, val := top.Content[i].Value, top.Content[i+1]
+		if !slices.Contains(intKeys, key) {
+			continue
+		}
+		items := []*yaml.Node{val}
+		if val.Kind == yaml.SequenceNode {
+			items = val.Content
+		}
+		for _, it := range items {
+			if it.Kind == yaml.ScalarNode && it.ShortTag() == "!!float" {
+				return fmt.Errorf("line %d: %s: %s is not an integer", it.Line, key, it.Value)
+			}
+		}
+	}
+	return nil
 }
 
 func yamlKeys() []string {
@@ -215,7 +264,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("invalid sweep: %s", strings.Join(errs, "; "))
+		return Invalid(fmt.Errorf("invalid sweep: %s", strings.Join(errs, "; ")))
 	}
 	return nil
 }

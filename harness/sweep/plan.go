@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,7 +70,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 	sets, _ := parseSets(cfg.Set) // validated above
 	for m := range sets {
 		if !slices.Contains(cfg.Methods, m) {
-			return nil, fmt.Errorf("--set %s.*: method %q is not in this sweep (methods: %s)", m, m, strings.Join(cfg.Methods, ", "))
+			return nil, Invalid(fmt.Errorf("--set %s.*: method %q is not in this sweep (methods: %s)", m, m, strings.Join(cfg.Methods, ", ")))
 		}
 	}
 	p := &Plan{Config: cfg, CodeVersion: codeVersion}
@@ -80,7 +81,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 		}
 		variants, err := expandVariants(spec, sets[m])
 		if err != nil {
-			return nil, fmt.Errorf("method %s: %w", m, err)
+			return nil, Invalid(fmt.Errorf("method %s: %w", m, err))
 		}
 		for _, opts := range variants {
 			for _, bs := range cfg.BatchSizes {
@@ -88,7 +89,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 					for _, seed := range cfg.Seeds {
 						r, err := newRun(cfg, spec, m, opts, bs, ep, seed, codeVersion)
 						if err != nil {
-							return nil, fmt.Errorf("method %s: %w", m, err)
+							return nil, Invalid(fmt.Errorf("method %s: %w", m, err))
 						}
 						p.Runs = append(p.Runs, r)
 					}
@@ -99,7 +100,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 	seen := map[string]bool{}
 	for _, r := range p.Runs {
 		if seen[r.Config.ID] {
-			return nil, fmt.Errorf("two runs of the sweep have the same configuration (%s): remove the duplicate value", r.Config.ID)
+			return nil, Invalid(fmt.Errorf("two runs of the sweep have the same configuration (%s): remove the duplicate value", r.Config.ID))
 		}
 		seen[r.Config.ID] = true
 	}
@@ -158,8 +159,14 @@ func validateKey(spec sdk.Spec, key, val string) error {
 		return nil
 	case KeyBaseLR, KeyWeightDecay, KeyMomentum, KeyTargetMomentum:
 		f, err := strconv.ParseFloat(val, 64)
-		if err != nil || f < 0 {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%s=%s: not a finite number", key, val)
+		}
+		if f < 0 {
 			return fmt.Errorf("%s=%s: want a non-negative number", key, val)
+		}
+		if key == KeyBaseLR && f == 0 {
+			return fmt.Errorf("%s=%s: want a number > 0", key, val)
 		}
 		if (key == KeyMomentum || key == KeyTargetMomentum) && f >= 1 {
 			return fmt.Errorf("%s=%s: want a value in [0,1)", key, val)
@@ -183,22 +190,15 @@ func validateKey(spec sdk.Spec, key, val string) error {
 		key, strings.Join(names, ", "), strings.Join(HyperKeys, ", "))
 }
 
+// checkOptionValue checks a method option's value against its spec (type,
+// enum choices, range and finiteness: sdk.OptionSpec.Check), so a plan
+// rejects what the method's Init would.
 func checkOptionValue(o sdk.OptionSpec, val string) error {
-	var err error
-	switch o.Type {
-	case "bool":
-		_, err = strconv.ParseBool(val)
-	case "int":
-		_, err = strconv.Atoi(val)
-	case "float":
-		_, err = strconv.ParseFloat(val, 64)
-	case "enum":
-		if !slices.Contains(o.Choices, val) {
-			return fmt.Errorf("option %s=%s: want one of %s", o.Name, val, strings.Join(o.Choices, "|"))
+	if err := o.Check(val); err != nil {
+		if r := o.RangeText(); r != "" && !strings.Contains(err.Error(), r) {
+			return fmt.Errorf("%w (allowed: %s %s)", err, o.Type, r)
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("option %s=%s: want a %s", o.Name, val, o.Type)
+		return err
 	}
 	return nil
 }

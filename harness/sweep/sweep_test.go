@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +20,8 @@ func specs() map[string]sdk.Spec {
 			Options: []sdk.OptionSpec{
 				{Name: "stopgrad", Type: "bool", Default: "true"},
 				{Name: "head_bn", Type: "enum", Default: "default", Choices: []string{"none", "hidden", "default", "all"}},
-				{Name: "dim", Type: "int", Default: "2048"},
+				{Name: "dim", Type: "int", Default: "2048", Min: new(1.0)},
+				{Name: "temp", Type: "float", Default: "0.5", Min: new(0.0), MinExclusive: true, Max: new(100.0)},
 			},
 		},
 		"byol": {
@@ -72,6 +74,11 @@ func TestLoadFile(t *testing.T) {
 		// Nested aliases (9^8 strings if expanded) are refused at the
 		// first nested list, before any expansion.
 		{"alias bomb", aliasBomb(), nil, "cannot unmarshal !!seq into string"},
+		{"fractional epochs", "epochs: [2.5]\n", nil, "epochs: 2.5 is not an integer"},
+		{"fractional batch size", "batch_sizes: [64, 100.5]\n", nil, "batch_sizes: 100.5 is not an integer"},
+		{"float-looking whole batch size", "batch_sizes: [64.0]\n", nil, "batch_sizes: 64.0 is not an integer"},
+		{"fractional scalar limit", "train_limit: 1e3\n", nil, "train_limit: 1e3 is not an integer"},
+		{"fractional seed", "seeds: [0, 1.5]\n", nil, "seeds: 1.5 is not an integer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +90,9 @@ func TestLoadFile(t *testing.T) {
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("want error containing %q, got %v", tc.wantErr, err)
+				}
+				if !errors.Is(err, ErrInvalid) {
+					t.Errorf("%v: not marked ErrInvalid", err)
 				}
 				return
 			}
@@ -150,6 +160,9 @@ func TestValidate(t *testing.T) {
 			err := c.Validate()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%v: not marked ErrInvalid", err)
 			}
 		})
 	}
@@ -270,13 +283,23 @@ func TestMakePlan(t *testing.T) {
 			want string
 		}{
 			{"unknown option lists valid ones", func(c *Config) { c.Set = []string{"simsiam.stopgard=false"} }, "stopgrad, head_bn, dim"},
-			{"bad bool", func(c *Config) { c.Set = []string{"simsiam.stopgrad=maybe"} }, "want a bool"},
+			{"bad bool", func(c *Config) { c.Set = []string{"simsiam.stopgrad=maybe"} }, `"maybe" is not a bool`},
 			{"bad enum", func(c *Config) { c.Set = []string{"simsiam.head_bn=some"} }, "none|hidden|default|all"},
 			{"bad optimizer", func(c *Config) { c.Set = []string{"simsiam.optimizer=adam"} }, "sgd or lars"},
 			{"target momentum without target", func(c *Config) { c.Set = []string{"simsiam.target_momentum=0.9"} }, "no target"},
 			{"method not in sweep", func(c *Config) { c.Set = []string{"swav.queue=1"} }, "not in this sweep"},
 			{"unknown plugin", func(c *Config) { c.Methods = []string{"nosuch"} }, `describe method "nosuch"`},
 			{"momentum ≥ 1", func(c *Config) { c.Set = []string{"simsiam.momentum=1"} }, "[0,1)"},
+			{"int below its range names option, value and range", func(c *Config) { c.Set = []string{"simsiam.dim=-1"} }, "option dim=-1: must be ≥ 1"},
+			{"float at an open bound", func(c *Config) { c.Set = []string{"simsiam.temp=0"} }, "option temp=0: must be in (0, 100]"},
+			{"float above its range", func(c *Config) { c.Set = []string{"simsiam.temp=100.5"} }, "must be in (0, 100]"},
+			{"one bad value among variants", func(c *Config) { c.Set = []string{"simsiam.dim=8,0"} }, "option dim=0: must be ≥ 1"},
+			{"NaN option", func(c *Config) { c.Set = []string{"simsiam.temp=NaN"} }, `option temp: "NaN" is not a finite number`},
+			{"Inf option", func(c *Config) { c.Set = []string{"simsiam.temp=+Inf"} }, "not a finite number"},
+			{"NaN base_lr", func(c *Config) { c.Set = []string{"simsiam.base_lr=NaN"} }, "base_lr=NaN: not a finite number"},
+			{"Inf weight_decay", func(c *Config) { c.Set = []string{"simsiam.weight_decay=Inf"} }, "weight_decay=Inf: not a finite number"},
+			{"NaN momentum", func(c *Config) { c.Set = []string{"simsiam.momentum=nan"} }, "not a finite number"},
+			{"zero base_lr", func(c *Config) { c.Set = []string{"simsiam.base_lr=0"} }, "want a number > 0"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -285,6 +308,11 @@ func TestMakePlan(t *testing.T) {
 				_, err := MakePlan(ctx, c, describer, "v1")
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("want error containing %q, got %v", tc.want, err)
+				}
+				// What the user asked for is wrong (the usage exit code),
+				// except a plugin that cannot be described.
+				if wantInvalid := tc.name != "unknown plugin"; errors.Is(err, ErrInvalid) != wantInvalid {
+					t.Errorf("errors.Is(err, ErrInvalid) = %v, want %v", !wantInvalid, wantInvalid)
 				}
 			})
 		}

@@ -27,6 +27,8 @@ writes paper-style tables and plots.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// A bad flag is a usage error: exit code 2, as bench run documents.
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	for _, add := range commands {
@@ -34,6 +36,12 @@ writes paper-style tables and plots.`,
 	}
 	return root
 }
+
+// usageError is a flag error; the process exits with code 2.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+func (usageError) ExitCode() int   { return 2 }
 
 // commands is the list of verb constructors; each verb's package registers
 // itself here through the commands_*.go file beside this one.

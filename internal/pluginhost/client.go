@@ -442,7 +442,8 @@ func specFromProto(p *methodpb.Spec) sdk.Spec {
 		s.Target = &sdk.TargetSpec{BaseMomentum: t.GetBaseMomentum(), Schedule: t.GetSchedule()}
 	}
 	for _, o := range p.GetOptions() {
-		s.Options = append(s.Options, sdk.OptionSpec{Name: o.GetName(), Type: o.GetType(), Default: o.GetDefaultValue(), Choices: o.GetChoices(), Help: o.GetHelp()})
+		s.Options = append(s.Options, sdk.OptionSpec{Name: o.GetName(), Type: o.GetType(), Default: o.GetDefaultValue(), Choices: o.GetChoices(), Help: o.GetHelp(),
+			Min: o.Min, Max: o.Max, MinExclusive: o.GetMinExclusive()})
 	}
 	return s
 }

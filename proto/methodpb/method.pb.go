@@ -563,12 +563,17 @@ func (x *Hyper) GetWarmupEpochs() int32 {
 }
 
 type OptionSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	DefaultValue  string                 `protobuf:"bytes,3,opt,name=default_value,json=defaultValue,proto3" json:"default_value,omitempty"`
-	Choices       []string               `protobuf:"bytes,4,rep,name=choices,proto3" json:"choices,omitempty"`
-	Help          string                 `protobuf:"bytes,5,opt,name=help,proto3" json:"help,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type         string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	DefaultValue string                 `protobuf:"bytes,3,opt,name=default_value,json=defaultValue,proto3" json:"default_value,omitempty"`
+	Choices      []string               `protobuf:"bytes,4,rep,name=choices,proto3" json:"choices,omitempty"`
+	Help         string                 `protobuf:"bytes,5,opt,name=help,proto3" json:"help,omitempty"`
+	// min and max bound an int or float option (unset: unbounded);
+	// min_exclusive excludes min itself (sdk.OptionSpec).
+	Min           *float64 `protobuf:"fixed64,6,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max           *float64 `protobuf:"fixed64,7,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	MinExclusive  bool     `protobuf:"varint,8,opt,name=min_exclusive,json=minExclusive,proto3" json:"min_exclusive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -636,6 +641,27 @@ func (x *OptionSpec) GetHelp() string {
 		return x.Help
 	}
 	return ""
+}
+
+func (x *OptionSpec) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *OptionSpec) GetMax() float64 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
+}
+
+func (x *OptionSpec) GetMinExclusive() bool {
+	if x != nil {
+		return x.MinExclusive
+	}
+	return false
 }
 
 // InitRequest mirrors sdk.InitConfig.
@@ -1099,14 +1125,19 @@ const file_method_proto_rawDesc = "" +
 	"lrBatchDiv\x12!\n" +
 	"\fweight_decay\x18\x04 \x01(\x01R\vweightDecay\x12\x1a\n" +
 	"\bmomentum\x18\x05 \x01(\x01R\bmomentum\x12#\n" +
-	"\rwarmup_epochs\x18\x06 \x01(\x05R\fwarmupEpochs\"\x87\x01\n" +
+	"\rwarmup_epochs\x18\x06 \x01(\x05R\fwarmupEpochs\"\xea\x01\n" +
 	"\n" +
 	"OptionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12#\n" +
 	"\rdefault_value\x18\x03 \x01(\tR\fdefaultValue\x12\x18\n" +
 	"\achoices\x18\x04 \x03(\tR\achoices\x12\x12\n" +
-	"\x04help\x18\x05 \x01(\tR\x04help\"\xe1\x02\n" +
+	"\x04help\x18\x05 \x01(\tR\x04help\x12\x15\n" +
+	"\x03min\x18\x06 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\a \x01(\x01H\x01R\x03max\x88\x01\x01\x12#\n" +
+	"\rmin_exclusive\x18\b \x01(\bR\fminExclusiveB\x06\n" +
+	"\x04_minB\x06\n" +
+	"\x04_max\"\xe1\x02\n" +
 	"\vInitRequest\x12\x1f\n" +
 	"\vfeature_dim\x18\x01 \x01(\x05R\n" +
 	"featureDim\x12\x1d\n" +
@@ -1223,6 +1254,7 @@ func file_method_proto_init() {
 	if File_method_proto != nil {
 		return
 	}
+	file_method_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -145,7 +145,7 @@ var (
 	buildErr  error
 )
 
-// buildBinaries builds bench and the toy plugin once per test process into
+// buildBinaries builds bench, the toy and the simsiam plugins once per test process into
 // a directory removed when the tests end (TestMain).
 func buildBinaries(t *testing.T) string {
 	t.Helper()
@@ -158,7 +158,8 @@ func buildBinaries(t *testing.T) string {
 		if buildDir, buildErr = os.MkdirTemp("", "bench-e2e-*"); buildErr != nil {
 			return
 		}
-		for pkg, name := range map[string]string{"./cmd/bench": "bench", "./plugins/toy/cmd/bench-method-toy": "bench-method-toy"} {
+		for pkg, name := range map[string]string{"./cmd/bench": "bench", "./plugins/toy/cmd/bench-method-toy": "bench-method-toy",
+			"./plugins/simsiam": "bench-method-simsiam"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, name), pkg)
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {

@@ -84,7 +84,29 @@ that command.
 --set METHOD.KEY=VALUE sets a method option or a backbone hyperparameter
 (optimizer, base_lr, lr_batch_div, weight_decay, momentum, warmup_epochs,
 target_momentum, target_schedule). Several comma-separated values make one run
-per value.`,
+per value.
+
+--methods, --transfer, --batch-sizes, --epochs and --seeds take comma-separated
+lists, and repeating one of them adds to its list: --batch-sizes 64
+--batch-sizes 1000 runs both, as --batch-sizes 64,1000 does. --set is
+repeatable too; a later --set of the same METHOD.KEY replaces an earlier one.
+
+Option values are checked against each method's option specs (type, choices,
+range; floats must be finite) when the sweep is planned, so --dry-run rejects
+what a run would. A YAML number that must be an integer (epochs, batch_sizes,
+seeds, train_limit, test_limit) is an error if it is not one.
+
+--out may already hold runs of another sweep: they are kept, and summary.json
+and report.md cover every run in the directory (bench run says how many
+earlier runs it keeps). Use a new --out to keep sweeps apart.
+
+Exit status:
+  0    every planned run has a result: completed, collapsed or diverged
+  1    an error stopped the sweep (dataset, plugin, results directory)
+  2    usage: a bad flag, sweep.yaml or option value; nothing ran
+  3    the sweep finished but at least one run failed (the summary, the
+       report and the run's status.json say why; rerunning retries it)
+  130  interrupted (Ctrl-C or SIGTERM); the same command resumes`,
 		Example: `  # the default sweep (time and numbers measured on 2 cores: docs/harness.md)
   bench run
 
@@ -100,7 +122,12 @@ per value.`,
 
   # the same from a file (flags given explicitly override it)
   bench run --config sweep.yaml`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(cmd, args); err != nil {
+				return &exitError{err: err, code: ExitUsage}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
 			if fl.Changed("methods") {
@@ -182,7 +209,16 @@ func (o *RunOptions) SweepConfig() (sweep.Config, error) {
 	return sweep.Merge(c, o.Flags), nil
 }
 
-// exitError carries an exit code (130 for an interrupted sweep).
+// Exit codes of bench run (documented in its --help and docs/harness.md).
+const (
+	ExitOK          = 0   // every planned run has a result (completed, collapsed, diverged)
+	ExitError       = 1   // an error stopped the sweep
+	ExitUsage       = 2   // bad flags, sweep.yaml or option values; nothing ran
+	ExitRunsFailed  = 3   // the sweep ran to its end but at least one run failed
+	ExitInterrupted = 130 // interrupted; the same command resumes
+)
+
+// exitError carries an exit code (see the Exit constants).
 type exitError struct {
 	err  error
 	code int
@@ -193,6 +229,21 @@ func (e *exitError) Unwrap() error { return e.err }
 func (e *exitError) ExitCode() int { return e.code }
 
 func runRun(opts *RunOptions) error {
+	err := runSweep(opts)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, harness.ErrInterrupted):
+		return &exitError{err: err, code: ExitInterrupted}
+	case errors.Is(err, harness.ErrRunsFailed):
+		return &exitError{err: err, code: ExitRunsFailed}
+	case errors.Is(err, sweep.ErrInvalid):
+		return &exitError{err: err, code: ExitUsage}
+	}
+	return err
+}
+
+func runSweep(opts *RunOptions) error {
 	ctx := opts.Ctx
 	cfg, err := opts.SweepConfig()
 	if err != nil {
@@ -244,7 +295,7 @@ func runRun(opts *RunOptions) error {
 		newBackbone = func(name string, c int, rng *rand.Rand) (nn.Module, error) { return models.New(name, c, rng) }
 	}
 	if _, err := newBackbone(cfg.Backbone, 1, rand.New(rand.NewPCG(0, 0))); err != nil {
-		return err
+		return sweep.Invalid(err) // a bad --backbone
 	}
 
 	backend, err := gemm.FromEnv()
@@ -271,6 +322,14 @@ func runRun(opts *RunOptions) error {
 			return data.Open(ctx, name, data.OpenOptions{Logger: log})
 		},
 		Log: log, Progress: progress, Env: env, Command: command,
+	}
+	earlier, err := r.EarlierRuns()
+	if err != nil {
+		return err
+	}
+	if len(earlier) > 0 {
+		fmt.Fprintf(opts.IO.Out, "%s holds %d earlier run(s) not in this sweep; they are kept in %s and the report (use another --out to keep sweeps apart)\n",
+			store.Dir, len(earlier), results.SummaryFile)
 	}
 	if opts.DryRun {
 		return r.DryRun(ctx, opts.IO.Out)
@@ -299,10 +358,7 @@ func runRun(opts *RunOptions) error {
 		}
 	}
 	err = r.Run(ctx)
-	if errors.Is(err, harness.ErrInterrupted) {
-		return &exitError{err: err, code: 130}
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, harness.ErrRunsFailed) {
 		return err
 	}
 	switch r.Phase {
@@ -312,12 +368,15 @@ func runRun(opts *RunOptions) error {
 		// The array task's exit code is its run's: Slurm shows it FAILED.
 		for _, id := range r.Only {
 			if st, ok, _ := store.Status(id); ok && st.Status == results.StatusFailed {
-				return &exitError{err: fmt.Errorf("run %s failed: %s", id, st.Error), code: 3}
+				return fmt.Errorf("%w: run %s: %s", harness.ErrRunsFailed, id, st.Error)
 			}
 		}
 		return nil
 	}
-	return printSummary(opts, store.Dir)
+	if perr := printSummary(opts, store.Dir); perr != nil {
+		return perr
+	}
+	return err // nil, or the failed runs (exit code 3)
 }
 
 // openStore opens and locks the results dir; a dry run only reads it, and
@@ -342,7 +401,16 @@ func printSummary(opts *RunOptions, dir string) error {
 	fmt.Fprintf(w, "results: %s/%s\n", dir, results.SummaryFile)
 	fmt.Fprintf(w, "%-40s %-10s %7s %7s\n", "run", "status", "knn", "linear")
 	for _, r := range s.Runs {
-		fmt.Fprintf(w, "%-40s %-10s %6.1f%% %6.1f%%\n", r.ID, r.Status, 100*r.KNNTop1, 100*r.LinearTop1)
+		switch r.Status {
+		case results.StatusCompleted, results.StatusCollapsed:
+			fmt.Fprintf(w, "%-40s %-10s %6.1f%% %6.1f%%\n", r.ID, r.Status, 100*r.KNNTop1, 100*r.LinearTop1)
+		case results.StatusFailed:
+			// A failed run has no numbers: say so, and why, never 0.0%.
+			fmt.Fprintf(w, "%-40s %-10s %7s %7s\n", r.ID, r.Status, "failed", "failed")
+			fmt.Fprintf(w, "  why: %s\n", oneLine(r.Error, 200))
+		default: // diverged: the kNN monitor of its last epoch, no linear probe
+			fmt.Fprintf(w, "%-40s %-10s %6.1f%% %7s\n", r.ID, r.Status, 100*r.KNNTop1, "-")
+		}
 	}
 	for _, name := range []string{results.BaselineRawPixels, results.BaselineRandomInit, results.BaselineSupervised} {
 		if b, ok := s.Baselines[name]; ok {
@@ -375,6 +443,18 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// oneLine returns s on one line, cut to n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "no error recorded"
+	}
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 // splitList drops empty items of a --flag a,b list.

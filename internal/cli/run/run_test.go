@@ -2,10 +2,12 @@ package run
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,7 +114,9 @@ func TestRunFlags(t *testing.T) {
 		if err := cmd.Execute(); err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"simsiam.stopgrad=true,false", "--dry-run", "--config sweep.yaml"} {
+		for _, want := range []string{"simsiam.stopgrad=true,false", "--dry-run", "--config sweep.yaml",
+			"Exit status:", "3    the sweep finished but at least one run failed", "2    usage", "repeating one of them adds to its list",
+			"earlier runs"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("help lacks %q", want)
 			}
@@ -175,6 +179,40 @@ func TestRunInProcess(t *testing.T) {
 			t.Errorf("dry-run output:\n%s", out.String())
 		}
 	})
+	t.Run("a second sweep into the same --out keeps the first", func(t *testing.T) {
+		var first results.Summary
+		if err := results.ReadJSON(filepath.Join(dir, results.SummaryFile), &first); err != nil {
+			t.Fatal(err)
+		}
+		out.Reset()
+		second := append(slices.Clone(args), "--seeds", "1")
+		if err := run(append(slices.Clone(second), "--dry-run")...); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "holds 1 earlier run(s) not in this sweep") {
+			t.Errorf("dry run does not say it keeps the earlier run:\n%s", out.String())
+		}
+		out.Reset()
+		if err := run(second...); err != nil {
+			t.Fatalf("%v\n%s", err, errOut.String())
+		}
+		if !strings.Contains(out.String(), "holds 1 earlier run(s) not in this sweep; they are kept in summary.json") {
+			t.Errorf("run does not say it keeps the earlier run:\n%s", out.String())
+		}
+		var s results.Summary
+		if err := results.ReadJSON(filepath.Join(dir, results.SummaryFile), &s); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Runs) != 2 || s.Runs[1].ID != first.Runs[0].ID || s.Runs[0].Seed != 1 {
+			t.Errorf("summary after the second sweep: %+v", s.Runs)
+		}
+		// Both runs are in the printed table too.
+		for _, id := range []string{s.Runs[0].ID, first.Runs[0].ID} {
+			if !strings.Contains(out.String(), id) {
+				t.Errorf("output lacks run %s:\n%s", id, out.String())
+			}
+		}
+	})
 	t.Run("bad input", func(t *testing.T) {
 		cases := map[string][]string{
 			"unknown option": {"--methods", "toy", "--set", "toy.nosuch=1", "--out", dir},
@@ -183,10 +221,21 @@ func TestRunInProcess(t *testing.T) {
 			"batch too big":  {"--methods", "toy", "--batch-sizes", "512", "--train-limit", "100", "--out", filepath.Join(dir, "b")},
 		}
 		wants := map[string]string{"unknown option": "nosuch", "unknown method": "nosuch", "bad backbone": "unknown backbone", "batch too big": "exceeds"}
+		// Usage errors exit 2; a dataset too small for the batch is found
+		// when the sweep opens it (1).
+		codes := map[string]int{"unknown option": ExitUsage, "unknown method": ExitError, "bad backbone": ExitUsage, "batch too big": ExitError}
 		for name, a := range cases {
 			err := run(a...)
 			if err == nil || !strings.Contains(err.Error(), wants[name]) {
 				t.Errorf("%s: want error containing %q, got %v", name, wants[name], err)
+			}
+			code := ExitError
+			var ec interface{ ExitCode() int }
+			if errors.As(err, &ec) {
+				code = ec.ExitCode()
+			}
+			if code != codes[name] {
+				t.Errorf("%s: exit code %d, want %d", name, code, codes[name])
 			}
 		}
 	})

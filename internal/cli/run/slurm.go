@@ -50,16 +50,16 @@ func (o ExecOptions) check() error {
 	switch o.Executor {
 	case "local", "":
 		if o.Wait || len(o.SlurmArgs) > 0 || o.Throttle > 0 {
-			return &exitError{err: fmt.Errorf("--wait, --slurm-arg and --slurm-throttle need --executor slurm"), code: 2}
+			return &exitError{err: fmt.Errorf("--wait, --slurm-arg and --slurm-throttle need --executor slurm"), code: ExitUsage}
 		}
 	case "slurm":
 	default:
-		return &exitError{err: fmt.Errorf("--executor %q: choose local or slurm", o.Executor), code: 2}
+		return &exitError{err: fmt.Errorf("--executor %q: choose local or slurm", o.Executor), code: ExitUsage}
 	}
 	switch o.Task {
 	case "", "baselines", "runs", "report":
 	default:
-		return fmt.Errorf("--slurm-task %q: baselines, runs or report", o.Task)
+		return &exitError{err: fmt.Errorf("--slurm-task %q: baselines, runs or report", o.Task), code: ExitUsage}
 	}
 	return nil
 }
@@ -172,7 +172,7 @@ func submitSlurm(ctx context.Context, opts *RunOptions, r *harness.Runner, argv 
 		}
 	}
 	if len(bad) > 0 {
-		return &exitError{err: fmt.Errorf("%d of %d runs did not finish: %s; see bench status %s", len(bad), len(r.Plan.Runs), strings.Join(bad, ", "), dir), code: 3}
+		return fmt.Errorf("%w: %d of %d runs did not finish: %s; see bench status %s", harness.ErrRunsFailed, len(bad), len(r.Plan.Runs), strings.Join(bad, ", "), dir)
 	}
 	return nil
 }

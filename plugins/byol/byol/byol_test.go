@@ -111,7 +111,7 @@ func TestTargetEMA(t *testing.T) {
 
 func TestInitErrors(t *testing.T) {
 	err := New().Init(sdk.InitConfig{FeatureDim: 8, BatchSize: 4, Options: map[string]string{"hidden": "0"}})
-	if err == nil || !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), "option hidden=0: must be at least 1") || !strings.Contains(err.Error(), "pred_hidden (int") {
+	if err == nil || !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), "option hidden=0: must be ≥ 1") || !strings.Contains(err.Error(), "pred_hidden (int") {
 		t.Errorf("err = %v", err)
 	}
 	m := New()

@@ -42,9 +42,9 @@ func (m *Method) Describe() sdk.Spec {
 		Target:      &sdk.TargetSpec{BaseMomentum: 0.99, Schedule: "cosine"},
 		Hyper:       sdk.Hyper{Optimizer: "sgd", BaseLR: 0.06, LRBatchDiv: 128, WeightDecay: 5e-4, Momentum: 0.9},
 		Options: []sdk.OptionSpec{
-			{Name: "dim", Type: "int", Default: "128", Help: "projection width K (paper 256)"},
-			{Name: "hidden", Type: "int", Default: "512", Help: "projector hidden width (paper 4096)"},
-			{Name: "pred_hidden", Type: "int", Default: "0", Help: "predictor hidden width; 0 = hidden (paper 4096)"},
+			{Name: "dim", Type: "int", Default: "128", Min: new(1.0), Help: "projection width K (paper 256)"},
+			{Name: "hidden", Type: "int", Default: "512", Min: new(1.0), Help: "projector hidden width (paper 4096)"},
+			{Name: "pred_hidden", Type: "int", Default: "0", Min: new(0.0), Help: "predictor hidden width; 0 = hidden (paper 4096)"},
 		},
 	}
 }

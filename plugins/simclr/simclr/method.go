@@ -40,9 +40,9 @@ func (m *Method) Describe() sdk.Spec {
 		Negatives:   true,
 		Hyper:       sdk.Hyper{Optimizer: "sgd", BaseLR: 0.06, LRBatchDiv: 128, WeightDecay: 5e-4, Momentum: 0.9},
 		Options: []sdk.OptionSpec{
-			{Name: "temperature", Type: "float", Default: "0.5", Help: "NT-Xent temperature τ (paper: 0.5 on CIFAR-10, 0.1 on ImageNet at batch 4096)"},
-			{Name: "dim", Type: "int", Default: "128", Help: "projection width (paper 128)"},
-			{Name: "hidden", Type: "int", Default: "512", Help: "projector hidden width (paper 2048)"},
+			{Name: "temperature", Type: "float", Default: "0.5", Min: new(0.0), MinExclusive: true, Max: new(100.0), Help: "NT-Xent temperature τ (paper: 0.5 on CIFAR-10, 0.1 on ImageNet at batch 4096)"},
+			{Name: "dim", Type: "int", Default: "128", Min: new(1.0), Help: "projection width (paper 128)"},
+			{Name: "hidden", Type: "int", Default: "512", Min: new(1.0), Help: "projector hidden width (paper 2048)"},
 		},
 	}
 }

@@ -96,7 +96,7 @@ func TestInitErrors(t *testing.T) {
 		sdktest.InitError{Options: map[string]string{"temperature": "0"}, Want: "option temperature=0: must be in (0, 100]"},
 		sdktest.InitError{Options: map[string]string{"temperature": "-1"}, Want: "must be in (0, 100]"},
 		sdktest.InitError{Options: map[string]string{"dim": "0"}, Want: "option dim=0"},
-		sdktest.InitError{Options: map[string]string{"temp": "0.1"}, Want: "temperature (float, default 0.5)"})
+		sdktest.InitError{Options: map[string]string{"temp": "0.1"}, Want: "temperature (float in (0, 100], default 0.5)"})
 }
 
 func TestLearns(t *testing.T) {

@@ -52,9 +52,9 @@ func (m *Method) Describe() sdk.Spec {
 			{Name: "head_bn", Type: "enum", Default: "default", Choices: []string{"none", "hidden", "default", "all"},
 				Help: "BN in the heads (paper Table 3): none; hidden layers only; + projector output (default); + predictor output"},
 			{Name: "similarity", Type: "enum", Default: "cosine", Choices: []string{"cosine", "xent"}, Help: "D(p,z): negative cosine or cross-entropy (paper Table 4)"},
-			{Name: "dim", Type: "int", Default: "512", Help: "projector output width K (paper 2048, Table 6)"},
-			{Name: "hidden", Type: "int", Default: "512", Help: "projector hidden width (paper 2048)"},
-			{Name: "pred_hidden", Type: "int", Default: "0", Help: "predictor bottleneck width; 0 = dim/4 (paper 512 for 2048)"},
+			{Name: "dim", Type: "int", Default: "512", Min: new(1.0), Help: "projector output width K (paper 2048, Table 6)"},
+			{Name: "hidden", Type: "int", Default: "512", Min: new(1.0), Help: "projector hidden width (paper 2048)"},
+			{Name: "pred_hidden", Type: "int", Default: "0", Min: new(0.0), Help: "predictor bottleneck width; 0 = dim/4 (paper 512 for 2048)"},
 		},
 	}
 }

@@ -137,7 +137,7 @@ func TestInitErrors(t *testing.T) {
 		opts map[string]string
 		want string
 	}{
-		{"zero dim", map[string]string{"dim": "0"}, "option dim=0: must be at least 1"},
+		{"zero dim", map[string]string{"dim": "0"}, "option dim=0: must be ≥ 1"},
 		{"negative pred_hidden", map[string]string{"pred_hidden": "-1"}, "option pred_hidden=-1"},
 		{"bad enum", map[string]string{"head_bn": "some"}, "none|hidden|default|all"},
 		{"typo", map[string]string{"stop_grad": "false"}, "stopgrad (bool, default true)"},

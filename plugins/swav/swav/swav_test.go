@@ -316,9 +316,9 @@ func TestQueue(t *testing.T) {
 func TestInitErrors(t *testing.T) {
 	sdktest.InitErrors(t, func() sdk.Method { return New() }, sdk.InitConfig{FeatureDim: 8, BatchSize: 8},
 		sdktest.InitError{Options: map[string]string{"queue": "4"}, Want: "option queue=4: must be 0 or at least the batch size 8"},
-		sdktest.InitError{Options: map[string]string{"prototypes": "1"}, Want: "option prototypes=1: must be at least 2"},
+		sdktest.InitError{Options: map[string]string{"prototypes": "1"}, Want: "option prototypes=1: must be ≥ 2"},
 		sdktest.InitError{Options: map[string]string{"epsilon": "0"}, Want: "option epsilon=0"},
-		sdktest.InitError{Options: map[string]string{"sinkhorn": "3"}, Want: "sinkhorn_iters (int, default 3)"})
+		sdktest.InitError{Options: map[string]string{"sinkhorn": "3"}, Want: "sinkhorn_iters (int ≥ 1, default 3)"})
 	if v := New().Describe().Views; len(v) != 2 || v[0].Count != 2 || v[1].Count != 2 || v[1].Size != -50 || v[1].Preset != "swav-local" {
 		t.Errorf("default views %+v, want 2 global + 2 local at half size", v)
 	}
