@@ -115,9 +115,9 @@ func parseConfig(b []byte, path string) (Config, error) {
 	var rest yaml.Node
 	if err := dec.Decode(&rest); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return Config{}, fmt.Errorf("sweep config %s: after the first document: %w", path, err)
+			return Config{}, Invalid(fmt.Errorf("sweep config %s: after the first document: %w", path, err))
 		}
-		return Config{}, fmt.Errorf("sweep config %s holds more than one YAML document (the second, after a \"---\" line, starts at line %d): merge them into one, or remove the extra \"---\"", path, rest.Line)
+		return Config{}, Invalid(fmt.Errorf("sweep config %s holds more than one YAML document (the second, after a \"---\" line, starts at line %d): merge them into one, or remove the extra \"---\"", path, rest.Line))
 	}
 	return c, nil
 }
