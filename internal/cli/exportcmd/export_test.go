@@ -28,18 +28,28 @@ var (
 	runOnce sync.Once
 	runDir  string
 	runErr  error
+	runRoot string // removed by TestMain
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if runRoot != "" {
+		os.RemoveAll(runRoot)
+	}
+	os.Exit(code)
+}
 
 // trainedRun runs a one-epoch sweep of the toy method on resnet-tiny
 // (256 train, 100 test images) once and returns its run folder.
 func trainedRun(t *testing.T) string {
 	t.Helper()
 	runOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "exportcmd-test")
+		dir, err := os.MkdirTemp("", "bench-run-test")
 		if err != nil {
 			runErr = err
 			return
 		}
+		runRoot = dir
 		ctx := context.Background()
 		methods := harness.InProcess{"toy": func() sdk.Method { return toy.New() }}
 		off := false
