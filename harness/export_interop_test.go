@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/siambench/siambench/data"
@@ -101,19 +102,74 @@ func TestInteropTorchLoadsExportedBackbone(t *testing.T) {
 			if !slices.Equal(shape, []int{n, m.(models.Backbone).OutDim()}) {
 				t.Fatalf("torch features have shape %v", shape)
 			}
-			var num, den float64
-			for i, v := range ours.Data {
-				d := float64(v) - float64(theirs[i])
-				num += d * d
-				den += float64(v) * float64(v)
-			}
-			rel := math.Sqrt(num / den)
+			rel := relL2(ours.Data, theirs)
 			t.Logf("%s: relative L2 difference %.2e over %d features", tc.backbone, rel, len(theirs))
 			if !(rel <= 1e-5) {
 				t.Errorf("features differ from PyTorch's: relative L2 %.3e > 1e-5", rel)
 			}
 		})
 	}
+}
+
+// TestInteropTorchTrainedBackboneLoads: the other direction — a backbone
+// built in PyTorch (its own init, random BN statistics), its state_dict
+// saved as safetensors with no metadata and num_batches_tracked included,
+// loads with LoadSafetensors (what bench eval --weights does) and computes
+// PyTorch's features.
+func TestInteropTorchTrainedBackboneLoads(t *testing.T) {
+	for _, tc := range []struct {
+		backbone string
+		c, side  int
+	}{{"refnet", 3, 20}, {"resnet-tiny", 1, 28}} {
+		t.Run(tc.backbone, func(t *testing.T) {
+			dir := t.TempDir()
+			rng := rand.New(rand.NewPCG(7, 8))
+			const n = 3
+			x := make([]float32, n*tc.c*tc.side*tc.side)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			xp, w, yp := filepath.Join(dir, "x.npy"), filepath.Join(dir, "torch.safetensors"), filepath.Join(dir, "y.npy")
+			if err := npy.SaveFloat32(xp, x, n, tc.c, tc.side, tc.side); err != nil {
+				t.Fatal(err)
+			}
+			python(t, "save", tc.backbone, strconv.Itoa(tc.c), xp, w, yp)
+			if _, _, err := LoadSafetensors(w, "", nil); err == nil {
+				t.Error("a file without metadata loaded without --backbone")
+			}
+			m, info, err := LoadSafetensors(w, tc.backbone, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.InChannels != tc.c {
+				t.Errorf("in_channels %d, want %d", info.InChannels, tc.c)
+			}
+			m.SetTraining(false)
+			ours, err := forwardNoGrad(m, nn.New(x, n, tc.c, tc.side, tc.side))
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirs, _ := readF32(t, yp)
+			if rel := relL2(ours.Data, theirs); !(rel <= 1e-5) {
+				t.Errorf("features differ from PyTorch's: relative L2 %.3e > 1e-5", rel)
+			} else {
+				t.Logf("%s: relative L2 difference %.2e", tc.backbone, rel)
+			}
+		})
+	}
+}
+
+func relL2(ours, theirs []float32) float64 {
+	if len(ours) != len(theirs) {
+		return math.Inf(1)
+	}
+	var num, den float64
+	for i, v := range ours {
+		d := float64(v) - float64(theirs[i])
+		num += d * d
+		den += float64(v) * float64(v)
+	}
+	return math.Sqrt(num / den)
 }
 
 // TestInteropNumpyLoadsFeatures: numpy.load reads the exported features and

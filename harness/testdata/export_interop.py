@@ -5,6 +5,11 @@
                                    backbone its metadata names in plain torch.nn,
                                    load_state_dict(strict=True), eval mode,
                                    write its features of X to OUT.npy
+  save NAME C X.npy WEIGHTS OUT.npy  build backbone NAME in torch (random init,
+                                   random BN statistics), write its state_dict
+                                   as safetensors (every tensor as float32, no
+                                   metadata, num_batches_tracked included) and
+                                   its eval-mode features of X to OUT.npy
   npy FEATURES.npy LABELS.npy      numpy.load both, print JSON facts about them
 
 The module definitions are those of docs/export.md.
@@ -94,6 +99,19 @@ class ResNet(nn.Module):
         return h.mean((2, 3))
 
 
+def write_safetensors(path, sd):
+    header, chunks, off = {}, [], 0
+    for k, v in sd.items():
+        b = v.detach().float().contiguous().numpy().astype("<f4").tobytes()
+        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
+        chunks.append(b)
+        off += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(chunks))
+
+
 def backbone(name, c):
     if name == "refnet":
         return RefNet(c)
@@ -116,6 +134,22 @@ def main():
         with torch.no_grad():
             y = m(x)
         np.save(sys.argv[4], y.numpy().astype(np.float32))
+    elif mode == "save":
+        torch.manual_seed(0)
+        m = backbone(sys.argv[2], int(sys.argv[3]))
+        for mod in m.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.weight.data.uniform_(0.5, 1.5)
+                mod.bias.data.uniform_(-0.5, 0.5)
+                mod.running_mean.uniform_(-0.5, 0.5)
+                mod.running_var.uniform_(0.5, 1.5)
+                mod.num_batches_tracked.fill_(7)
+        m.eval()
+        x = torch.from_numpy(np.load(sys.argv[4]))
+        with torch.no_grad():
+            y = m(x)
+        write_safetensors(sys.argv[5], m.state_dict())
+        np.save(sys.argv[6], y.numpy().astype(np.float32))
     elif mode == "npy":
         f = np.load(sys.argv[2])
         l = np.load(sys.argv[3])
