@@ -199,6 +199,9 @@ func Decode(b []byte) (*File, error) {
 	}
 	spans := make([]span, 0, len(raw))
 	for name, r := range raw {
+		if name == "" {
+			return nil, formatErr("a tensor has an empty name")
+		}
 		var e entry
 		dec := json.NewDecoder(bytes.NewReader(r))
 		dec.DisallowUnknownFields()

@@ -127,6 +127,7 @@ func TestDecodeBadInput(t *testing.T) {
 		"bad metadata":  {craft(`{"__metadata__":{"a":1}}`, 0), "__metadata__"},
 		"unknown field": {craft(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1}}`, 4), "unknown field"},
 		"entry not obj": {craft(`{"a":3}`, 0), `tensor "a"`},
+		"empty name":    {craft(`{"":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 4), "empty name"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -155,4 +156,29 @@ func TestDecodeNeverPanics(t *testing.T) {
 			Decode(b)
 		}
 	}
+}
+
+// FuzzDecode: Decode never panics, and whatever it accepts re-encodes to a
+// file that decodes to the same tensors.
+func FuzzDecode(f *testing.F) {
+	var b bytes.Buffer
+	if err := Write(&b, sample(), map[string]string{"k": "v"}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.Bytes())
+	f.Add(craft(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 4))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		file, err := Decode(in)
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		if err := Write(&out, file.Tensors, file.Metadata); err != nil {
+			t.Fatalf("re-encode of an accepted file: %v", err)
+		}
+		again, err := Decode(out.Bytes())
+		if err != nil || len(again.Tensors) != len(file.Tensors) {
+			t.Fatalf("re-decode: %v", err)
+		}
+	})
 }
