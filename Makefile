@@ -38,11 +38,12 @@ test-short: build
 	$(GO) test -short ./...
 
 # test-interop runs the tests that compare against PyTorch (build tag
-# interop); it installs Debian's python3-torch first.
+# interop; their names start with TestInterop or TestTorch); it installs
+# Debian's python3-torch first.
 test-interop:
 	@bash scripts/deps.sh bench
 	$(GO) vet -tags interop ./...
-	$(GO) test -tags interop -timeout 15m -run 'Torch|Interop|EndToEndSmallBatch' ./...
+	$(GO) test -tags interop -timeout 15m -run '^Test(Interop|Torch)' ./...
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); exit 1; }

@@ -22,10 +22,10 @@ func havePyTorch(t *testing.T) {
 	}
 }
 
-// TestEndToEndSmallBatch runs the whole comparison, both engines, on a
+// TestTorchEndToEndSmallBatch runs the whole comparison, both engines, on a
 // batch of 4: the parameter counts must match and the last line must be the
 // ratio in the exact format the README and CI read.
-func TestEndToEndSmallBatch(t *testing.T) {
+func TestTorchEndToEndSmallBatch(t *testing.T) {
 	havePyTorch(t)
 	var out, errb bytes.Buffer
 	code := Main(context.Background(), []string{"-batch", "4", "-rounds", "2", "-steps", "1", "-warmup", "1", "-script", script, "-gemm", "go"}, &out, &errb)

@@ -217,18 +217,24 @@ func TestSlurmCluster(t *testing.T) {
 			}
 			t.Fatalf("run %s finished no epoch within 3 minutes", id)
 		}
+		start := time.Now()
 		waitEpoch(sub[0].Runs[0])
 		c.cmd("scancel", "--signal=KILL", arr+"_0") // the node "dies" under task 0
+		t.Logf("%s: task 0 killed after its first epoch", time.Since(start).Round(time.Second))
 		waitEpoch(sub[0].Runs[1])
 		c.cmd("scontrol", "requeue", arr+"_1") // preempted: SIGTERM, checkpoint, back in the queue
-		// Slurm holds a requeued job for 121 s before it is eligible again;
-		// the test does not wait that long.
-		for i := 0; i < 50; i++ {
-			if exec.Command("scontrol", "update", "JobId="+arr+"_1", "StartTime=now").Run() == nil {
+		// Slurm holds a requeued job for 121 s before it is eligible again
+		// (reason BeginTime); the test does not wait that long.
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			st := strings.TrimSpace(c.cmd("squeue", "-h", "-j", arr+"_1", "-o", "%T %r"))
+			if st == "" || strings.HasPrefix(st, "RUNNING") {
 				break
 			}
-			time.Sleep(200 * time.Millisecond)
+			if strings.Contains(st, "BeginTime") {
+				exec.Command("scontrol", "update", "JobId="+arr+"_1", "StartTime=now").Run()
+			}
 		}
+		t.Logf("%s: requeued task back in the queue", time.Since(start).Round(time.Second))
 		waitGone := func(job string) {
 			deadline := time.Now().Add(5 * time.Minute)
 			for time.Now().Before(deadline) {
@@ -240,6 +246,7 @@ func TestSlurmCluster(t *testing.T) {
 			t.Fatalf("job %s still queued after 5 minutes:\n%s", job, c.cmd("squeue"))
 		}
 		waitGone(arr)
+		t.Logf("%s: array done", time.Since(start).Round(time.Second))
 		// The killed task is not requeued by Slurm: the same command
 		// resubmits exactly what is missing.
 		out, code := c.bench(args("preempt", "--executor", "slurm", "--wait")...)
