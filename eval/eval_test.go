@@ -229,7 +229,7 @@ func TestLBFGSQuadraticAndRosenbrock(t *testing.T) {
 			return f
 		}
 		x := make([]float64, 4)
-		_, _, err := lbfgs(context.Background(), fg, x, 200, 10)
+		_, _, err := lbfgs(context.Background(), fg, x, lbfgsConfig{MaxIter: 200, Mem: 10, GradTol: 1e-9, RelTol: 1e-14})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func TestLBFGSQuadraticAndRosenbrock(t *testing.T) {
 			return a*a + 100*b*b
 		}
 		x := []float64{-1.2, 1}
-		f, _, err := lbfgs(context.Background(), fg, x, 500, 10)
+		f, _, err := lbfgs(context.Background(), fg, x, lbfgsConfig{MaxIter: 500, Mem: 10, GradTol: 1e-9, RelTol: 1e-14})
 		if err != nil {
 			t.Fatal(err)
 		}
