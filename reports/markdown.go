@@ -168,6 +168,9 @@ func writeMain(b *bytes.Buffer, h string, sm *settingModel) {
 // mainCell formats one number of the main table.
 func mainCell(r MainRow, c MainCell, s Stat) string {
 	if r.Baseline != "" {
+		if c.Runs == 0 {
+			return "—" // a trained baseline not trained at this budget
+		}
 		return pct(s.Mean)
 	}
 	if c.Runs == 0 {
@@ -199,7 +202,7 @@ func statCell(s Stat, runs int) string {
 func writeBaselineTable(b *bytes.Buffer, sm *settingModel) {
 	var body [][]string
 	for _, bl := range sm.baselines {
-		body = append(body, []string{"*" + baselineLabel(bl.name) + "*", pct(bl.LinearTop1), pct(bl.KNNTop1)})
+		body = append(body, []string{"*" + bl.label() + "*", pct(bl.LinearTop1), pct(bl.KNNTop1)})
 	}
 	writeTable(b, []string{"baseline", "linear", "kNN"}, body)
 }
@@ -209,11 +212,10 @@ func writeBaselineTable(b *bytes.Buffer, sm *settingModel) {
 func writeMainGuide(b *bytes.Buffer, sm *settingModel, rows []MainRow) {
 	fmt.Fprintf(b, "How to read it: each row is one method at one pre-training batch size, each column an epoch budget; "+
 		"*negatives* says whether the loss contrasts against other images, *momentum enc.* whether the method trains against an EMA target network (the paper's columns). "+
-		"The rows in italics are the baselines, which do not depend on the epoch budget. "+
+		"The rows in italics are the baselines: raw pixels and the random-init backbone do not depend on the epoch budget; the supervised backbone is trained for each budget with its own schedule (\"—\": not trained at that budget). "+
 		"† marks a number with at least one collapsed seed (its output std fell towards 0).\n\n")
 	raw, hasRaw := sm.baseline(results.BaselineRawPixels)
 	rnd, hasRnd := sm.baseline(results.BaselineRandomInit)
-	sup, hasSup := sm.baseline(results.BaselineSupervised)
 	if !hasRaw {
 		fmt.Fprintf(b, "No raw-pixel baseline is stored for this setting, so these numbers cannot show what self-supervision added beyond the input itself.\n\n")
 	}
@@ -244,7 +246,7 @@ func writeMainGuide(b *bytes.Buffer, sm *settingModel, rows []MainRow) {
 		if hasRnd {
 			cmp = append(cmp, versus(s, rnd.LinearTop1, "the random-init backbone"))
 		}
-		if hasSup {
+		if sup, ok := sm.baselineAt(results.BaselineSupervised, c.Epochs); ok {
 			cmp = append(cmp, versus(s, sup.LinearTop1, "the supervised backbone"))
 		}
 		if len(cmp) > 0 {
@@ -375,7 +377,7 @@ func writeBaselineSentence(b *bytes.Buffer, sm *settingModel) {
 	}
 	var parts []string
 	for _, bl := range sm.baselines {
-		parts = append(parts, fmt.Sprintf("%s %s%% linear / %s%% kNN", baselineLabel(bl.name), pct(bl.LinearTop1), pct(bl.KNNTop1)))
+		parts = append(parts, fmt.Sprintf("%s %s%% linear / %s%% kNN", bl.label(), pct(bl.LinearTop1), pct(bl.KNNTop1)))
 	}
 	fmt.Fprintf(b, "For comparison: %s.", strings.Join(parts, "; "))
 }
@@ -425,7 +427,7 @@ func writeTransfer(b *bytes.Buffer, h string, sm *settingModel) {
 		body = append(body, row)
 	}
 	for _, bl := range sm.baselines {
-		row := []string{"*" + baselineLabel(bl.name) + "*", "—", "—"}
+		row := []string{"*" + bl.label() + "*", "—", "—"}
 		for _, t := range ts {
 			if x, ok := bl.Transfer[t]; ok {
 				row = append(row, pct(x))

@@ -521,7 +521,7 @@ func addBaselines(sm *settingModel, lin, knn *plot.Plot, leg *plot.Legend) {
 		knn.Add(hline(100*b.KNNTop1, st))
 		widen(lin, 100*b.LinearTop1)
 		widen(knn, 100*b.KNNTop1)
-		leg.Add(baselineLabel(b.name)+" (baseline)", l1)
+		leg.Add(b.label()+" (baseline)", l1)
 	}
 }
 
