@@ -2,10 +2,10 @@ package reports
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 
+	"github.com/siambench/siambench/reports/stats"
 	"github.com/siambench/siambench/results"
 )
 
@@ -310,25 +310,13 @@ func (v *variant) outputDim() int {
 	return d
 }
 
-// statOf is the mean and sample standard deviation of xs.
+// statOf is the mean, sample standard deviation and 95% interval of xs.
 func statOf(xs []float64) Stat {
-	n := len(xs)
-	if n == 0 {
-		return Stat{}
+	d := stats.Describe(xs)
+	if !d.HasInterval() {
+		return Stat{Mean: d.Mean, N: d.N}
 	}
-	var sum float64
-	for _, x := range xs {
-		sum += x
-	}
-	mean := sum / float64(n)
-	if n == 1 {
-		return Stat{Mean: mean, N: 1}
-	}
-	var ss float64
-	for _, x := range xs {
-		ss += (x - mean) * (x - mean)
-	}
-	return Stat{Mean: mean, Std: math.Sqrt(ss / float64(n-1)), N: n}
+	return Stat{Mean: d.Mean, Std: d.Std, Lo: d.Lo, Hi: d.Hi, N: d.N}
 }
 
 // mainRows builds the rows of the main table of every setting: one per

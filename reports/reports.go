@@ -62,10 +62,12 @@ type Setting struct {
 	Backbone string
 }
 
-// Stat is a mean and sample standard deviation over N seeds. N == 0 means
-// no run produced the number; Std is 0 when N < 2.
+// Stat is a mean and sample standard deviation over N seeds, with the 95%
+// Student-t interval [Lo, Hi] for the mean (reports/stats). N == 0 means no
+// run produced the number; Std, Lo and Hi are 0 when N < 2.
 type Stat struct {
 	Mean, Std float64
+	Lo, Hi    float64
 	N         int
 }
 
