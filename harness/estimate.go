@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -67,11 +68,17 @@ func (r *Runner) DryRun(ctx context.Context, w io.Writer) error {
 	}
 	if r.Plan.Config.BaselinesOn() {
 		bs := r.Plan.Config.BatchSizes[0]
-		ep := slices.Max(r.Plan.Config.Epochs)
+		// the supervised baseline trains once per epoch budget
+		budgets := slices.Compact(slices.Sorted(slices.Values(r.Plan.Config.Epochs)))
+		ep, eps := 0, make([]string, len(budgets))
+		for i, e := range budgets {
+			ep += e
+			eps[i] = strconv.Itoa(e)
+		}
 		monitor := time.Duration(ds.train.Len()+ds.test.Len()) * fwdCost[bs]
-		est := time.Duration(ep*(ds.train.Len()/bs))*stepCost[bs] + 4*monitor
+		est := time.Duration(ep*(ds.train.Len()/bs))*stepCost[bs] + time.Duration(2+2*len(budgets))*monitor
 		total += est
-		fmt.Fprintf(tw, "baselines\t-\t-\t%d\t%d\t-\t(computed once, reused)\t≤ %s\n", bs, ep, est.Round(time.Second))
+		fmt.Fprintf(tw, "baselines\t-\t-\t%d\t%s\t-\t(computed once, reused)\t≤ %s\n", bs, strings.Join(eps, "+"), est.Round(time.Second))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -84,7 +84,9 @@ type MainCell struct {
 }
 
 // MainRow is one row of the main (Table 4 style) table. A baseline row has
-// Baseline set, no batch size and the same numbers in every cell.
+// Baseline set and no batch size; an untrained baseline has the same numbers
+// in every cell, the supervised one those trained at each cell's budget
+// (N == 0 where none was).
 type MainRow struct {
 	Setting
 	// Label is the method's name, with its options when they are not the
