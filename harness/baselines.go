@@ -98,6 +98,8 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 				"linear_top1", fmt.Sprintf("%.4f", b.LinearTop1), "seconds", fmt.Sprintf("%.1f", time.Since(t0).Seconds()))
 		} else {
 			r.logger().Info("baseline reused", "baseline", j.sumKey, "knn_top1", b.KNNTop1, "linear_top1", b.LinearTop1)
+			// the key fixes the budget; results stored before Epochs existed lack it
+			b.Epochs = j.epochs
 		}
 		out[j.sumKey] = b
 	}
