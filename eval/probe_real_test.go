@@ -12,6 +12,7 @@ import (
 	"github.com/siambench/siambench/data"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/models"
+	"gonum.org/v1/gonum/mat"
 )
 
 // realFeatures holds features of the embedded dataset for the probe's
@@ -92,4 +93,184 @@ func TestLinearProbeConverged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLinearProbeMatchesNewton checks the probe against an independent
+// minimiser of the same objective that runs everywhere (the gonum L-BFGS
+// check needs a build tag): Newton's method in float64 with the exact
+// softmax Hessian, solved by gonum's Cholesky, on the first 16 channels of
+// the random-init RefNet features (170 parameters, so the Hessian is small).
+func TestLinearProbeMatchesNewton(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embedded-dataset features")
+	}
+	feats, err := realFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const d, c, l2 = 16, 10, 1e-4
+	narrow := func(f Features) Features {
+		o := Features{N: f.N, D: d, Labels: f.Labels}
+		for i := 0; i < f.N; i++ {
+			o.Data = append(o.Data, f.Data[i*f.D:i*f.D+d]...)
+		}
+		return o
+	}
+	tr, te := narrow(feats["random-init refnet"][0]), narrow(feats["random-init refnet"][1])
+	ours, err := LinearProbe(context.Background(), tr, te, c, ProbeConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xtr, xte := standardize(tr, te)
+	theta, f := newtonSoftmax(t, xtr, tr.Labels, tr.N, d, c, l2)
+	// test accuracy of Newton's minimiser, in float64
+	correct := 0
+	for i := 0; i < te.N; i++ {
+		best, bestS := 0, math.Inf(-1)
+		for k := 0; k < c; k++ {
+			s := theta[c*d+k]
+			for j := 0; j < d; j++ {
+				s += theta[k*d+j] * float64(xte[i*d+j])
+			}
+			if s > bestS {
+				best, bestS = k, s
+			}
+		}
+		if best == te.Labels[i] {
+			correct++
+		}
+	}
+	top1 := float64(correct) / float64(te.N)
+	t.Logf("ours: loss %.9f top-1 %.4f (%d iterations); Newton: loss %.9f top-1 %.4f", ours.TrainLoss, ours.Top1, ours.Iterations, f, top1)
+	if ours.TrainLoss-f > 1e-6*f {
+		t.Errorf("our minimum %.9f is above Newton's %.9f by %.2g relative (want ≤ 1e-6)", ours.TrainLoss, f, (ours.TrainLoss-f)/f)
+	}
+	if dd := math.Abs(ours.Top1 - top1); dd > 0.001 {
+		t.Errorf("top-1 differs from Newton's minimiser by %.2f points (want ≤ 0.1)", 100*dd)
+	}
+}
+
+// newtonSoftmax minimises mean cross-entropy + l2·‖W‖² over θ = [W (C,D), b (C)]
+// on x (N,D) by damped Newton steps with a backtracking line search, all in
+// float64, and returns θ and the minimum.
+func newtonSoftmax(t *testing.T, x []float32, labels []int, n, d, c int, l2 float64) ([]float64, float64) {
+	t.Helper()
+	np := c*d + c
+	theta := make([]float64, np)
+	probs := make([]float64, n*c)
+	// value fills probs and returns the objective at th.
+	value := func(th []float64) float64 {
+		var loss, reg float64
+		for i := 0; i < n; i++ {
+			p := probs[i*c : (i+1)*c]
+			mx := math.Inf(-1)
+			for k := range p {
+				s := th[c*d+k]
+				for j := 0; j < d; j++ {
+					s += th[k*d+j] * float64(x[i*d+j])
+				}
+				p[k] = s
+				mx = math.Max(mx, s)
+			}
+			var z float64
+			for k := range p {
+				p[k] = math.Exp(p[k] - mx)
+				z += p[k]
+			}
+			for k := range p {
+				p[k] /= z
+			}
+			loss -= math.Log(p[labels[i]])
+		}
+		for _, w := range th[:c*d] {
+			reg += w * w
+		}
+		return loss/float64(n) + l2*reg
+	}
+	xt := func(i, j int) float64 { // x̃: the features, then 1 for the bias
+		if j == d {
+			return 1
+		}
+		return float64(x[i*d+j])
+	}
+	idx := func(k, j int) int { // θ index of W[k,j], or b[k] for j == d
+		if j == d {
+			return c*d + k
+		}
+		return k*d + j
+	}
+	f := value(theta)
+	for it := 0; it < 50; it++ {
+		g := make([]float64, np)
+		hh := make([]float64, np*np) // upper triangle, row-major
+		for i := 0; i < n; i++ {
+			p := probs[i*c : (i+1)*c]
+			for k := 0; k < c; k++ {
+				r := p[k]
+				if k == labels[i] {
+					r--
+				}
+				for j := 0; j <= d; j++ {
+					g[idx(k, j)] += r * xt(i, j) / float64(n)
+				}
+				for l := k; l < c; l++ {
+					w := -p[k] * p[l]
+					if k == l {
+						w += p[k]
+					}
+					w /= float64(n)
+					for j := 0; j <= d; j++ {
+						for m := 0; m <= d; m++ {
+							a, b := idx(k, j), idx(l, m)
+							if k == l && m < j {
+								continue
+							}
+							v := w * xt(i, j) * xt(i, m)
+							if a <= b {
+								hh[a*np+b] += v
+							} else {
+								hh[b*np+a] += v
+							}
+						}
+					}
+				}
+			}
+		}
+		for q := 0; q < c*d; q++ {
+			g[q] += 2 * l2 * theta[q]
+			hh[q*np+q] += 2 * l2
+		}
+		gmax := 0.0
+		for _, v := range g {
+			gmax = math.Max(gmax, math.Abs(v))
+		}
+		if gmax < 1e-11 {
+			break
+		}
+		for q := 0; q < np; q++ { // the bias is shift-invariant: damp its null direction
+			hh[q*np+q] += 1e-12
+		}
+		h := mat.NewSymDense(np, hh) // reads the upper triangle
+		var ch mat.Cholesky
+		if !ch.Factorize(h) {
+			t.Fatal("Newton: Hessian not positive definite")
+		}
+		var step mat.VecDense
+		if err := ch.SolveVecTo(&step, mat.NewVecDense(np, g)); err != nil {
+			t.Fatal(err)
+		}
+		slope := -mat.Dot(&step, mat.NewVecDense(np, g))
+		next := make([]float64, np)
+		for a := 1.0; ; a /= 2 {
+			for q := range next {
+				next[q] = theta[q] - a*step.AtVec(q)
+			}
+			if fn := value(next); fn <= f+1e-4*a*slope || a < 1e-10 {
+				theta, f = next, fn
+				break
+			}
+		}
+	}
+	value(theta)
+	return theta, f
 }
