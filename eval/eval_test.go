@@ -229,7 +229,7 @@ func TestLBFGSQuadraticAndRosenbrock(t *testing.T) {
 			return f
 		}
 		x := make([]float64, 4)
-		_, _, err := lbfgs(context.Background(), fg, x, 200, 10)
+		_, _, err := lbfgs(context.Background(), fg, x, lbfgsConfig{MaxIter: 200, Mem: 10, GradTol: 1e-9, RelTol: 1e-14})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func TestLBFGSQuadraticAndRosenbrock(t *testing.T) {
 			return a*a + 100*b*b
 		}
 		x := []float64{-1.2, 1}
-		f, _, err := lbfgs(context.Background(), fg, x, 500, 10)
+		f, _, err := lbfgs(context.Background(), fg, x, lbfgsConfig{MaxIter: 500, Mem: 10, GradTol: 1e-9, RelTol: 1e-14})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,6 +255,37 @@ func TestLBFGSQuadraticAndRosenbrock(t *testing.T) {
 			t.Errorf("want minimum (1,1), got (%v,%v), f=%v", x[0], x[1], f)
 		}
 	})
+}
+
+func TestWolfeSearchStrongWolfe(t *testing.T) {
+	// f(x) = x⁴/4 − x along d = +1 from x = −1 (slope −2): the steps tried
+	// range from far too short to far too long; every returned step must
+	// satisfy both strong Wolfe conditions.
+	fg := func(x, g []float64) float64 {
+		g[0] = x[0]*x[0]*x[0] - 1
+		return x[0]*x[0]*x[0]*x[0]/4 - x[0]
+	}
+	x, g := []float64{-1}, make([]float64, 1)
+	f0 := fg(x, g)
+	d := []float64{1}
+	gtd0 := g[0] * d[0]
+	for _, t0 := range []float64{1e-4, 0.1, 1, 3, 100} {
+		ws := newWolfeSearch(fg, 1)
+		step, f, gt, ok := ws.search(x, f0, g, d, gtd0, t0)
+		if !ok {
+			t.Errorf("t0=%g: no decrease found", t0)
+			continue
+		}
+		if f > f0+1e-4*step*gtd0 {
+			t.Errorf("t0=%g: step %g breaks sufficient decrease: f %g > %g", t0, step, f, f0+1e-4*step*gtd0)
+		}
+		if math.Abs(gt[0]*d[0]) > 0.9*math.Abs(gtd0) {
+			t.Errorf("t0=%g: step %g breaks the curvature condition: |slope| %g > %g", t0, step, math.Abs(gt[0]), 0.9*math.Abs(gtd0))
+		}
+		if g[0] != -2 {
+			t.Fatalf("the caller's gradient was overwritten: %v", g)
+		}
+	}
 }
 
 func TestLinearProbe(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/siambench/siambench/data"
@@ -20,8 +21,10 @@ import (
 
 // Supervised baseline recipe: SGD with momentum 0.9, lr 0.1·batch/256,
 // weight decay 5e-4, cosine decay, one "simsiam"-preset view per image,
-// cross-entropy through a linear head, for the sweep's largest epoch budget
-// at its first batch size.
+// cross-entropy through a linear head, at the sweep's first batch size and
+// once for each of its epoch budgets (each with its own cosine schedule), so
+// every column of the report is set beside a supervised backbone trained as
+// long as the runs in it.
 const (
 	supervisedBaseLR = 0.1
 	supervisedWD     = 5e-4
@@ -33,8 +36,9 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 	c := r.Plan.Config
 	seed := c.Seeds[0]
 	bs := c.BatchSizes[0]
-	epochs := slices.Max(c.Epochs)
-	ident := func(name string) string {
+	budgets := slices.Sorted(slices.Values(c.Epochs))
+	budgets = slices.Compact(budgets)
+	ident := func(name string, epochs int) string {
 		id := map[string]any{"name": name, "dataset": c.Dataset, "transfer": ds.names, "train_limit": c.TrainLimit,
 			"test_limit": c.TestLimit, "code": r.Plan.CodeVersion}
 		if name != results.BaselineRawPixels {
@@ -47,32 +51,42 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 	}
 	out := map[string]results.Baseline{}
 	type job struct {
-		name string
-		run  func(context.Context) (results.Baseline, error)
+		name   string
+		sumKey string // the key in summary.json
+		epochs int    // the supervised baseline's budget; 0 for the others
+		run    func(context.Context) (results.Baseline, error)
 	}
 	jobs := []job{
-		{results.BaselineRawPixels, func(ctx context.Context) (results.Baseline, error) { return r.rawPixelBaseline(ctx, ds) }},
-		{results.BaselineRandomInit, func(ctx context.Context) (results.Baseline, error) { return r.randomInitBaseline(ctx, ds, seed) }},
-		{results.BaselineSupervised, func(ctx context.Context) (results.Baseline, error) {
-			return r.supervisedBaseline(ctx, ds, seed, bs, epochs, r.Store.baselineCheckpointPath(ident(results.BaselineSupervised)))
-		}},
+		{results.BaselineRawPixels, results.BaselineRawPixels, 0, func(ctx context.Context) (results.Baseline, error) { return r.rawPixelBaseline(ctx, ds) }},
+		{results.BaselineRandomInit, results.BaselineRandomInit, 0, func(ctx context.Context) (results.Baseline, error) { return r.randomInitBaseline(ctx, ds, seed) }},
+	}
+	for _, e := range budgets {
+		// one budget keeps the plain key; several are "supervised/<e>ep"
+		sumKey := results.BaselineSupervised
+		if len(budgets) > 1 {
+			sumKey += "/" + strconv.Itoa(e) + "ep"
+		}
+		jobs = append(jobs, job{results.BaselineSupervised, sumKey, e, func(ctx context.Context) (results.Baseline, error) {
+			return r.supervisedBaseline(ctx, ds, seed, bs, e, r.Store.baselineCheckpointPath(ident(results.BaselineSupervised, e)))
+		}})
 	}
 	for _, j := range jobs {
-		key := ident(j.name)
+		key := ident(j.name, j.epochs)
 		b, ok, err := r.Store.Baseline(key)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			t0 := time.Now()
-			r.logger().Info("computing baseline", "baseline", j.name)
+			r.logger().Info("computing baseline", "baseline", j.sumKey)
 			if b, err = j.run(ctx); err != nil {
-				return out, fmt.Errorf("%s: %w", j.name, err)
+				return out, fmt.Errorf("%s: %w", j.sumKey, err)
 			}
 			b.Dataset = c.Dataset
 			if j.name != results.BaselineRawPixels {
 				b.Backbone = c.Backbone
 			}
+			b.Epochs = j.epochs
 			if err := r.Store.WriteBaseline(key, b); err != nil {
 				return nil, err
 			}
@@ -80,12 +94,14 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 			if err := os.Remove(r.Store.baselineCheckpointPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
 			}
-			r.logger().Info("baseline", "baseline", j.name, "knn_top1", fmt.Sprintf("%.4f", b.KNNTop1),
+			r.logger().Info("baseline", "baseline", j.sumKey, "knn_top1", fmt.Sprintf("%.4f", b.KNNTop1),
 				"linear_top1", fmt.Sprintf("%.4f", b.LinearTop1), "seconds", fmt.Sprintf("%.1f", time.Since(t0).Seconds()))
 		} else {
-			r.logger().Info("baseline reused", "baseline", j.name, "knn_top1", b.KNNTop1, "linear_top1", b.LinearTop1)
+			r.logger().Info("baseline reused", "baseline", j.sumKey, "knn_top1", b.KNNTop1, "linear_top1", b.LinearTop1)
+			// the key fixes the budget; results stored before Epochs existed lack it
+			b.Epochs = j.epochs
 		}
-		out[j.name] = b
+		out[j.sumKey] = b
 	}
 	return out, nil
 }

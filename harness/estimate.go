@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,7 +30,7 @@ func (r *Runner) DryRun(ctx context.Context, w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", c.ID, c.Method, fmtOptions(c.Options), c.BatchSize, c.Epochs, c.Seed, est.States[i], est.Runs[i].Round(time.Second))
 	}
 	if r.Plan.Config.BaselinesOn() {
-		fmt.Fprintf(tw, "baselines\t-\t-\t%d\t%d\t-\t(computed once, reused)\t≤ %s\n", r.Plan.Config.BatchSizes[0], slices.Max(r.Plan.Config.Epochs), est.Baselines.Round(time.Second))
+		fmt.Fprintf(tw, "baselines\t-\t-\t%d\t%s\t-\t(computed once, reused)\t≤ %s\n", r.Plan.Config.BatchSizes[0], est.BaselineEpochs, est.Baselines.Round(time.Second))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -41,11 +42,13 @@ func (r *Runner) DryRun(ctx context.Context, w io.Writer) error {
 
 // Estimate is the time a sweep still needs on this machine, run by run.
 type Estimate struct {
-	Runs        []time.Duration // per planned run (0 when finished)
-	States      []string        // per planned run: new, finished (reused), resume at epoch k
-	Baselines   time.Duration   // the baselines, if on (an upper bound: cached ones cost nothing)
-	Total       time.Duration
-	TrainImages int
+	Runs      []time.Duration // per planned run (0 when finished)
+	States    []string        // per planned run: new, finished (reused), resume at epoch k
+	Baselines time.Duration   // the baselines, if on (an upper bound: cached ones cost nothing)
+	// BaselineEpochs lists the supervised baseline's budgets, e.g. "1+2".
+	BaselineEpochs string
+	Total          time.Duration
+	TrainImages    int
 }
 
 // Estimates times a few training steps of the backbone at each batch size
@@ -101,9 +104,16 @@ func (r *Runner) Estimates(ctx context.Context) (Estimate, error) {
 	}
 	if r.Plan.Config.BaselinesOn() {
 		bs := r.Plan.Config.BatchSizes[0]
-		ep := slices.Max(r.Plan.Config.Epochs)
+		// the supervised baseline trains once per epoch budget
+		budgets := slices.Compact(slices.Sorted(slices.Values(r.Plan.Config.Epochs)))
+		ep, eps := 0, make([]string, len(budgets))
+		for i, e := range budgets {
+			ep += e
+			eps[i] = strconv.Itoa(e)
+		}
 		monitor := time.Duration(ds.train.Len()+ds.test.Len()) * fwdCost[bs]
-		e.Baselines = time.Duration(ep*(ds.train.Len()/bs))*stepCost[bs] + 4*monitor
+		e.Baselines = time.Duration(ep*(ds.train.Len()/bs))*stepCost[bs] + time.Duration(2+2*len(budgets))*monitor
+		e.BaselineEpochs = strings.Join(eps, "+")
 		e.Total += e.Baselines
 	}
 	return e, nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/siambench/siambench/harness/sweep"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/plugins/toy"
+	"github.com/siambench/siambench/reports"
 	"github.com/siambench/siambench/results"
 	"github.com/siambench/siambench/sdk"
 )
@@ -609,5 +611,66 @@ func TestTwoSweepsIntoOneDir(t *testing.T) {
 	}
 	if sum.Runs[1].Seed != 0 || sum.Runs[1].Method != "toy" {
 		t.Errorf("earlier run's row rebuilt wrongly: %+v", sum.Runs[1])
+	}
+}
+
+// TestSupervisedBaselinePerEpochBudget: a sweep over two epoch budgets trains
+// the supervised baseline once per budget, and the report shows each under
+// its own column (it once printed the 2-epoch numbers under both).
+func TestSupervisedBaselinePerEpochBudget(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := smallConfig("toy")
+	cfg.Epochs = []int{1, 2}
+	cfg.Transfer = []string{"none"}
+	on := true
+	cfg.Baselines = &on
+	r := newTestRunner(t, dir, cfg, toyMethods())
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sum := readSummary(t, dir)
+	if _, ok := sum.Baselines[results.BaselineSupervised]; ok {
+		t.Errorf("with two budgets the plain %q key must not be used", results.BaselineSupervised)
+	}
+	ds, err := r.openDatasets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []int{1, 2} {
+		key := fmt.Sprintf("%s/%dep", results.BaselineSupervised, e)
+		b, ok := sum.Baselines[key]
+		if !ok {
+			t.Fatalf("summary lacks %s: %v", key, sum.Baselines)
+		}
+		if b.Epochs != e {
+			t.Errorf("%s: epochs %d, want %d", key, b.Epochs, e)
+		}
+		// the stored numbers are those of a training of exactly e epochs
+		want, err := r.supervisedBaseline(ctx, ds, 0, 32, e, filepath.Join(t.TempDir(), "sup.ckpt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.LinearTop1 != want.LinearTop1 || b.KNNTop1 != want.KNNTop1 {
+			t.Errorf("%s: linear/kNN %v/%v, a %d-epoch training gives %v/%v", key, b.LinearTop1, b.KNNTop1, e, want.LinearTop1, want.KNNTop1)
+		}
+	}
+	one, two := sum.Baselines["supervised/1ep"], sum.Baselines["supervised/2ep"]
+	if one.LinearTop1 == two.LinearTop1 && one.KNNTop1 == two.KNNTop1 {
+		t.Fatalf("1- and 2-epoch supervised baselines are identical (%+v): not trained separately?", one)
+	}
+	rep, err := reports.Generate(ctx, dir, reports.Options{OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(rep.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pct := func(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) }
+	want := fmt.Sprintf("| *supervised backbone* | — | — | — | %s | %s | %s | %s |",
+		pct(one.LinearTop1), pct(two.LinearTop1), pct(one.KNNTop1), pct(two.KNNTop1))
+	if !strings.Contains(string(md), want) {
+		t.Errorf("report's supervised row: want %q in\n%s", want, md)
 	}
 }

@@ -17,12 +17,17 @@ func renderMarkdown(m *model, title string, figs []figure) []byte {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# %s\n\n", title)
 	writeHeader(&b, m)
-	w("Accuracies are top-1 in %%, as mean ± sample standard deviation over the seeds that finished; " +
+	w("Accuracies are top-1 in %%, as mean ± sample standard deviation over the seeds that finished, " +
+		"with the 95%% Student-t interval for the mean in brackets (t with n−1 degrees of freedom; none for one seed); " +
 		"*n* is the number of seeds behind each number (\"n=2 of 3\": one seed failed or did not finish). " +
 		"*Linear* is a linear classifier trained on the frozen backbone's features (train split) and scored on the test split; " +
 		"*kNN* is the final epoch's weighted kNN monitor on the same features. " +
 		"The baselines show what self-supervision added: *raw pixels* applies the same probes to the input pixels, " +
 		"*random-init backbone* to the untrained backbone, *supervised backbone* to the backbone trained with labels (an upper reference).\n\n")
+	if m.maxSeeds() == 1 {
+		w("> **One seed per number.** No interval can be given, and differences below about 2 points between single-seed numbers are not evidence: " +
+			"rerun with several seeds (`--seeds 0,1,2`) to tell such methods or options apart (see *Paired comparisons*).\n\n")
+	}
 
 	multi := len(m.settings) > 1
 	for _, sm := range m.settings {
@@ -35,6 +40,7 @@ func renderMarkdown(m *model, title string, figs []figure) []byte {
 		writeBatch(&b, h, sm)
 		writeTransfer(&b, h, sm)
 		writeAblations(&b, h, sm)
+		writeComparisons(&b, h, sm)
 		writeKNN(&b, h, sm)
 		writeCost(&b, h, sm)
 		writeFigures(&b, h, sm, figs)
@@ -175,6 +181,9 @@ func writeMain(b *bytes.Buffer, h string, sm *settingModel) {
 // mainCell formats one number of the main table.
 func mainCell(r MainRow, c MainCell, s Stat) string {
 	if r.Baseline != "" {
+		if c.Runs == 0 {
+			return "—" // a trained baseline not trained at this budget
+		}
 		return pct(s.Mean)
 	}
 	if c.Runs == 0 {
@@ -249,15 +258,15 @@ func (f *failNotes) write(b *bytes.Buffer) {
 	}
 }
 
-// statCell is "67.7 ± 0.1 (n=3)", "67.7 (n=1)", "67.7 ± 0.1 (n=2 of 3)" or
-// "no result (n=0 of 3)".
+// statCell is "67.7 ± 0.1 [67.5, 67.9] (n=3)" (with the 95% interval),
+// "67.7 (n=1)", "67.7 ± 0.1 [66.8, 68.6] (n=2 of 3)" or "no result (n=0 of 3)".
 func statCell(s Stat, runs int) string {
 	if s.N == 0 {
 		return fmt.Sprintf("no result (n=0 of %d)", runs)
 	}
 	out := pct(s.Mean)
 	if s.N > 1 {
-		out += " ± " + pct(s.Std)
+		out += " ± " + pct(s.Std) + " [" + pct(s.Lo) + ", " + pct(s.Hi) + "]"
 	}
 	if runs > s.N {
 		return out + fmt.Sprintf(" (n=%d of %d)", s.N, runs)
@@ -268,7 +277,7 @@ func statCell(s Stat, runs int) string {
 func writeBaselineTable(b *bytes.Buffer, sm *settingModel) {
 	var body [][]string
 	for _, bl := range sm.baselines {
-		body = append(body, []string{"*" + baselineLabel(bl.name) + "*", pct(bl.LinearTop1), pct(bl.KNNTop1)})
+		body = append(body, []string{"*" + bl.label() + "*", pct(bl.LinearTop1), pct(bl.KNNTop1)})
 	}
 	writeTable(b, []string{"baseline", "linear", "kNN"}, body)
 }
@@ -278,11 +287,11 @@ func writeBaselineTable(b *bytes.Buffer, sm *settingModel) {
 func writeMainGuide(b *bytes.Buffer, sm *settingModel, rows []MainRow) {
 	fmt.Fprintf(b, "How to read it: each row is one method at one pre-training batch size, each column an epoch budget; "+
 		"*negatives* says whether the loss contrasts against other images, *momentum enc.* whether the method trains against an EMA target network (the paper's columns). "+
-		"The rows in italics are the baselines, which do not depend on the epoch budget. "+
-		"† marks a number with at least one collapsed seed (its output std fell towards 0).\n\n")
+		"The rows in italics are the baselines: raw pixels and the random-init backbone do not depend on the epoch budget; the supervised backbone is trained for each budget with its own schedule (\"—\": not trained at that budget). "+
+		"† marks a number with at least one collapsed seed (its output std fell towards 0). "+
+		"Each difference below comes with its 95%% interval over seeds, or is called *not distinguishable* when that interval contains 0; methods against each other: *Paired comparisons*.\n\n")
 	raw, hasRaw := sm.baseline(results.BaselineRawPixels)
 	rnd, hasRnd := sm.baseline(results.BaselineRandomInit)
-	sup, hasSup := sm.baseline(results.BaselineSupervised)
 	if !hasRaw {
 		fmt.Fprintf(b, "No raw-pixel baseline is stored for this setting, so these numbers cannot show what self-supervision added beyond the input itself.\n\n")
 	}
@@ -317,7 +326,7 @@ func writeMainGuide(b *bytes.Buffer, sm *settingModel, rows []MainRow) {
 		if hasRnd {
 			cmp = append(cmp, versus(s, rnd.LinearTop1, "the random-init backbone"))
 		}
-		if hasSup {
+		if sup, ok := sm.baselineAt(results.BaselineSupervised, c.Epochs); ok {
 			cmp = append(cmp, versus(s, sup.LinearTop1, "the supervised backbone"))
 		}
 		if len(cmp) > 0 {
@@ -353,19 +362,24 @@ func writeMainGuide(b *bytes.Buffer, sm *settingModel, rows []MainRow) {
 	}
 }
 
-// versus compares a method's mean with a baseline value in points, noting
-// when the difference is within one standard deviation over seeds.
+// versus compares a method's mean over seeds with a baseline value (one
+// number) in points, with the 95% interval of the difference over the
+// method's seeds; when it contains 0 the verdict is "not distinguishable".
 func versus(s Stat, base float64, name string) string {
 	d := (s.Mean - base) * 100
 	word := "above"
 	if d < 0 {
 		word = "below"
 	}
-	out := fmt.Sprintf("%s points %s %s (%s%%)", strconv.FormatFloat(math.Abs(round1(d)), 'f', 1, 64), word, name, pct(base))
-	if s.N > 1 && math.Abs(s.Mean-base) <= s.Std {
-		out += ", within one std over seeds"
+	pts := strconv.FormatFloat(math.Abs(round1(d)), 'f', 1, 64)
+	if s.N < 2 {
+		return fmt.Sprintf("%s points %s %s (%s%%; one seed, no interval)", pts, word, name, pct(base))
 	}
-	return out
+	lo, hi := signedPts(s.Lo-base), signedPts(s.Hi-base)
+	if s.Lo-base <= 0 && s.Hi-base >= 0 {
+		return fmt.Sprintf("not distinguishable from %s (%s%%) at %d seeds (%s points, 95%% interval [%s, %s])", name, pct(base), s.N, signedPts(s.Mean-base), lo, hi)
+	}
+	return fmt.Sprintf("%s points %s %s (%s%%; 95%% interval [%s, %s] over %d seeds)", pts, word, name, pct(base), lo, hi, s.N)
 }
 
 // --- batch sweep (Table 2)
@@ -450,7 +464,7 @@ func writeBaselineSentence(b *bytes.Buffer, sm *settingModel) {
 	}
 	var parts []string
 	for _, bl := range sm.baselines {
-		parts = append(parts, fmt.Sprintf("%s %s%% linear / %s%% kNN", baselineLabel(bl.name), pct(bl.LinearTop1), pct(bl.KNNTop1)))
+		parts = append(parts, fmt.Sprintf("%s %s%% linear / %s%% kNN", bl.label(), pct(bl.LinearTop1), pct(bl.KNNTop1)))
 	}
 	fmt.Fprintf(b, "For comparison: %s.", strings.Join(parts, "; "))
 }
@@ -501,7 +515,7 @@ func writeTransfer(b *bytes.Buffer, h string, sm *settingModel) {
 		body = append(body, row)
 	}
 	for _, bl := range sm.baselines {
-		row := []string{"*" + baselineLabel(bl.name) + "*", "—", "—"}
+		row := []string{"*" + bl.label() + "*", "—", "—"}
 		for _, t := range ts {
 			if x, ok := bl.Transfer[t]; ok {
 				row = append(row, pct(x))
@@ -579,7 +593,8 @@ func writeAblations(b *bytes.Buffer, h string, sm *settingModel) {
 	notes.write(b)
 	fmt.Fprintf(b, "How to read it: each method's options against its defaults at the same batch size and epoch budget. "+
 		"*Output std* is the per-channel standard deviation of the method's l2-normalised output at the end of training; a healthy representation keeps it near 1/√d (d = output width), "+
-		"a collapsed one (every image mapped to the same vector) drives it to 0 and its accuracy to chance — in the SimSiam paper, removing the stop-gradient does exactly this. ")
+		"a collapsed one (every image mapped to the same vector) drives it to 0 and its accuracy to chance — in the SimSiam paper, removing the stop-gradient does exactly this. "+
+		"Whether an option's difference from the defaults is more than seed noise: see *Paired comparisons*. ")
 	writeBaselineSentence(b, sm)
 	b.WriteString("\n\n")
 	for _, r := range collapsedRuns {

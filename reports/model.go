@@ -1,10 +1,11 @@
 package reports
 
 import (
-	"math"
+	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/siambench/siambench/reports/stats"
 	"github.com/siambench/siambench/results"
 )
 
@@ -149,12 +150,14 @@ func variantLess(a, b *variant) bool {
 	return a.epochs < b.epochs
 }
 
-// applicableBaselines picks, per baseline name, the most specific stored
-// baseline that matches the setting (equal dataset/backbone, or left empty).
+// applicableBaselines picks, per baseline name and training budget, the
+// most specific stored baseline that matches the setting (equal
+// dataset/backbone, or left empty).
 func applicableBaselines(all []baseline, s Setting) []baseline {
 	best := map[string]baseline{}
 	score := map[string]int{}
 	for _, b := range all { // sorted by key: ties keep the first key
+		group := b.name + "\x00" + fmt.Sprintf("%09d", b.Epochs)
 		if b.Dataset != "" && b.Dataset != s.Dataset {
 			continue
 		}
@@ -168,8 +171,8 @@ func applicableBaselines(all []baseline, s Setting) []baseline {
 			}
 			sc++
 		}
-		if old, ok := score[b.name]; !ok || sc > old {
-			best[b.name], score[b.name] = b, sc
+		if old, ok := score[group]; !ok || sc > old {
+			best[group], score[group] = b, sc
 		}
 	}
 	out := make([]baseline, 0, len(best))
@@ -182,9 +185,20 @@ func applicableBaselines(all []baseline, s Setting) []baseline {
 		if oki != okj {
 			return oki
 		}
-		return ri < rj
+		if ri != rj {
+			return ri < rj
+		}
+		return out[i].Epochs < out[j].Epochs
 	})
 	return out
+}
+
+// label is the baseline's display name, with its training budget if it has one.
+func (b baseline) label() string {
+	if b.Epochs > 0 {
+		return fmt.Sprintf("%s (%d ep)", baselineLabel(b.name), b.Epochs)
+	}
+	return baselineLabel(b.name)
 }
 
 // baselineLabel is a baseline's display name.
@@ -206,14 +220,38 @@ func (sm *settingModel) inMain(v *variant) bool {
 	return v.optKey == "" || !sm.hasDefault[v.method]
 }
 
-// baseline returns the named baseline of the setting, if stored.
+// baseline returns the named baseline of the setting, if stored (of a
+// trained baseline, the one with the largest budget).
 func (sm *settingModel) baseline(name string) (baseline, bool) {
+	var out baseline
+	ok := false
 	for _, b := range sm.baselines {
 		if b.name == name {
-			return b, true
+			out, ok = b, true
 		}
 	}
-	return baseline{}, false
+	return out, ok
+}
+
+// baselineAt returns the named baseline that applies to an epoch budget:
+// the one trained for exactly that budget, else one without a budget
+// (untrained, or stored before budgets were recorded). A trained baseline
+// never stands in for another budget.
+func (sm *settingModel) baselineAt(name string, epochs int) (baseline, bool) {
+	var any baseline
+	found := false
+	for _, b := range sm.baselines {
+		if b.name != name {
+			continue
+		}
+		if b.Epochs == epochs {
+			return b, true
+		}
+		if b.Epochs == 0 && !found {
+			any, found = b, true
+		}
+	}
+	return any, found
 }
 
 // label is the variant's method with its options when not the defaults.
@@ -283,25 +321,13 @@ func (v *variant) outputDim() int {
 	return d
 }
 
-// statOf is the mean and sample standard deviation of xs.
+// statOf is the mean, sample standard deviation and 95% interval of xs.
 func statOf(xs []float64) Stat {
-	n := len(xs)
-	if n == 0 {
-		return Stat{}
+	d := stats.Describe(xs)
+	if !d.HasInterval() {
+		return Stat{Mean: d.Mean, N: d.N}
 	}
-	var sum float64
-	for _, x := range xs {
-		sum += x
-	}
-	mean := sum / float64(n)
-	if n == 1 {
-		return Stat{Mean: mean, N: 1}
-	}
-	var ss float64
-	for _, x := range xs {
-		ss += (x - mean) * (x - mean)
-	}
-	return Stat{Mean: mean, Std: math.Sqrt(ss / float64(n-1)), N: n}
+	return Stat{Mean: d.Mean, Std: d.Std, Lo: d.Lo, Hi: d.Hi, N: d.N}
 }
 
 // mainRows builds the rows of the main table of every setting: one per
@@ -351,12 +377,21 @@ func (sm *settingModel) mainRows() []MainRow {
 			}
 		}
 	}
+	// One row per baseline name; a trained baseline fills only the columns
+	// of the budgets it was trained for ("—" elsewhere).
+	seen := map[string]bool{}
 	for _, b := range sm.baselines {
+		if seen[b.name] {
+			continue
+		}
+		seen[b.name] = true
 		row := MainRow{Setting: sm.Setting, Label: baselineLabel(b.name), Baseline: b.name}
 		for _, e := range sm.epochs {
-			row.Cells = append(row.Cells, MainCell{
-				Epochs: e, Linear: Stat{Mean: b.LinearTop1, N: 1}, KNN: Stat{Mean: b.KNNTop1, N: 1}, Runs: 1,
-			})
+			c := MainCell{Epochs: e}
+			if bl, ok := sm.baselineAt(b.name, e); ok {
+				c.Linear, c.KNN, c.Runs = Stat{Mean: bl.LinearTop1, N: 1}, Stat{Mean: bl.KNNTop1, N: 1}, 1
+			}
+			row.Cells = append(row.Cells, c)
 		}
 		rows = append(rows, row)
 	}

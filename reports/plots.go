@@ -511,9 +511,14 @@ func (m *model) accFigure(sm *settingModel, path, title, xlabel string, lines []
 }
 
 // addBaselines draws each baseline of the setting as a horizontal line on
-// the linear and kNN panels and widens their y ranges to include it.
+// the linear and kNN panels and widens their y ranges to include it. Of a
+// baseline trained at several budgets only the longest is drawn (labelled
+// with its budget): same-styled lines per budget would not be told apart.
 func addBaselines(sm *settingModel, lin, knn *plot.Plot, leg *plot.Legend) {
 	for _, b := range sm.baselines {
+		if longest, _ := sm.baseline(b.name); longest.Epochs != b.Epochs {
+			continue
+		}
 		st, ok := baselineStyles[b.name]
 		if !ok {
 			st = draw.LineStyle{Color: color.RGBA{0x77, 0x77, 0x77, 0xff}, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(1), vg.Points(2)}}
@@ -523,7 +528,7 @@ func addBaselines(sm *settingModel, lin, knn *plot.Plot, leg *plot.Legend) {
 		knn.Add(hline(100*b.KNNTop1, st))
 		widen(lin, 100*b.LinearTop1)
 		widen(knn, 100*b.KNNTop1)
-		leg.Add(baselineLabel(b.name)+" (baseline)", l1)
+		leg.Add(b.label()+" (baseline)", l1)
 	}
 }
 

@@ -64,10 +64,12 @@ type Setting struct {
 	Backbone string
 }
 
-// Stat is a mean and sample standard deviation over N seeds. N == 0 means
-// no run produced the number; Std is 0 when N < 2.
+// Stat is a mean and sample standard deviation over N seeds, with the 95%
+// Student-t interval [Lo, Hi] for the mean (reports/stats). N == 0 means no
+// run produced the number; Std, Lo and Hi are 0 when N < 2.
 type Stat struct {
 	Mean, Std float64
+	Lo, Hi    float64
 	N         int
 }
 
@@ -87,7 +89,9 @@ type MainCell struct {
 }
 
 // MainRow is one row of the main (Table 4 style) table. A baseline row has
-// Baseline set, no batch size and the same numbers in every cell.
+// Baseline set and no batch size; an untrained baseline has the same numbers
+// in every cell, the supervised one those trained at each cell's budget
+// (N == 0 where none was).
 type MainRow struct {
 	Setting
 	// Label is the method's name, with its options when they are not the

@@ -309,7 +309,7 @@ func TestMarkdownSaysWhatHappened(t *testing.T) {
 		}
 	}
 	// The collapsed ablation peaked at epoch 1 and fell: its best-kNN row says so.
-	if !regexp.MustCompile(`\| simsiam \(stopgrad=false\) \| 128 \| 5 \| 10\.\d ± \d\.\d \(n=2\) \| 2\d\.\d ± \d\.\d \(n=2\) \| 1 \| 1\d\.\d \|`).MatchString(md) {
+	if !regexp.MustCompile(`\| simsiam \(stopgrad=false\) \| 128 \| 5 \| 10\.\d ± \d\.\d \[[^]]*\] \(n=2\) \| 2\d\.\d ± \d\.\d \[[^]]*\] \(n=2\) \| 1 \| 1\d\.\d \|`).MatchString(md) {
 		t.Errorf("kNN table lacks the collapsed run's early peak")
 	}
 	// swav's verdict line is the one that says it does not beat raw pixels.
@@ -681,9 +681,9 @@ func TestStatCell(t *testing.T) {
 		runs int
 		want string
 	}{
-		{Stat{Mean: 0.6774, Std: 0.0012, N: 3}, 3, "67.7 ± 0.1 (n=3)"},
+		{Stat{Mean: 0.6774, Std: 0.0012, Lo: 0.674419, Hi: 0.680381, N: 3}, 3, "67.7 ± 0.1 [67.4, 68.0] (n=3)"},
 		{Stat{Mean: 0.6775, N: 1}, 1, "67.8 (n=1)"},
-		{Stat{Mean: 0.5, Std: 0.01, N: 2}, 3, "50.0 ± 1.0 (n=2 of 3)"},
+		{Stat{Mean: 0.5, Std: 0.01, Lo: 0.41015, Hi: 0.58985, N: 2}, 3, "50.0 ± 1.0 [41.0, 59.0] (n=2 of 3)"},
 		{Stat{}, 2, "no result (n=0 of 2)"},
 	}
 	for _, tc := range tests {
@@ -840,7 +840,7 @@ func TestResultCell(t *testing.T) {
 		runs, failed int
 		want         string
 	}{
-		{"none failed", Stat{Mean: 0.5, N: 2}, 2, 0, "50.0 ± 0.0 (n=2)"},
+		{"none failed", statOf([]float64{0.4, 0.6}), 2, 0, "50.0 ± 14.1 [-77.1, 177.1] (n=2)"},
 		{"all failed", Stat{}, 2, 2, "failed ‡"},
 		{"some failed", Stat{Mean: 0.5, N: 1}, 2, 1, "50.0 (n=1 of 2) ‡"},
 		{"failed and unfinished", Stat{}, 3, 1, "no result (n=0 of 3) ‡"},

@@ -194,8 +194,11 @@ type Sweep struct {
 // Dataset and Backbone say what it was computed on; when empty, reports
 // apply it to every run of the summary (a single-dataset sweep).
 type Baseline struct {
-	Dataset    string             `json:"dataset,omitempty"`
-	Backbone   string             `json:"backbone,omitempty"` // empty for raw pixels
+	Dataset  string `json:"dataset,omitempty"`
+	Backbone string `json:"backbone,omitempty"` // empty for raw pixels
+	// Epochs is the training budget of a trained baseline (supervised); 0
+	// for the untrained ones, and in results written before it was recorded.
+	Epochs     int                `json:"epochs,omitempty"`
 	KNNTop1    float64            `json:"knn_top1"`
 	LinearTop1 float64            `json:"linear_top1"`
 	Transfer   map[string]float64 `json:"transfer,omitempty"`

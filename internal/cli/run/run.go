@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -413,8 +415,12 @@ func printSummary(opts *RunOptions, dir string) error {
 		}
 	}
 	for _, name := range []string{results.BaselineRawPixels, results.BaselineRandomInit, results.BaselineSupervised} {
-		if b, ok := s.Baselines[name]; ok {
-			fmt.Fprintf(w, "%-40s %-10s %6.1f%% %6.1f%%\n", "baseline "+name, "", 100*b.KNNTop1, 100*b.LinearTop1)
+		// "supervised/<e>ep" when the sweep has several epoch budgets
+		for _, k := range slices.Sorted(maps.Keys(s.Baselines)) {
+			if k == name || strings.HasPrefix(k, name+"/") {
+				b := s.Baselines[k]
+				fmt.Fprintf(w, "%-40s %-10s %6.1f%% %6.1f%%\n", "baseline "+k, "", 100*b.KNNTop1, 100*b.LinearTop1)
+			}
 		}
 	}
 	return nil
