@@ -298,3 +298,22 @@ func TestDescribeFaults(t *testing.T) {
 		})
 	}
 }
+
+// A $TMPDIR too long for Unix socket paths does not stop plugins from
+// listening: their sockets go to /tmp instead.
+func TestLongTMPDIR(t *testing.T) {
+	CleanupAll() // forget the socket folder made under the usual $TMPDIR
+	long := filepath.Join(t.TempDir(), strings.Repeat("x", 60))
+	if err := os.MkdirAll(long, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", long)
+	defer CleanupAll()
+	c := launchToy(t, fastKill)
+	if err := c.Init(toyCfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Step(context.Background(), toyInput(0)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -115,7 +115,7 @@ func (r *procRunner) HostToPlugin(n, a string) (string, string, error) { return 
 
 // The per-plugin socket folders (go-plugin makes one per plugin under
 // ClientConfig.UnixSocketConfig.TempDir and passes it to the plugin as
-// PLUGIN_UNIX_SOCKET_DIR) live under $TMPDIR/siambench-plugins-PID, which
+// PLUGIN_UNIX_SOCKET_DIR) live under $TMPDIR/sbsock-PID, which
 // holds a file "lock" that this process keeps flock'ed: a later bench can
 // tell a folder left by a bench that was SIGKILLed (lock free) from one in
 // use, and removes it.
@@ -132,8 +132,9 @@ func socketRoot() (string, error) {
 	if rootDir != "" {
 		return rootDir, nil
 	}
-	removeStaleSocketRoots(os.TempDir())
-	dir := filepath.Join(os.TempDir(), socketRootPrefix+strconv.Itoa(os.Getpid()))
+	base := socketBase()
+	removeStaleSocketRoots(base)
+	dir := filepath.Join(base, socketRootPrefix+strconv.Itoa(os.Getpid()))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("plugin socket folder: %w", err)
 	}
@@ -149,7 +150,21 @@ func socketRoot() (string, error) {
 	return dir, nil
 }
 
-const socketRootPrefix = "siambench-plugins-"
+const socketRootPrefix = "sbsock-"
+
+// maxSocketBase is the longest $TMPDIR under which a plugin's socket path
+// (BASE/sbsock-PID/plugin-dirNNNNNNNNNN/pluginNNNNNNNNNN, up to 55 bytes
+// more) fits the 104 bytes a Unix socket address may hold on every Unix.
+const maxSocketBase = 104 - 55
+
+// socketBase is $TMPDIR, or /tmp when $TMPDIR is too long for socket paths
+// (the plugin could not listen: "bind: invalid argument").
+func socketBase() string {
+	if base := os.TempDir(); len(base) <= maxSocketBase {
+		return base
+	}
+	return "/tmp"
+}
 
 // removeSocketRoot removes this process's socket folder (CleanupAll, after
 // the plugins are killed); the next launch makes a new one.
