@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,6 +48,9 @@ type RunOptions struct {
 	DryRun     bool
 	NoReport   bool
 	PluginDir  string
+	// StepTimeout and CallTimeout bound a plugin's step and its other
+	// calls (--step-timeout, --call-timeout); 0 means pluginhost's defaults.
+	StepTimeout, CallTimeout time.Duration
 }
 
 // NewCmdRun returns the run command. When runF is non-nil it is called with
@@ -153,6 +157,8 @@ per value.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the planned runs and an estimated time; train nothing")
 	fl.BoolVar(&opts.NoReport, "no-report", false, "do not write report.md at the end")
 	fl.StringVar(&opts.PluginDir, "plugin-dir", "", "extra `DIR` to search for bench-method-* plugins first")
+	fl.DurationVar(&opts.StepTimeout, "step-timeout", 0, "a plugin step not answered within this is treated as a crash: the plugin is killed and the epoch redone (default 5m)")
+	fl.DurationVar(&opts.CallTimeout, "call-timeout", 0, "the same for a plugin's other calls: init, state, set-state (default 2m)")
 	_ = cmd.RegisterFlagCompletionFunc("methods", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		found, _ := pluginhost.Find(pluginhost.SearchDirs(opts.PluginDir))
 		var names []string
@@ -213,7 +219,9 @@ func runRun(opts *RunOptions) error {
 	mk := opts.Methods
 	if mk == nil {
 		mk = func(dir string, log *slog.Logger) (harness.Methods, error) {
-			return &harness.Plugins{Dirs: pluginhost.SearchDirs(dir), Options: pluginhost.Options{Logger: log, Stderr: opts.IO.ErrOut}}, nil
+			return &harness.Plugins{Dirs: pluginhost.SearchDirs(dir), Options: pluginhost.Options{
+				Logger: log, Stderr: opts.IO.ErrOut, StepTimeout: opts.StepTimeout, CallTimeout: opts.CallTimeout,
+			}}, nil
 		}
 	}
 	methods, err := mk(opts.PluginDir, log)
