@@ -34,6 +34,12 @@ type benchProc struct {
 
 func startBench(t *testing.T, args ...string) *benchProc {
 	t.Helper()
+	return startBenchEnv(t, nil, args...)
+}
+
+// startBenchEnv starts bench with env added to its environment.
+func startBenchEnv(t *testing.T, env []string, args ...string) *benchProc {
+	t.Helper()
 	bin := buildBinaries(t)
 	// t.TempDir's path is long; socket paths must stay short, or bench
 	// would put them in /tmp instead of this folder.
@@ -46,6 +52,7 @@ func startBench(t *testing.T, args ...string) *benchProc {
 	b.mark = "BENCH_TEST_MARK=" + strconv.Itoa(os.Getpid()) + "-" + strings.ReplaceAll(t.Name(), "/", "-")
 	b.cmd = exec.Command(filepath.Join(bin, "bench"), args...)
 	b.cmd.Env = append(os.Environ(), "SIAMBENCH_PLUGIN_PATH=", "TMPDIR="+b.tmp, b.mark)
+	b.cmd.Env = append(b.cmd.Env, env...)
 	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.out
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -248,6 +255,40 @@ func TestSignalWithStoppedPlugin(t *testing.T) {
 			}
 			if _, st := runStatus(t, out); st.EpochsDone < 1 {
 				t.Errorf("the finished epochs were not kept: %+v", st)
+			}
+			b.checkNothingLeft(t)
+		})
+	}
+}
+
+// A plugin whose describe mode never answers, or fails leaving a child
+// that holds its stdout, stops neither `bench list` nor `bench run`: each
+// ends with the reason (after pluginhost.DescribeTimeout at most) and
+// leaves nothing running.
+func TestDescribeFaultsE2E(t *testing.T) {
+	cases := []struct {
+		name, fault string
+		args        []string
+		fails       bool   // non-zero exit
+		want        string // in the output
+	}{
+		{"list_sleep", "sleep", []string{"list"}, false, "no answer in time"},
+		{"run_sleep", "sleep", append(smallSweep, "--epochs", "1"), true, "no answer in time"},
+		{"run_child", "child", append(smallSweep, "--epochs", "1"), true, "injected describe failure"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.args[0] == "run" {
+				args = append(args, "--out", filepath.Join(t.TempDir(), "sweep"))
+			}
+			b := startBenchEnv(t, []string{"TOY_DESCRIBE_FAULT=" + tc.fault}, args...)
+			err := b.wait(t, 30*time.Second)
+			if (err != nil) != tc.fails {
+				t.Fatalf("bench %s: exit %v, want failure %v\n%s", tc.args[0], err, tc.fails, &b.out)
+			}
+			if !strings.Contains(b.out.String(), tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, &b.out)
 			}
 			b.checkNothingLeft(t)
 		})
