@@ -232,6 +232,19 @@ func (t *trainer) resume(ctx context.Context) error {
 		return err
 	}
 	err = t.restore()
+	for tries := 1; err != nil && ctx.Err() == nil && t.r.Methods.IsCrash(err); tries++ {
+		// The method died while its state was restored (in SetState):
+		// a new instance, as for a crash in training.
+		if tries > t.maxRestarts() {
+			return fmt.Errorf("method crashed %d times while its state was restored, giving up: %w", tries, err)
+		}
+		t.log.Warn("method crashed while its state was restored; starting a new one", "err", err)
+		if err = t.startMethod(ctx); err == nil {
+			if err = t.restore(); err == nil {
+				t.ck.Restarts += tries
+			}
+		}
+	}
 	switch {
 	case errors.Is(err, errNoCheckpoint):
 		t.ck = ckptHeader{}
@@ -292,10 +305,7 @@ func (t *trainer) writeStatus() error {
 // restarted from the last checkpoint and the epoch redone, up to
 // MaxRestarts restarts in all.
 func (t *trainer) train(ctx context.Context) error {
-	maxRestarts := t.r.MaxRestarts
-	if maxRestarts == 0 {
-		maxRestarts = 3
-	}
+	maxRestarts := t.maxRestarts()
 	t.progressStart()
 	for t.ck.Epoch < t.cfg.Epochs {
 		err := t.epoch(ctx, t.ck.Epoch)
@@ -311,6 +321,14 @@ func (t *trainer) train(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// maxRestarts is Runner.MaxRestarts, or 3.
+func (t *trainer) maxRestarts() int {
+	if t.r.MaxRestarts == 0 {
+		return 3
+	}
+	return t.r.MaxRestarts
 }
 
 // restart starts a new method instance and restores the last checkpoint

@@ -209,3 +209,41 @@ func TestProgressRestartCountsOnce(t *testing.T) {
 		t.Errorf("pct(400, 300) = %s, want 100%%", got)
 	}
 }
+
+// A crash in SetState while an interrupted run is resumed starts a new
+// method instance: the run finishes as if never interrupted.
+func TestResumeSurvivesSetStateCrash(t *testing.T) {
+	cfg := smallConfig("toy")
+	cfg.Epochs = []int{3}
+	ref := newTestRunner(t, t.TempDir(), cfg, toyMethods())
+	if err := ref.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	refMs, _ := ref.Store.Metrics(ref.Plan.Runs[0].Config.ID)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := newTestRunner(t, dir, cfg, &cancelAfter{InProcess: toyMethods(), cancel: cancel, at: 12})
+	if err := r.Run(ctx); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	r.Store.Close()
+	marker := filepath.Join(t.TempDir(), "armed")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	crash := &setStateCrash{InProcess: toyMethods(), marker: marker, second: marker + ".done"}
+	r2 := newTestRunner(t, dir, cfg, crash)
+	if err := r2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(crash.second); err != nil {
+		t.Fatal("SetState never crashed: the test tests nothing")
+	}
+	id := r2.Plan.Runs[0].Config.ID
+	st, _, _ := r2.Store.Status(id)
+	if st.Status != results.StatusCompleted || st.Restarts != 1 {
+		t.Fatalf("status %+v, want completed with 1 restart", st)
+	}
+	ms, _ := r2.Store.Metrics(id)
+	checkMetricsEqual(t, ms, refMs)
+}
