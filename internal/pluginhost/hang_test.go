@@ -217,6 +217,44 @@ func TestCrashLeavesChild(t *testing.T) {
 	}
 }
 
+// A plugin that crashes leaving a child outside its process group that
+// holds the pipes to bench: Kill cannot end that child, but it stops
+// reading the pipes and returns.
+func TestCrashLeavesOrphan(t *testing.T) {
+	mark := "PLUGINHOST_TEST_MARK=" + strconv.Itoa(os.Getpid()) + "-orphan"
+	k, v, _ := strings.Cut(mark, "=")
+	t.Setenv(k, v)
+	c := launchToy(t, fastKill)
+	if err := c.Init(withOptions(toyCfg, "fault", "orphan", "fault_step", "0")); err != nil {
+		t.Fatal(err)
+	}
+	pid := c.Pid()
+	if _, err := c.Step(context.Background(), toyInput(0)); !IsCrash(err) {
+		t.Fatalf("err = %v, want a crash", err)
+	}
+	var orphans []int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		orphans = nil
+		for _, p := range markedProcs(mark) {
+			if _, g := procStat(p); g != pid {
+				orphans = append(orphans, p)
+			}
+		}
+		if len(orphans) > 0 {
+			break
+		}
+	}
+	if len(orphans) == 0 {
+		t.Fatal("the toy left no child outside its group: the test tests nothing")
+	}
+	defer func() {
+		for _, p := range orphans {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+	}()
+	killBounded(t, c, 6*time.Second)
+}
+
 // Kill after the plugin was SIGKILLed removes its socket folder, and
 // CleanupAll removes the folder of all sockets.
 func TestSocketsRemoved(t *testing.T) {

@@ -252,8 +252,10 @@ func outputStd(z []float64, n, k int) float64 {
 //   - stop: SIGSTOP itself (frozen: answers nothing, not even shutdown);
 //   - child: start a child process that inherits stdout and stderr and
 //     sleeps an hour, then exit with status 3 (the child keeps the pipes
-//     to the host open).
-var Faults = []string{"none", "panic", "slow", "exit", "hang", "stop", "child"}
+//     to the host open);
+//   - orphan: the same, but the child starts a session of its own (it
+//     leaves the plugin's process group).
+var Faults = []string{"none", "panic", "slow", "exit", "hang", "stop", "child", "orphan"}
 
 // inject performs the configured fault if the call is fault_in and step
 // is fault_step.
@@ -289,7 +291,10 @@ func fault(ctx context.Context, kind, where string) error {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
 		select {} // if continued, stay useless
 	case "child":
-		startSleeper()
+		startSleeper(false)
+		os.Exit(3)
+	case "orphan":
+		startSleeper(true)
 		os.Exit(3)
 	}
 	return nil
@@ -299,9 +304,11 @@ func fault(ctx context.Context, kind, where string) error {
 // 1 and 2: the pipes to the host. (In serve mode go-plugin has replaced
 // os.Stdout and os.Stderr by pipes of its own; the descriptors are still
 // the host's.)
-func startSleeper() {
+// With setsid the child leaves this process's group and session.
+func startSleeper(setsid bool) {
 	cmd := exec.Command("sleep", "3600")
 	cmd.Stdout, cmd.Stderr = os.NewFile(1, "stdout"), os.NewFile(2, "stderr")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: setsid}
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "toy: start the child:", err)
 	}
@@ -324,11 +331,11 @@ func FaultsFromEnv() {
 	case "sleep":
 		time.Sleep(time.Hour)
 	case "child":
-		startSleeper()
+		startSleeper(false)
 		fmt.Fprintln(os.Stderr, "toy: injected describe failure")
 		os.Exit(1)
 	case "child-ok":
-		startSleeper()
+		startSleeper(false)
 	}
 }
 
