@@ -19,8 +19,9 @@ import (
 // a plugin ends, a plugin that does not answer is killed with its process
 // group, and nothing (process, socket) is left behind.
 
-// fastKill are Options that make a stuck plugin show quickly.
-var fastKill = Options{StepTimeout: time.Second, CallTimeout: time.Second, KillGrace: 300 * time.Millisecond}
+// fastKill are Options that make a stuck plugin show quickly (yet leave a
+// healthy toy call, microseconds, ample time on a loaded machine).
+var fastKill = Options{StepTimeout: 2 * time.Second, CallTimeout: 2 * time.Second, KillGrace: 300 * time.Millisecond}
 
 // procStat returns the state letter and process group of pid ("" when gone).
 func procStat(pid int) (state string, pgrp int) {
@@ -153,7 +154,7 @@ func TestStoppedPlugin(t *testing.T) {
 				t.Fatalf("%s on a stopped plugin: err = %v, want ErrStepTimeout", tc.name, err)
 			}
 			if d := time.Since(start); d > 10*time.Second {
-				t.Fatalf("the call returned after %v, deadline 1 s", d)
+				t.Fatalf("the call returned after %v, deadline 2 s", d)
 			}
 			waitStopped(t, pid)
 			killBounded(t, c, 5*time.Second)
@@ -302,12 +303,13 @@ func TestLaunchHonoursCtx(t *testing.T) {
 // its process group is killed.
 func TestDescribeFaults(t *testing.T) {
 	cases := []struct {
-		fault string
-		want  string // in the error; "" means success
+		fault    string
+		want     string // in the error; "" means success
+		deadline time.Duration
 	}{
-		{"sleep", "no answer in time"},
-		{"child", "injected describe failure"},
-		{"child-ok", ""},
+		{"sleep", "no answer in time", 2 * time.Second},
+		{"child", "injected describe failure", 10 * time.Second},
+		{"child-ok", "", 10 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.fault, func(t *testing.T) {
@@ -315,7 +317,7 @@ func TestDescribeFaults(t *testing.T) {
 			k, v, _ := strings.Cut(mark, "=")
 			t.Setenv(k, v)
 			t.Setenv(toy.EnvDescribeFault, tc.fault)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
 			defer cancel()
 			start := time.Now()
 			_, err := Describe(ctx, toyBin)
@@ -326,7 +328,7 @@ func TestDescribeFaults(t *testing.T) {
 			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
-			if d > 6*time.Second {
+			if d > tc.deadline+4*time.Second || tc.fault != "sleep" && d > 4*time.Second {
 				t.Fatalf("Describe returned after %v", d)
 			}
 			time.Sleep(100 * time.Millisecond)

@@ -170,7 +170,7 @@ func TestPluginFaultsRecovered(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "sweep")
 			once := filepath.Join(t.TempDir(), "fault-done")
-			b := startBench(t, append(smallSweep, "--epochs", "2", "--out", out, "--step-timeout", "2s", "--call-timeout", "2s",
+			b := startBench(t, append(smallSweep, "--epochs", "2", "--out", out, "--step-timeout", "4s", "--call-timeout", "4s",
 				"--set", "toy.fault="+tc.fault, "--set", "toy.fault_in="+tc.in, "--set", "toy.fault_step="+tc.faultStep,
 				"--set", "toy.fault_once="+once)...)
 			if err := b.wait(t, 2*time.Minute); err != nil {
