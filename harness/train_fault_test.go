@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/siambench/siambench/nn/checkpoint"
 	"github.com/siambench/siambench/results"
 	"github.com/siambench/siambench/sdk"
 )
@@ -156,12 +158,16 @@ func TestResumeReconcilesMetrics(t *testing.T) {
 	}
 	refMs, _ := ref.Store.Metrics(ref.Plan.Runs[0].Config.ID)
 	cases := []struct {
-		name string
-		edit func(ms []results.EpochMetrics) []results.EpochMetrics
+		name   string
+		edit   func(ms []results.EpochMetrics) []results.EpochMetrics
+		legacy bool // strip the metrics from the checkpoint (as an older bench wrote it)
 	}{
-		{"last_epoch_missing", func(ms []results.EpochMetrics) []results.EpochMetrics { return ms[:len(ms)-1] }},
-		{"epoch_twice", func(ms []results.EpochMetrics) []results.EpochMetrics { return append(ms, ms[len(ms)-1]) }},
-		{"empty", func([]results.EpochMetrics) []results.EpochMetrics { return nil }},
+		{"legacy_checkpoint_epoch_twice", func(ms []results.EpochMetrics) []results.EpochMetrics {
+			return []results.EpochMetrics{ms[0], ms[0], ms[1]}
+		}, true},
+		{"last_epoch_missing", func(ms []results.EpochMetrics) []results.EpochMetrics { return ms[:len(ms)-1] }, false},
+		{"epoch_twice", func(ms []results.EpochMetrics) []results.EpochMetrics { return append(ms, ms[len(ms)-1]) }, false},
+		{"empty", func([]results.EpochMetrics) []results.EpochMetrics { return nil }, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,6 +185,9 @@ func TestResumeReconcilesMetrics(t *testing.T) {
 			}
 			if err := r.Store.WriteMetrics(id, tc.edit(ms)); err != nil {
 				t.Fatal(err)
+			}
+			if tc.legacy {
+				stripCheckpointMetrics(t, r.Store.CheckpointPath(id))
 			}
 			r.Store.Close()
 			r2 := newTestRunner(t, dir, cfg, toyMethods())
@@ -246,4 +255,26 @@ func TestResumeSurvivesSetStateCrash(t *testing.T) {
 	}
 	ms, _ := r2.Store.Metrics(id)
 	checkMetricsEqual(t, ms, refMs)
+}
+
+// stripCheckpointMetrics rewrites a run checkpoint without its metrics.
+func stripCheckpointMetrics(t *testing.T, path string) {
+	t.Helper()
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]any
+	if err := json.Unmarshal([]byte(f.Meta[ckptMetaKey]), &h); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h["metrics"]; !ok {
+		t.Fatal("the checkpoint holds no metrics to strip")
+	}
+	delete(h, "metrics")
+	b, _ := json.Marshal(h)
+	f.Meta[ckptMetaKey] = string(b)
+	if err := checkpoint.Save(path, f); err != nil {
+		t.Fatal(err)
+	}
 }
