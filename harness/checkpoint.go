@@ -11,6 +11,7 @@ import (
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/checkpoint"
 	"github.com/siambench/siambench/nn/optim"
+	"github.com/siambench/siambench/results"
 )
 
 // A run's checkpoint is an nn/checkpoint file (versioned, SHA-256
@@ -32,6 +33,11 @@ type ckptHeader struct {
 	TrainSecs   float64 `json:"train_seconds"`
 	Images      int64   `json:"images"`
 	Restarts    int     `json:"restarts"`
+	// Metrics are the epochs' metrics as of the checkpoint (Epoch of
+	// them). metrics.jsonl is written after the checkpoint; on resume it
+	// is rewritten from these, so it never holds an epoch twice nor misses
+	// one. nil in checkpoints written before the field existed.
+	Metrics []results.EpochMetrics `json:"metrics"`
 }
 
 // ckptGroup is a named list of tensors saved under a prefix.

@@ -75,13 +75,20 @@ func (p *Progress) SweepStart(runs int, totalImages int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.runs, p.sweepTotal, p.sweepDone = runs, totalImages, 0
+	p.runID, p.runTotal, p.runDone = "", 0, 0
 }
 
 // RunStart announces run number idx (0-based) training images images, of
-// which done are already done (a resumed run).
+// which done are already done (a resumed run). Announcing the current run
+// again (restarted from its checkpoint, with done as of the checkpoint)
+// first takes back what it had counted, so the sweep total counts each
+// image once.
 func (p *Progress) RunStart(idx int, id string, images, done int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.runTotal > 0 && p.runIdx == idx && p.runID == id {
+		p.sweepDone -= p.runDone
+	}
 	p.runIdx, p.runID, p.runTotal, p.runDone = idx, id, images, done
 	p.sweepDone += done
 	p.runStart, p.runStartDone = p.now(), done
@@ -168,7 +175,7 @@ func pct(a, b int64) string {
 	if b <= 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.0f%%", 100*float64(a)/float64(b))
+	return fmt.Sprintf("%.0f%%", 100*frac(a, b))
 }
 
 // clear erases the bars drawn (cursor ends at the start of the first bar line).

@@ -177,17 +177,23 @@ func (t *trainer) ckptGroups() (params, buffers []ckptGroup) {
 	return params, buffers
 }
 
-func (t *trainer) saveCheckpoint() error {
+// saveCheckpoint saves the run's tensors and the method's state with the
+// progress h and the metrics ms of the epochs h holds. Nothing is written
+// when the method's State fails.
+func (t *trainer) saveCheckpoint(h ckptHeader, ms []results.EpochMetrics) error {
 	blob, err := t.inst.State()
 	if err != nil {
 		return fmt.Errorf("method state: %w", err)
 	}
+	h.Metrics = append(make([]results.EpochMetrics, 0, len(ms)), ms...) // non-nil: "[]" at epoch 0
 	params, buffers := t.ckptGroups()
-	return saveCheckpoint(t.path, runCheckpoint{ckptHeader: t.ck, Blob: blob}, params, buffers, t.opt.State())
+	return saveCheckpoint(t.path, runCheckpoint{ckptHeader: h, Blob: blob}, params, buffers, t.opt.State())
 }
 
 // restore loads the last checkpoint into the backbone, target, optimizer
-// and method.
+// and method, and sets the progress and (when the checkpoint holds them)
+// the metrics to the checkpoint's. On error t.ck and t.metrics are
+// unchanged (the tensors may be half restored: restore again).
 func (t *trainer) restore() error {
 	c, f, err := loadCheckpoint(t.path)
 	if err != nil {
@@ -201,6 +207,10 @@ func (t *trainer) restore() error {
 		return fmt.Errorf("restore method state: %w", err)
 	}
 	t.ck = c.ckptHeader
+	if c.Metrics != nil {
+		t.metrics = slices.Clone(c.Metrics)
+	}
+	t.ck.Metrics = nil // t.metrics is the copy in use
 	return nil
 }
 
@@ -222,6 +232,19 @@ func (t *trainer) resume(ctx context.Context) error {
 		return err
 	}
 	err = t.restore()
+	for tries := 1; err != nil && ctx.Err() == nil && t.r.Methods.IsCrash(err); tries++ {
+		// The method died while its state was restored (in SetState):
+		// a new instance, as for a crash in training.
+		if tries > t.maxRestarts() {
+			return fmt.Errorf("method crashed %d times while its state was restored, giving up: %w", tries, err)
+		}
+		t.log.Warn("method crashed while its state was restored; starting a new one", "err", err)
+		if err = t.startMethod(ctx); err == nil {
+			if err = t.restore(); err == nil {
+				t.ck.Restarts += tries
+			}
+		}
+	}
 	switch {
 	case errors.Is(err, errNoCheckpoint):
 		t.ck = ckptHeader{}
@@ -229,7 +252,8 @@ func (t *trainer) resume(ctx context.Context) error {
 		if err := t.r.Store.WriteMetrics(t.cfg.ID, nil); err != nil {
 			return err
 		}
-		if err := t.saveCheckpoint(); err != nil {
+		t.metrics = nil
+		if err := t.saveCheckpoint(t.ck, nil); err != nil {
 			return err
 		}
 	case err != nil:
@@ -239,14 +263,27 @@ func (t *trainer) resume(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// Metrics are written before the checkpoint: drop any epoch the
-		// checkpoint does not hold (it will be redone).
-		ms = slices.DeleteFunc(ms, func(m results.EpochMetrics) bool { return m.Epoch > t.ck.Epoch })
-		if len(ms) != t.ck.Epoch {
-			return fmt.Errorf("run %s: checkpoint is at epoch %d but metrics.jsonl holds %d epochs: delete the run folder %s to restart it",
-				t.cfg.ID, t.ck.Epoch, len(ms), t.r.Store.RunDir(t.cfg.ID))
+		if t.metrics != nil && len(t.metrics) == t.ck.Epoch {
+			// The checkpoint holds its epochs' metrics: metrics.jsonl
+			// (written after it) may lack the last epoch, or hold one
+			// the checkpoint does not (an older bench wrote it first).
+			if len(ms) != len(t.metrics) {
+				t.log.Info("metrics.jsonl reconciled with the checkpoint", "file_epochs", len(ms), "checkpoint_epochs", t.ck.Epoch)
+			}
+			if err := t.r.Store.WriteMetrics(t.cfg.ID, t.metrics); err != nil {
+				return err
+			}
+		} else {
+			// A checkpoint from before it held metrics: drop any epoch
+			// it does not hold (it will be redone), and each duplicate.
+			ms = slices.DeleteFunc(ms, func(m results.EpochMetrics) bool { return m.Epoch > t.ck.Epoch })
+			ms = slices.CompactFunc(ms, func(a, b results.EpochMetrics) bool { return a.Epoch == b.Epoch })
+			if len(ms) != t.ck.Epoch {
+				return fmt.Errorf("run %s: checkpoint is at epoch %d but metrics.jsonl holds %d epochs: delete the run folder %s to restart it",
+					t.cfg.ID, t.ck.Epoch, len(ms), t.r.Store.RunDir(t.cfg.ID))
+			}
+			t.metrics = ms
 		}
-		t.metrics = ms
 		t.status.EpochsDone, t.status.Restarts = t.ck.Epoch, t.ck.Restarts
 		t.status.Resumed++
 		t.log.Info("resuming run from its checkpoint", "epoch", t.ck.Epoch, "of", t.cfg.Epochs)
@@ -263,47 +300,64 @@ func (t *trainer) writeStatus() error {
 	return t.r.Store.WriteStatus(t.cfg.ID, t.status)
 }
 
-// train runs the remaining epochs. A crashed method is restarted from the
-// last checkpoint and the epoch redone (up to MaxRestarts times).
+// train runs the remaining epochs. A crashed method (in a step, in State
+// at the epoch's end, or in Init or SetState while being restored) is
+// restarted from the last checkpoint and the epoch redone, up to
+// MaxRestarts restarts in all.
 func (t *trainer) train(ctx context.Context) error {
-	maxRestarts := t.r.MaxRestarts
-	if maxRestarts == 0 {
-		maxRestarts = 3
+	maxRestarts := t.maxRestarts()
+	t.progressStart()
+	for t.ck.Epoch < t.cfg.Epochs {
+		err := t.epoch(ctx, t.ck.Epoch)
+		for err != nil {
+			if ctx.Err() != nil || !t.r.Methods.IsCrash(err) {
+				return err
+			}
+			if t.ck.Restarts >= maxRestarts {
+				return fmt.Errorf("method crashed %d times, giving up: %w", t.ck.Restarts+1, err)
+			}
+			t.log.Warn("method crashed; restarting it from the last checkpoint and redoing the epoch", "epoch", t.ck.Epoch+1, "err", err)
+			err = t.restart(ctx)
+		}
 	}
+	return nil
+}
+
+// maxRestarts is Runner.MaxRestarts, or 3.
+func (t *trainer) maxRestarts() int {
+	if t.r.MaxRestarts == 0 {
+		return 3
+	}
+	return t.r.MaxRestarts
+}
+
+// restart starts a new method instance and restores the last checkpoint
+// into it, counting one restart whether it succeeds or not.
+func (t *trainer) restart(ctx context.Context) error {
+	restarts := t.ck.Restarts + 1
+	t.ck.Restarts = restarts // restore replaces t.ck only when it succeeds
+	if err := t.startMethod(ctx); err != nil {
+		return fmt.Errorf("restart after crash: %w", err)
+	}
+	if err := t.restore(); err != nil {
+		return fmt.Errorf("restart after crash: %w", err)
+	}
+	t.ck.Restarts = restarts
+	t.status.Restarts = restarts
+	t.status.EpochsDone = t.ck.Epoch
+	if err := t.writeStatus(); err != nil {
+		return err
+	}
+	t.progressStart()
+	return nil
+}
+
+// progressStart tells Progress where the run stands (again after a restart).
+func (t *trainer) progressStart() {
 	if t.r.Progress != nil {
 		per := int64(t.stepsPerEpoch * t.cfg.BatchSize)
 		t.r.Progress.RunStart(t.idx, t.cfg.ID, per*int64(t.cfg.Epochs), per*int64(t.ck.Epoch))
 	}
-	for t.ck.Epoch < t.cfg.Epochs {
-		err := t.epoch(ctx, t.ck.Epoch)
-		if err == nil {
-			continue
-		}
-		if ctx.Err() != nil || !t.r.Methods.IsCrash(err) {
-			return err
-		}
-		if t.ck.Restarts >= maxRestarts {
-			return fmt.Errorf("method crashed %d times, giving up: %w", t.ck.Restarts+1, err)
-		}
-		t.log.Warn("method crashed; restarting it from the last checkpoint and redoing the epoch", "epoch", t.ck.Epoch+1, "err", err)
-		if err := t.startMethod(ctx); err != nil {
-			return fmt.Errorf("restart after crash: %w", err)
-		}
-		restarts := t.ck.Restarts + 1
-		if err := t.restore(); err != nil {
-			return fmt.Errorf("restart after crash: %w", err)
-		}
-		t.ck.Restarts = restarts
-		t.status.Restarts = restarts
-		if err := t.writeStatus(); err != nil {
-			return err
-		}
-		if t.r.Progress != nil {
-			per := int64(t.stepsPerEpoch * t.cfg.BatchSize)
-			t.r.Progress.RunStart(t.idx, t.cfg.ID, per*int64(t.cfg.Epochs), per*int64(t.ck.Epoch))
-		}
-	}
-	return nil
 }
 
 // momentumAt is the target momentum at step k of K for the run's schedule:
@@ -392,22 +446,29 @@ func (t *trainer) epoch(ctx context.Context, e int) error {
 	if d := m.Metrics["output_dim"]; d > 0 {
 		t.outDim = int(d)
 	}
-	t.ck.Epoch, t.ck.Step = e+1, step
-	t.ck.TrainSecs += trainSecs
-	t.ck.Images += images
-	t.ck.WallSeconds += time.Since(start).Seconds()
-	m.WallSeconds = t.ck.WallSeconds
+	next := t.ck
+	next.Epoch, next.Step = e+1, step
+	next.TrainSecs += trainSecs
+	next.Images += images
+	next.WallSeconds += time.Since(start).Seconds()
+	m.WallSeconds = next.WallSeconds
 	m.ImagesPerSecond = float64(images) / trainSecs
 	if trainSecs > 0 {
 		m.DataWaitShare = waitSecs / trainSecs
 	}
 	m.PeakRSSBytes = peakRSS()
-	t.metrics = append(t.metrics, m)
-	// Order matters for resuming: metrics, then checkpoint, then status.
-	if err := t.r.Store.WriteMetrics(t.cfg.ID, t.metrics); err != nil {
+	ms := append(slices.Clone(t.metrics), m)
+	// Order matters for resuming: the checkpoint (it holds the epoch's
+	// metrics), then metrics.jsonl, then status. Until the checkpoint is
+	// saved nothing has changed, on disk or here: a crash in State redoes
+	// the epoch from the previous checkpoint, and its metrics are written
+	// once. A stop between the checkpoint and metrics.jsonl is reconciled
+	// on resume.
+	if err := t.saveCheckpoint(next, ms); err != nil {
 		return err
 	}
-	if err := t.saveCheckpoint(); err != nil {
+	t.ck, t.metrics = next, ms
+	if err := t.r.Store.WriteMetrics(t.cfg.ID, t.metrics); err != nil {
 		return err
 	}
 	t.status.EpochsDone = t.ck.Epoch

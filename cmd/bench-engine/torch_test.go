@@ -68,4 +68,3 @@ func TestTorchSideReportsSameFlopsAndParams(t *testing.T) {
 		t.Errorf("peak RSS %d", p.peakRSS)
 	}
 }
-

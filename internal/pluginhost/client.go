@@ -15,6 +15,7 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -31,10 +32,11 @@ var (
 	// ErrCrashed: the plugin process died (killed, crashed, exited). Call
 	// Restart, then SetState with the last saved state.
 	ErrCrashed = errors.New("plugin process crashed")
-	// ErrStepTimeout: a step took longer than Options.StepTimeout (the
-	// error also wraps context.DeadlineExceeded). The plugin may still be
-	// busy: Restart it and restore its state.
-	ErrStepTimeout = errors.New("plugin step timed out")
+	// ErrStepTimeout: a call took longer than its deadline
+	// (Options.StepTimeout for a step, Options.CallTimeout for the others;
+	// the error also wraps context.DeadlineExceeded). The plugin may be
+	// busy, hung or stopped: Restart it and restore its state.
+	ErrStepTimeout = errors.New("plugin call timed out")
 )
 
 // IsCrash reports whether err means the plugin process died.
@@ -49,6 +51,9 @@ type Options struct {
 	CallTimeout time.Duration
 	// StartTimeout bounds the plugin's start and handshake; 0 means 30 s.
 	StartTimeout time.Duration
+	// KillGrace is how long Kill waits for a plugin to exit after asking
+	// it to, before it kills the plugin's process group; 0 means 2 s.
+	KillGrace time.Duration
 	// Stderr receives the plugin's stderr, each line prefixed with
 	// "[NAME] "; nil means os.Stderr.
 	Stderr io.Writer
@@ -65,6 +70,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 30 * time.Second
+	}
+	if o.KillGrace == 0 {
+		o.KillGrace = 2 * time.Second
 	}
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
@@ -85,8 +93,10 @@ type Client struct {
 	opts Options
 
 	mu       sync.Mutex            // serialises calls
-	procMu   sync.Mutex            // guards pc and pid, so Kill never waits for a step
+	life     context.Context       // ends every call without a context of its own
+	procMu   sync.Mutex            // guards pc, proc and pid, so Kill never waits for a step
 	pc       *plugin.Client        // nil for Local
+	proc     *procRunner           // the process of pc
 	rpc      methodpb.MethodClient // nil for Local
 	local    sdk.Method            // guarded; nil for a plugin
 	spec     sdk.Spec
@@ -94,28 +104,58 @@ type Client struct {
 	lastInit *sdk.InitConfig
 }
 
+// live holds the plugin clients with a process, for CleanupAll.
+var (
+	liveMu sync.Mutex
+	live   = map[*Client]bool{}
+)
+
 var (
 	_ sdk.Method          = (*Client)(nil)
 	_ sdk.DetachedStepper = (*Client)(nil)
 )
 
-// CleanupAll kills every plugin process launched by this process. Call it
-// when the host gets SIGINT or SIGTERM, and at exit.
-func CleanupAll() { plugin.CleanupClients() }
+// CleanupAll kills every plugin process launched by this process (each as
+// Kill does, all at once, so it returns within about Options.KillGrace
+// plus a few seconds whatever the plugins do) and removes the folder of
+// their sockets. Call it when the host gets SIGINT or SIGTERM, and at exit.
+func CleanupAll() {
+	liveMu.Lock()
+	cs := make([]*Client, 0, len(live))
+	for c := range live {
+		cs = append(cs, c)
+	}
+	liveMu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Kill()
+		}()
+	}
+	wg.Wait()
+	removeSocketRoot()
+}
 
 // Local returns a Client that runs m in-process, behind the same guard as a
 // plugin (sdk.InProcess). Restart re-initialises the same instance.
 func Local(m sdk.Method) *Client {
 	g := sdk.InProcess(m)
 	s := g.Describe()
-	return &Client{name: s.Name, path: "(in-process)", local: g, spec: s, opts: Options{}.withDefaults()}
+	return &Client{name: s.Name, path: "(in-process)", local: g, spec: s, opts: Options{}.withDefaults(), life: context.Background()}
 }
 
-// Launch starts the plugin binary at path, performs the versioned handshake
-// and reads its spec. A protocol mismatch is an error saying which side to
-// rebuild.
+// Launch starts the plugin binary at path in a process group of its own,
+// performs the versioned handshake and reads its spec. A protocol mismatch
+// is an error saying which side to rebuild.
+//
+// Like exec.CommandContext, ctx is also the client's life: when it ends,
+// a start in progress is abandoned (the process killed), and Init, State
+// and SetState, which take no context, return context.Canceled at once.
+// The process itself lives until Kill or Close.
 func Launch(ctx context.Context, path string, opts Options) (*Client, error) {
-	c := &Client{path: path, name: strings.TrimPrefix(filepath.Base(path), Prefix), opts: opts.withDefaults()}
+	c := &Client{path: path, name: strings.TrimPrefix(filepath.Base(path), Prefix), opts: opts.withDefaults(), life: ctx}
 	if err := c.start(ctx); err != nil {
 		return nil, err
 	}
@@ -124,52 +164,120 @@ func Launch(ctx context.Context, path string, opts Options) (*Client, error) {
 
 // start launches a process and connects to it. c.mu must be held or c unshared.
 func (c *Client) start(ctx context.Context) error {
-	cmd := exec.Command(c.path)
-	cmd.SysProcAttr = procAttr()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start plugin %s: %w", c.path, err)
+	}
+	root, err := socketRoot()
+	if err != nil {
+		return fmt.Errorf("start plugin %s: %w", c.path, err)
+	}
+	var (
+		procMu sync.Mutex // proc is set by go-plugin's goroutine
+		proc   *procRunner
+	)
+	getProc := func() *procRunner {
+		procMu.Lock()
+		defer procMu.Unlock()
+		return proc
+	}
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake(sdk.ProtocolVersion),
 		Plugins:          wire.PluginSet(nil),
-		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		GRPCDialOptions:  wire.DialOptions(),
-		Managed:          true,
 		StartTimeout:     c.opts.StartTimeout,
 		Stderr:           &prefixWriter{w: c.opts.Stderr, prefix: "[" + c.name + "] "},
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: io.Discard, Level: hclog.Off}),
+		Logger:           silentLogger(),
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: root},
+		// go-plugin hands over a command holding the handshake
+		// environment and the socket folder it made; ours runs the plugin
+		// in its own process group (procRunner).
+		RunnerFunc: func(_ hclog.Logger, spec *exec.Cmd, socketDir string) (runner.Runner, error) {
+			cmd := exec.Command(c.path)
+			cmd.Env = spec.Env
+			cmd.SysProcAttr = procAttr()
+			r, err := newProcRunner(cmd, socketDir)
+			if err != nil {
+				return nil, err
+			}
+			procMu.Lock()
+			proc = r
+			procMu.Unlock()
+			return r, nil
+		},
 	})
-	rpcClient, err := pc.Client()
-	if err != nil {
-		pc.Kill()
-		if v, ok := wire.MismatchedVersion(err); ok {
-			return errors.New(mismatch(filepath.Base(c.path), v))
+	type started struct {
+		rpc methodpb.MethodClient
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		rpcClient, err := pc.Client()
+		if err != nil {
+			done <- started{err: err}
+			return
 		}
-		return fmt.Errorf("start plugin %s: %w", c.path, err)
+		raw, err := rpcClient.Dispense(wire.PluginName)
+		if err != nil {
+			done <- started{err: fmt.Errorf("dispense: %w", err)}
+			return
+		}
+		done <- started{rpc: raw.(methodpb.MethodClient)}
+	}()
+	var st started
+	select {
+	case st = <-done:
+	case <-ctx.Done():
+		// go-plugin's start does not take a context: kill the process,
+		// which ends it (the handshake wait sees the process exit).
+		tick := time.NewTicker(100 * time.Millisecond)
+		for waiting := true; waiting; {
+			if p := getProc(); p != nil {
+				p.killGroup()
+			}
+			select {
+			case st = <-done:
+				waiting = false
+			case <-tick.C:
+			}
+		}
+		tick.Stop()
+		// Whatever the start said after the kill, the cause is ctx.
+		st.err = fmt.Errorf("%w: gave up waiting for the plugin to start", ctx.Err())
 	}
-	raw, err := rpcClient.Dispense(wire.PluginName)
-	if err != nil {
-		pc.Kill()
-		return fmt.Errorf("start plugin %s: dispense: %w", c.path, err)
-	}
+	proc = getProc()
 	c.procMu.Lock()
-	c.pc, c.rpc = pc, raw.(methodpb.MethodClient)
-	if rc := pc.ReattachConfig(); rc != nil {
-		c.pid = rc.Pid
+	c.pc, c.proc = pc, proc
+	if proc != nil {
+		c.pid = proc.pid
 	}
 	c.procMu.Unlock()
+	liveMu.Lock()
+	live[c] = true
+	liveMu.Unlock()
+	if st.err != nil {
+		c.Kill()
+		if v, ok := wire.MismatchedVersion(st.err); ok {
+			return errors.New(mismatch(filepath.Base(c.path), v))
+		}
+		return fmt.Errorf("start plugin %s: %w", c.path, st.err)
+	}
+	c.rpc = st.rpc
 	cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
 	defer cancel()
 	resp, err := c.rpc.Describe(cctx, &methodpb.DescribeRequest{})
 	if err != nil {
-		pc.Kill()
-		return c.classify("describe", err)
+		err = c.classify("describe", err)
+		c.Kill()
+		return err
 	}
 	if int(resp.GetProtocolVersion()) != sdk.ProtocolVersion {
-		pc.Kill()
+		c.Kill()
 		return errors.New(mismatch(filepath.Base(c.path), int(resp.GetProtocolVersion())))
 	}
 	c.spec = specFromProto(resp.GetSpec())
 	if err := c.spec.Validate(); err != nil {
-		pc.Kill()
+		c.Kill()
 		return fmt.Errorf("plugin %s: %w", c.path, err)
 	}
 	c.opts.Logger.Debug("plugin started", "method", c.spec.Name, "path", c.path, "pid", c.pid)
@@ -208,7 +316,9 @@ func (e *remoteError) Unwrap() []error { return e.kind }
 // classify turns a gRPC error into an error of the classes above.
 func (c *Client) classify(call string, err error) error {
 	st, _ := status.FromError(err)
-	exited := c.pc != nil && c.pc.Exited()
+	c.procMu.Lock()
+	exited := c.local == nil && (c.pc == nil || c.pc.Exited()) // nil: killed
+	c.procMu.Unlock()
 	switch {
 	case exited || st.Code() == codes.Unavailable:
 		return &remoteError{
@@ -232,9 +342,9 @@ func (c *Client) classify(call string, err error) error {
 	return fmt.Errorf("method %s: %s: %s", c.name, call, st.Message())
 }
 
-// callCtx bounds a non-step call.
+// callCtx bounds a non-step call by Options.CallTimeout and the client's life.
 func (c *Client) callCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), c.opts.CallTimeout)
+	return context.WithTimeout(c.life, c.opts.CallTimeout)
 }
 
 // Init initialises the method and remembers cfg for Restart.
@@ -382,13 +492,14 @@ func (c *Client) SetState(blob []byte) error {
 // Restart replaces the plugin process with a new one (a go-plugin client
 // cannot be restarted) and re-runs Init with the last InitConfig. The
 // caller then restores the method's state with SetState. For Local it only
-// re-runs Init.
+// re-runs Init. ctx becomes the client's life (see Launch).
 func (c *Client) Restart(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.local == nil {
 		old := c.Pid()
 		c.Kill()
+		c.life = ctx
 		if err := c.start(ctx); err != nil {
 			return fmt.Errorf("restart method %s: %w", c.name, err)
 		}
@@ -402,12 +513,50 @@ func (c *Client) Restart(ctx context.Context) error {
 	return nil
 }
 
-// Kill stops the plugin process (gracefully, then by force after 2 s).
+// Kill stops the plugin process and returns when it is gone. It asks the
+// plugin to exit (go-plugin's shutdown call); a plugin that has not exited
+// after Options.KillGrace (hung, stopped with SIGSTOP, ignoring the call)
+// is killed with SIGKILL together with its process group, which also ends
+// the children it left behind. If something outside the group still holds
+// the plugin's stdout or stderr, the host's ends of those pipes are closed
+// a second later. Kill then removes the plugin's socket folder. It never
+// waits longer than about KillGrace + 3 s.
 func (c *Client) Kill() {
 	c.procMu.Lock()
-	defer c.procMu.Unlock()
-	if c.pc != nil {
-		c.pc.Kill()
+	pc, proc := c.pc, c.proc
+	c.pc = nil
+	c.procMu.Unlock()
+	liveMu.Lock()
+	delete(live, c)
+	liveMu.Unlock()
+	if pc == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pc.Kill()
+	}()
+	if !waitOrTimeout(done, c.opts.KillGrace) && proc != nil {
+		c.opts.Logger.Warn("plugin did not exit when asked; killing its process group", "method", c.name, "pid", proc.pid)
+		proc.killGroup()
+		if !waitOrTimeout(done, time.Second) {
+			// A process outside the group holds the pipes: stop reading them.
+			proc.closePipes()
+			if !waitOrTimeout(done, 2*time.Second) {
+				c.opts.Logger.Error(errNoExit.Error(), "method", c.name, "pid", proc.pid)
+			}
+		}
+	}
+	if proc != nil {
+		// A plugin that exited (or was shut down) may have left children
+		// in its group: end them too. The group id stays reserved while
+		// any member lives, so this cannot reach another process.
+		proc.killGroup()
+		proc.closePipes()
+		if proc.socketDir != "" {
+			os.RemoveAll(proc.socketDir)
+		}
 	}
 }
 
@@ -417,11 +566,12 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// Exited reports whether the plugin process has exited (false for Local).
+// Exited reports whether the plugin process has exited or been killed
+// (false for Local).
 func (c *Client) Exited() bool {
 	c.procMu.Lock()
 	defer c.procMu.Unlock()
-	return c.pc != nil && c.pc.Exited()
+	return c.local == nil && (c.pc == nil || c.pc.Exited())
 }
 
 // ---  protobuf → sdk

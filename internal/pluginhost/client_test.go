@@ -257,7 +257,7 @@ func TestFaults(t *testing.T) {
 		if !errors.Is(err, sdk.ErrBadInput) {
 			t.Fatalf("err = %v, want sdk.ErrBadInput", err)
 		}
-		for _, s := range []string{`"perhaps" is not a bool`, "dim (int, default 16)", "fault (one of none|panic|slow|exit, default none)"} {
+		for _, s := range []string{`"perhaps" is not a bool`, "dim (int, default 16)", "fault (one of none|panic|slow|exit|hang|stop|child|orphan, default none)"} {
 			if !strings.Contains(err.Error(), s) {
 				t.Errorf("error %q lacks %q", err, s)
 			}

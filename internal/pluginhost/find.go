@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/siambench/siambench/sdk"
@@ -153,8 +154,17 @@ func (r DescribeResult) Compatible() error {
 // DescribeTimeout bounds a describe run when ctx has no deadline.
 const DescribeTimeout = 10 * time.Second
 
+// describeWaitDelay is how long Describe waits, after the plugin exited or
+// was killed, for whatever still holds its stdout or stderr (a child it
+// left behind) before it stops reading them.
+const describeWaitDelay = time.Second
+
 // Describe runs `path describe` (no handshake, no training) and parses the
-// spec it prints.
+// spec it prints. The plugin runs in a process group of its own; when ctx
+// ends (or after DescribeTimeout when ctx has no deadline) the group is
+// killed, and once the plugin has exited any process it left in the group
+// is killed too, so Describe returns in bounded time and leaves nothing
+// running.
 func Describe(ctx context.Context, path string) (DescribeResult, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -164,10 +174,21 @@ func Describe(ctx context.Context, path string) (DescribeResult, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, path, "describe")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	cmd.SysProcAttr = procAttr()
+	cmd.Cancel = func() error { return killGroup(cmd) }
+	cmd.WaitDelay = describeWaitDelay
+	err := cmd.Run()
+	_ = killGroup(cmd) // children left in the group
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState.Success() {
+		err = nil // it answered; a child it left held the pipes
+	}
+	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" {
 			msg = "no output on stderr"
+		}
+		if ctx.Err() != nil {
+			return DescribeResult{}, fmt.Errorf("describe %s: no answer in time (%w; %s); is it a plugin built with the siambench SDK?", path, ctx.Err(), msg)
 		}
 		return DescribeResult{}, fmt.Errorf("describe %s: %w (%s); is it a plugin built with the siambench SDK?", path, err, msg)
 	}
@@ -180,4 +201,14 @@ func Describe(ctx context.Context, path string) (DescribeResult, error) {
 		return DescribeResult{}, fmt.Errorf("describe %s: %w", path, err)
 	}
 	return DescribeResult{Protocol: d.Protocol, Spec: d.Spec}, nil
+}
+
+// killGroup SIGKILLs the process group of a started cmd (its pid is the
+// group id, see procAttr).
+func killGroup(cmd *exec.Cmd) error {
+	if cmd.Process == nil {
+		return nil
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	return cmd.Process.Kill()
 }

@@ -4,5 +4,7 @@ package pluginhost
 
 import "syscall"
 
-// procAttr has no parent-death signal off Linux; CleanupAll covers signals.
-func procAttr() *syscall.SysProcAttr { return nil }
+// procAttr starts a plugin in a process group of its own (see the Linux
+// version); there is no parent-death signal off Linux, CleanupAll covers
+// signals.
+func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }

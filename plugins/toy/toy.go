@@ -9,9 +9,9 @@
 // the transport tests can see that recipe arrive.
 //
 // Options: dim (projector width), stopgrad (SimSiam-style stop-gradient on
-// the other view, which makes it a DetachedStepper), and fault/fault_step,
-// which inject a panic, a slow step or a process exit at one step, for the
-// host's reliability tests.
+// the other view, which makes it a DetachedStepper), and fault, fault_step,
+// fault_in and fault_once, which inject a fault for the host's reliability
+// tests (see Faults). FaultsFromEnv injects faults into describe mode.
 package toy
 
 import (
@@ -22,6 +22,8 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"os/exec"
+	"syscall"
 	"time"
 
 	"github.com/siambench/siambench/nn"
@@ -65,8 +67,10 @@ func (m *Method) Describe() sdk.Spec {
 		Options: []sdk.OptionSpec{
 			{Name: "dim", Type: "int", Default: "16", Help: "projector output width K"},
 			{Name: "stopgrad", Type: "bool", Default: "false", Help: "stop the gradient through the other view (SimSiam-style)"},
-			{Name: "fault", Type: "enum", Default: "none", Choices: []string{"none", "panic", "slow", "exit"}, Help: "inject a fault at fault_step (tests only)"},
-			{Name: "fault_step", Type: "int", Default: "0", Help: "the step at which fault happens"},
+			{Name: "fault", Type: "enum", Default: "none", Choices: Faults, Help: "inject a fault at fault_step (tests only)"},
+			{Name: "fault_step", Type: "int", Default: "0", Help: "the step at which fault happens (in state/setstate: the steps the state holds)"},
+			{Name: "fault_in", Type: "enum", Default: "step", Choices: []string{"step", "state", "setstate"}, Help: "the call in which fault happens"},
+			{Name: "fault_once", Type: "string", Default: "", Help: "a file: the fault happens only if it does not exist, and creates it (once across restarts)"},
 		},
 	}
 	if m.target {
@@ -119,7 +123,7 @@ func (m *Method) StepDetached(ctx context.Context, in sdk.StepInput, detached []
 // arguments; otherwise each pair contributes ½[cos(z_i, c_j) + cos(z_j, c_i)]
 // where c = sg·W is a constant.
 func (m *Method) run(ctx context.Context, in sdk.StepInput, sg []*nn.Tensor) (sdk.StepOutput, error) {
-	if err := m.inject(ctx, in.Step); err != nil {
+	if err := m.inject(ctx, "step", in.Step); err != nil {
 		return sdk.StepOutput{}, err
 	}
 	v, n := len(in.Views), in.Views[0].Dim(0)
@@ -240,14 +244,39 @@ func outputStd(z []float64, n, k int) float64 {
 	return total / float64(k)
 }
 
-// inject performs the configured fault at fault_step.
-func (m *Method) inject(ctx context.Context, step int) error {
-	if step != m.opts.Int("fault_step") {
+// Faults are the values of the fault option:
+//   - panic: panic (the SDK turns it into sdk.ErrPanicked; the plugin lives);
+//   - slow: wait 30 s or until ctx ends (a slow step that honours ctx);
+//   - exit: exit the process with status 3 (a crash);
+//   - hang: block forever, ignoring ctx;
+//   - stop: SIGSTOP itself (frozen: answers nothing, not even shutdown);
+//   - child: start a child process that inherits stdout and stderr and
+//     sleeps an hour, then exit with status 3 (the child keeps the pipes
+//     to the host open);
+//   - orphan: the same, but the child starts a session of its own (it
+//     leaves the plugin's process group).
+var Faults = []string{"none", "panic", "slow", "exit", "hang", "stop", "child", "orphan"}
+
+// inject performs the configured fault if the call is fault_in and step
+// is fault_step.
+func (m *Method) inject(ctx context.Context, call string, step int) error {
+	if m.w == nil || call != m.opts.String("fault_in") || step != m.opts.Int("fault_step") || m.opts.String("fault") == "none" {
 		return nil
 	}
-	switch m.opts.String("fault") {
+	if once := m.opts.String("fault_once"); once != "" {
+		f, err := os.OpenFile(once, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil // done before (or cannot mark it: no fault)
+		}
+		f.Close()
+	}
+	return fault(ctx, m.opts.String("fault"), fmt.Sprintf("%s %d", call, step))
+}
+
+func fault(ctx context.Context, kind, where string) error {
+	switch kind {
 	case "panic":
-		panic(fmt.Sprintf("toy: injected panic at step %d", step))
+		panic(fmt.Sprintf("toy: injected panic at %s", where))
 	case "exit":
 		os.Exit(3)
 	case "slow":
@@ -256,8 +285,58 @@ func (m *Method) inject(ctx context.Context, step int) error {
 			return ctx.Err()
 		case <-time.After(30 * time.Second):
 		}
+	case "hang":
+		select {}
+	case "stop":
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		select {} // if continued, stay useless
+	case "child":
+		startSleeper(false)
+		os.Exit(3)
+	case "orphan":
+		startSleeper(true)
+		os.Exit(3)
 	}
 	return nil
+}
+
+// startSleeper starts `sleep 3600` holding this process's file descriptors
+// 1 and 2: the pipes to the host. (In serve mode go-plugin has replaced
+// os.Stdout and os.Stderr by pipes of its own; the descriptors are still
+// the host's.)
+// With setsid the child leaves this process's group and session.
+func startSleeper(setsid bool) {
+	cmd := exec.Command("sleep", "3600")
+	cmd.Stdout, cmd.Stderr = os.NewFile(1, "stdout"), os.NewFile(2, "stderr")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: setsid}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "toy: start the child:", err)
+	}
+}
+
+// EnvDescribeFault names the environment variable that injects a fault
+// into describe mode: "sleep" (never answer), "child" (start a child
+// holding stdout and stderr, then fail with status 1), "child-ok" (start
+// that child, then answer normally).
+const EnvDescribeFault = "TOY_DESCRIBE_FAULT"
+
+// FaultsFromEnv performs the describe-mode fault of $TOY_DESCRIBE_FAULT
+// when the process was started as `PROG describe`; the plugin's main calls
+// it before sdk.Serve.
+func FaultsFromEnv() {
+	if len(os.Args) != 2 || os.Args[1] != "describe" {
+		return
+	}
+	switch os.Getenv(EnvDescribeFault) {
+	case "sleep":
+		time.Sleep(time.Hour)
+	case "child":
+		startSleeper(false)
+		fmt.Fprintln(os.Stderr, "toy: injected describe failure")
+		os.Exit(1)
+	case "child-ok":
+		startSleeper(false)
+	}
 }
 
 // ---  state: "toy1", D, K, step, W as float64 little-endian.
@@ -266,6 +345,9 @@ var stateMagic = [4]byte{'t', 'o', 'y', '1'}
 
 // State serialises W and the step count.
 func (m *Method) State() ([]byte, error) {
+	if err := m.inject(context.Background(), "state", int(m.step)); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	hdr := struct {
 		Magic      [4]byte
@@ -289,6 +371,9 @@ func (m *Method) SetState(b []byte) error {
 	r := bytes.NewReader(b)
 	if err := binary.Read(r, binary.LittleEndian, &hdr); err != nil || hdr.Magic != stateMagic {
 		return fmt.Errorf("%w: not a toy state blob (%d bytes)", sdk.ErrBadInput, len(b))
+	}
+	if err := m.inject(context.Background(), "setstate", int(hdr.Step)); err != nil {
+		return err
 	}
 	if hdr.D != int64(m.d) || hdr.K != int64(m.k) {
 		return fmt.Errorf("%w: state is for D=%d K=%d, this method was initialised with D=%d K=%d", sdk.ErrBadInput, hdr.D, hdr.K, m.d, m.k)

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,6 +52,9 @@ type RunOptions struct {
 	NoReport   bool
 	PluginDir  string
 	Exec       ExecOptions
+	// StepTimeout and CallTimeout bound a plugin's step and its other
+	// calls (--step-timeout, --call-timeout); 0 means pluginhost's defaults.
+	StepTimeout, CallTimeout time.Duration
 }
 
 // NewCmdRun returns the run command. When runF is non-nil it is called with
@@ -185,6 +189,8 @@ Exit status:
 	fl.BoolVar(&opts.NoReport, "no-report", false, "do not write report.md at the end")
 	fl.StringVar(&opts.PluginDir, "plugin-dir", "", "extra `DIR` to search for bench-method-* plugins first")
 	addExecFlags(fl, &opts.Exec)
+	fl.DurationVar(&opts.StepTimeout, "step-timeout", 0, "a plugin step not answered within this is treated as a crash: the plugin is killed and the epoch redone (default 5m)")
+	fl.DurationVar(&opts.CallTimeout, "call-timeout", 0, "the same for a plugin's other calls: init, state, set-state (default 2m)")
 	_ = cmd.RegisterFlagCompletionFunc("methods", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		found, _ := pluginhost.Find(pluginhost.SearchDirs(opts.PluginDir))
 		var names []string
@@ -284,7 +290,9 @@ func runSweep(opts *RunOptions) error {
 	mk := opts.Methods
 	if mk == nil {
 		mk = func(dir string, log *slog.Logger) (harness.Methods, error) {
-			return &harness.Plugins{Dirs: pluginhost.SearchDirs(dir), Options: pluginhost.Options{Logger: log, Stderr: opts.IO.ErrOut}}, nil
+			return &harness.Plugins{Dirs: pluginhost.SearchDirs(dir), Options: pluginhost.Options{
+				Logger: log, Stderr: opts.IO.ErrOut, StepTimeout: opts.StepTimeout, CallTimeout: opts.CallTimeout,
+			}}, nil
 		}
 	}
 	methods, err := mk(opts.PluginDir, log)
@@ -343,6 +351,12 @@ func runSweep(opts *RunOptions) error {
 		}
 		if opts.NoReport {
 			argv = append(argv, "--no-report")
+		}
+		if opts.StepTimeout > 0 {
+			argv = append(argv, "--step-timeout", opts.StepTimeout.String())
+		}
+		if opts.CallTimeout > 0 {
+			argv = append(argv, "--call-timeout", opts.CallTimeout.String())
 		}
 		return submitSlurm(ctx, opts, r, append(argv, "--executor", "slurm"))
 	}

@@ -6,4 +6,7 @@ import (
 	"github.com/siambench/siambench/sdk"
 )
 
-func main() { sdk.Serve(toy.New()) }
+func main() {
+	toy.FaultsFromEnv() // describe-mode faults for the host's tests
+	sdk.Serve(toy.New())
+}
