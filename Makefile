@@ -11,7 +11,7 @@ PLUGINS := $(notdir $(wildcard plugins/*))
 # node included) with nothing installed, and host and plugins compute alike.
 export CGO_ENABLED := 0
 
-.PHONY: all build run test test-short test-interop fuzz lint proto bench-engine bench-transport bench-data clean
+.PHONY: all build run test test-short test-interop test-slurm fuzz lint proto bench-engine bench-transport bench-data clean
 
 all: build
 
@@ -44,6 +44,21 @@ test-interop:
 	@bash scripts/deps.sh bench
 	$(GO) vet -tags interop ./...
 	$(GO) test -tags interop -timeout 15m -run '^Test(Interop|Torch)' ./...
+
+# test-slurm runs the Slurm executor against a real one-node cluster the test
+# starts (scripts/slurm-cluster.sh); it needs root, and installs Debian's
+# slurmctld, slurmd, slurm-client and munge first.
+test-slurm: build
+	@bash scripts/deps.sh slurm
+	$(GO) vet -tags slurm ./internal/cli/run
+	$(GO) test -tags slurm -timeout 15m -run '^TestSlurm' -v ./internal/cli/run
+
+# fuzz runs every fuzz target for FUZZTIME each (scripts/fuzz.sh); a crash is
+# saved under the package's testdata/fuzz/, where go test replays it.
+FUZZTIME ?= 10s
+fuzz:
+	@bash scripts/deps.sh build
+	@bash scripts/fuzz.sh $(FUZZTIME)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); exit 1; }

@@ -16,7 +16,11 @@ case "${1:-build}" in
     [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist) ;;
   bench)
     /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch) ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  slurm)
+    for b in slurmctld:slurmctld slurmd:slurmd sinfo:slurm-client munged:munge; do
+      command -v "${b%%:*}" >/dev/null 2>&1 || need+=("${b#*:}")
+    done ;;
+  *) echo "usage: $0 build|test|bench|slurm" >&2; exit 2 ;;
 esac
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

@@ -23,7 +23,16 @@ stop() {
   rm -rf "$d"
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A TCP port on 127.0.0.1 that nothing listens on (bash's /dev/tcp; no python).
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  echo "slurm-cluster: no free port found" >&2
+  return 1
+}
 
 case "$cmd" in
 stop) stop; exit 0 ;;
@@ -45,7 +54,9 @@ munged --force --key-file="$d/munge/munge.key" --socket="$d/munge/munge.sock" \
 node=$(hostname -s)
 # The node's CPUs and memory as slurmd sees them.
 hw=$(slurmd -C | head -1 | sed 's/^NodeName=[^ ]* //; s/ UpTime=.*//')
-cport=$(free_port); dport=$(free_port)
+cport=$(free_port)
+dport=$(free_port)
+while [ "$dport" = "$cport" ]; do dport=$(free_port); done
 cat > "$d/slurm.conf" <<CONF
 ClusterName=siambench-test
 SlurmctldHost=localhost(127.0.0.1)
