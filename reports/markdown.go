@@ -824,9 +824,21 @@ func cell(s string) string {
 // pct formats a fraction as a percentage with one decimal.
 func pct(x float64) string { return strconv.FormatFloat(round1(x*100), 'f', 1, 64) }
 
+// Pct formats a fraction as the report's tables do (one decimal, half away
+// from zero), for every other place that prints the same numbers: 0.7755
+// is 77.6 everywhere, never 77.6 in the report and 77.5 on the terminal.
+func Pct(x float64) string { return pct(x) }
+
 // round1 rounds half away from zero to one decimal, so formatting never
-// depends on binary ties.
-func round1(x float64) float64 { return math.Round(x*10) / 10 }
+// depends on binary ties: x is first snapped to thousandths (79.15 is
+// 79.149999… in binary; accuracies are counts over at most a few hundred
+// thousand images, so no real digit is lost), then the tie is decided on
+// integers.
+func round1(x float64) float64 {
+	n := math.Round(math.Abs(x) * 1000) // thousandths
+	t := math.Floor((n + 50) / 100)     // tenths, half away from zero
+	return math.Copysign(t/10, x)
+}
 
 // small formats x (an output std or its spread) like ref: with four
 // decimals, or in scientific notation when ref is below 0.001 (a collapsed

@@ -904,3 +904,16 @@ func TestFailedRunsShowFailed(t *testing.T) {
 		})
 	}
 }
+
+// Accuracies over 2000 images are multiples of 0.05%: their ties round half
+// away from zero however they fall in binary (0.7915 is 79.149999…%).
+func TestPctRoundsTiesAwayFromZero(t *testing.T) {
+	for x, want := range map[float64]string{
+		0.7915: "79.2", 0.7755: "77.6", 0.8055: "80.6", 0.6725: "67.3", 0.7914: "79.1",
+		-0.0305: "-3.1", 0.03: "3.0", 1: "100.0", 0: "0.0",
+	} {
+		if got := Pct(x); got != want {
+			t.Errorf("Pct(%v) = %s, want %s", x, got, want)
+		}
+	}
+}

@@ -419,13 +419,13 @@ func printSummary(opts *RunOptions, dir string) error {
 	for _, r := range s.Runs {
 		switch r.Status {
 		case results.StatusCompleted, results.StatusCollapsed:
-			fmt.Fprintf(w, "%-40s %-10s %6.1f%% %6.1f%%\n", r.ID, r.Status, 100*r.KNNTop1, 100*r.LinearTop1)
+			fmt.Fprintf(w, "%-40s %-10s %6s%% %6s%%\n", r.ID, r.Status, reports.Pct(r.KNNTop1), reports.Pct(r.LinearTop1))
 		case results.StatusFailed:
 			// A failed run has no numbers: say so, and why, never 0.0%.
 			fmt.Fprintf(w, "%-40s %-10s %7s %7s\n", r.ID, r.Status, "failed", "failed")
 			fmt.Fprintf(w, "  why: %s\n", oneLine(r.Error, 200))
 		default: // diverged: the kNN monitor of its last epoch, no linear probe
-			fmt.Fprintf(w, "%-40s %-10s %6.1f%% %7s\n", r.ID, r.Status, 100*r.KNNTop1, "-")
+			fmt.Fprintf(w, "%-40s %-10s %6s%% %7s\n", r.ID, r.Status, reports.Pct(r.KNNTop1), "-")
 		}
 	}
 	for _, name := range []string{results.BaselineRawPixels, results.BaselineRandomInit, results.BaselineSupervised} {
@@ -433,7 +433,7 @@ func printSummary(opts *RunOptions, dir string) error {
 		for _, k := range slices.Sorted(maps.Keys(s.Baselines)) {
 			if k == name || strings.HasPrefix(k, name+"/") {
 				b := s.Baselines[k]
-				fmt.Fprintf(w, "%-40s %-10s %6.1f%% %6.1f%%\n", "baseline "+k, "", 100*b.KNNTop1, 100*b.LinearTop1)
+				fmt.Fprintf(w, "%-40s %-10s %6s%% %6s%%\n", "baseline "+k, "", reports.Pct(b.KNNTop1), reports.Pct(b.LinearTop1))
 			}
 		}
 	}
