@@ -11,7 +11,7 @@ PLUGINS := $(notdir $(wildcard plugins/*))
 # node included) with nothing installed, and host and plugins compute alike.
 export CGO_ENABLED := 0
 
-.PHONY: all build run test test-short test-interop test-slurm fuzz lint proto bench-engine bench-transport bench-data clean
+.PHONY: all build run test test-short test-interop test-slurm test-root fuzz lint proto bench-engine bench-transport bench-data clean
 
 all: build
 
@@ -52,6 +52,12 @@ test-slurm: build
 	@bash scripts/deps.sh slurm
 	$(GO) vet -tags slurm ./internal/cli/run
 	$(GO) test -tags slurm -timeout 15m -run '^TestSlurm' -v ./internal/cli/run
+
+# test-root runs the tests that need root besides Slurm's (build tag root):
+# a results directory on a tmpfs that fills up mid-sweep.
+test-root: build
+	$(GO) vet -tags root ./internal/cli/run
+	$(GO) test -tags root -timeout 10m -run '^TestRoot' -v ./internal/cli/run
 
 # fuzz runs every fuzz target for FUZZTIME each (scripts/fuzz.sh); a crash is
 # saved under the package's testdata/fuzz/, where go test replays it.

@@ -75,6 +75,13 @@ var ErrInterrupted = errors.New("sweep interrupted")
 // runs are results, not failures). The same command retries failed runs.
 var ErrRunsFailed = errors.New("runs failed")
 
+// storageFull reports whether err comes from a results file system that
+// takes no more writes: full (ENOSPC), over quota (EDQUOT) or read-only
+// (EROFS). Such an error stops the sweep instead of failing each run.
+func storageFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS)
+}
+
 // splitSet holds the opened datasets of a sweep (after the split limits).
 type splitSet struct {
 	train, test data.Dataset
@@ -116,6 +123,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		if baselines, err = r.baselines(ctx, ds); err != nil {
 			if ctx.Err() != nil {
 				return r.interrupted()
+			}
+			if storageFull(err) {
+				return fmt.Errorf("baselines: %w\nthe file system holding %s is full, over quota or read-only: free space (df -h %s) and rerun the same command", err, r.Store.Dir, r.Store.Dir)
 			}
 			// Baselines frame the numbers but are not what the sweep is
 			// for: log loudly and go on (the report shows them missing).
@@ -168,6 +178,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		release()
 		if ctx.Err() != nil {
 			return r.interrupted()
+		}
+		if err != nil && storageFull(err) {
+			// Every later write fails the same way: stop now, leaving the
+			// run resumable (not "failed"); its last checkpoint is intact.
+			return fmt.Errorf("run %s: %w\nthe file system holding %s is full, over quota or read-only: free space (df -h %s) and rerun the same command; finished runs and epochs are kept", id, err, r.Store.Dir, r.Store.Dir)
 		}
 		if err != nil {
 			log.Error("run failed; the sweep goes on", "run", id, "err", err)
