@@ -458,7 +458,9 @@ type demo struct {
 	fixed              bool
 }
 
-func newDemo(target bool) *Method {
+func newDemo(target bool) *Method { return NewMethod(demoSpec(target), buildDemo(target)) }
+
+func demoSpec(target bool) sdk.Spec {
 	spec := sdk.Spec{
 		Name: "demo", Version: "0.0.1",
 		Views: []sdk.ViewSpec{{Count: 2, Preset: "simsiam"}},
@@ -471,7 +473,11 @@ func newDemo(target bool) *Method {
 	if target {
 		spec.Target = &sdk.TargetSpec{BaseMomentum: 0.9, Schedule: "constant"}
 	}
-	return NewMethod(spec, func(b *Build) (Model, error) {
+	return spec
+}
+
+func buildDemo(target bool) func(*Build) (Model, error) {
+	return func(b *Build) (Model, error) {
 		dim := b.IntAtLeast("dim", 1)
 		rng := b.RNG(0xde)
 		m := &demo{fixed: b.Opts.Bool("fixed")}
@@ -486,7 +492,7 @@ func newDemo(target bool) *Method {
 			m.target, err = NewMLP(rng, "target", b.Config.FeatureDim, Layer{Out: 12, BN: Affine, ReLU: true}, Layer{Out: dim})
 		}
 		return m, err
-	})
+	}
 }
 
 func (m *demo) Heads() HeadSet {
@@ -526,6 +532,42 @@ func TestMethodConformance(t *testing.T) {
 	run("scheduled", false, nil)
 	run("fixed_lr_head", false, map[string]string{"fixed": "true"})
 	run("ema_target", true, nil)
+}
+
+// sgDemo is demo with SimSiam's stop-gradient, sg(z) for the targets: a
+// DetachedModel.
+type sgDemo struct{ *demo }
+
+func (m sgDemo) Loss(in sdk.StepInput) (Loss, error) { return m.LossDetached(in, nil) }
+
+func (m sgDemo) LossDetached(in sdk.StepInput, detached []*nn.Tensor) (Loss, error) {
+	z1, z2 := m.proj.Forward(in.Views[0]), m.proj.Forward(in.Views[1])
+	t1, t2 := z1.Detach(), z2.Detach()
+	if detached != nil {
+		nn.NoGrad(func() { t1, t2 = ForwardKeepStats(m.proj, detached[0]), ForwardKeepStats(m.proj, detached[1]) })
+	}
+	p1, p2 := m.pred.Forward(z1), m.pred.Forward(z2)
+	loss := nn.Neg(nn.Add(nn.MeanAll(nn.CosineSimilarity(p1, t2)), nn.MeanAll(nn.CosineSimilarity(p2, t1))))
+	return Loss{Value: loss, Outputs: []*nn.Tensor{z1, z2}}, nil
+}
+
+// A DetachedMethod is an sdk.DetachedStepper, and the conformance suite
+// checks its gradient with the stop-gradient branch held fixed; a plain
+// Method is not one.
+func TestDetachedMethod(t *testing.T) {
+	newSG := func() sdk.Method {
+		return NewDetachedMethod(demoSpec(false), func(b *Build) (DetachedModel, error) {
+			m, err := buildDemo(false)(b)
+			if err != nil {
+				return nil, err
+			}
+			return sgDemo{m.(*demo)}, nil
+		})
+	}
+	sdktest.Run(t, newSG, sdktest.Config{Init: sdk.InitConfig{FeatureDim: 6, BatchSize: 8, Seed: 5}})
+	if _, ok := sdk.Method(newDemo(false)).(sdk.DetachedStepper); ok {
+		t.Error("a plain Method must not claim to be a DetachedStepper")
+	}
 }
 
 func TestMethodInitErrors(t *testing.T) {

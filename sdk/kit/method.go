@@ -138,12 +138,16 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 	var sched, fixed []*nn.Param
 	bn := false
 	for _, s := range h.Train {
-		sched = append(sched, s.Params()...)
-		bn = bn || len(s.Buffers()) > 0
+		if s != nil {
+			sched = append(sched, s.Params()...)
+			bn = bn || len(s.Buffers()) > 0
+		}
 	}
 	for _, s := range h.Fixed {
-		fixed = append(fixed, s.Params()...)
-		bn = bn || len(s.Buffers()) > 0
+		if s != nil {
+			fixed = append(fixed, s.Params()...)
+			bn = bn || len(s.Buffers()) > 0
+		}
 	}
 	for _, t := range h.Targets {
 		if err := optim.CopyParams(t.EMA, t.Online); err != nil {
@@ -162,11 +166,24 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 // optimizer, moves the target heads, and reports output_std, output_dim and
 // the model's metrics.
 func (m *Method) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+	return m.step(ctx, in, nil, false)
+}
+
+// step is Step, with Model.Loss or, if isDetached, DetachedModel.LossDetached.
+func (m *Method) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tensor, isDetached bool) (sdk.StepOutput, error) {
 	if err := ctx.Err(); err != nil {
 		return sdk.StepOutput{}, err
 	}
 	if m.model == nil {
 		return sdk.StepOutput{}, fmt.Errorf("%w: Step before Init", sdk.ErrBadInput)
+	}
+	loss := m.model.Loss
+	if isDetached {
+		dm, ok := m.model.(DetachedModel)
+		if !ok {
+			return sdk.StepOutput{}, fmt.Errorf("%s: StepDetached: %w (the model has no LossDetached)", m.spec.Name, sdk.ErrNotSupported)
+		}
+		loss = func(in sdk.StepInput) (Loss, error) { return dm.LossDetached(in, detached) }
 	}
 	if len(in.Views) == 0 {
 		return sdk.StepOutput{}, fmt.Errorf("%w: no views", sdk.ErrBadInput)
@@ -184,7 +201,7 @@ func (m *Method) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, er
 	x := Leaves(in.Views)
 	leafIn := in
 	leafIn.Views = x
-	l, err := m.model.Loss(leafIn)
+	l, err := loss(leafIn)
 	if err != nil {
 		return sdk.StepOutput{}, err
 	}
@@ -218,6 +235,36 @@ func (l Loss) metrics() map[string]float64 {
 		out[k] = v
 	}
 	return out
+}
+
+// ---  stop-gradient
+
+// DetachedModel is a Model whose loss treats some function of the features
+// as a constant (stop-gradient: SimSiam's sg(z)). Build it into a
+// DetachedMethod, so the conformance suite can check its gradient (see
+// sdk.DetachedStepper).
+type DetachedModel interface {
+	Model
+	// LossDetached is Loss with every stop-gradient branch computed from
+	// detached, one (N,D) tensor per view, instead of from in.Views.
+	// LossDetached(in, in.Views) must equal Loss(in).
+	LossDetached(in sdk.StepInput, detached []*nn.Tensor) (Loss, error)
+}
+
+// DetachedMethod is a Method that is also an sdk.DetachedStepper; its
+// Build must return a DetachedModel. Create it with NewDetachedMethod.
+type DetachedMethod struct{ *Method }
+
+var _ sdk.DetachedStepper = DetachedMethod{}
+
+// NewDetachedMethod is NewMethod for a build that returns a DetachedModel.
+func NewDetachedMethod(spec sdk.Spec, build func(*Build) (DetachedModel, error)) DetachedMethod {
+	return DetachedMethod{NewMethod(spec, func(b *Build) (Model, error) { return build(b) })}
+}
+
+// StepDetached is Step with the model's LossDetached(in, detached).
+func (m DetachedMethod) StepDetached(ctx context.Context, in sdk.StepInput, detached []*nn.Tensor) (sdk.StepOutput, error) {
+	return m.step(ctx, in, detached, true)
 }
 
 // ---  state
