@@ -1,6 +1,7 @@
 package kit
 
 import (
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/sdk"
+	"github.com/siambench/siambench/sdk/sdktest"
 )
 
 func names(ps []*nn.Param) []string {
@@ -441,5 +443,235 @@ func TestRunHyper(t *testing.T) {
 		if math.Abs(float64(p.T.Data[0]-c.want)) > 1e-7 {
 			t.Errorf("host recipe %+v: p = %v after one step, want %v", c.cfg.Hyper, p.T.Data[0], c.want)
 		}
+	}
+}
+
+// ---  Method
+
+// demo is a method on Method with every kind of head: a projector
+// trained at the scheduled lr, a predictor at the fixed lr (option
+// "fixed"), and an EMA target of the projector (option "target"). Its loss
+// is the negative cosine between each view's prediction and the other
+// view's projection (target projection with "target").
+type demo struct {
+	proj, pred, target *nn.Sequential
+	fixed              bool
+}
+
+func newDemo(target bool) *Method { return NewMethod(demoSpec(target), buildDemo(target)) }
+
+func demoSpec(target bool) sdk.Spec {
+	spec := sdk.Spec{
+		Name: "demo", Version: "0.0.1",
+		Views: []sdk.ViewSpec{{Count: 2, Preset: "simsiam"}},
+		Hyper: sdk.Hyper{Optimizer: "sgd", BaseLR: 0.05, LRBatchDiv: 256, WeightDecay: 1e-4, Momentum: 0.9},
+		Options: []sdk.OptionSpec{
+			{Name: "dim", Type: "int", Default: "8", Help: "output width"},
+			{Name: "fixed", Type: "bool", Default: "false", Help: "predictor at the fixed lr"},
+		},
+	}
+	if target {
+		spec.Target = &sdk.TargetSpec{BaseMomentum: 0.9, Schedule: "constant"}
+	}
+	return spec
+}
+
+func buildDemo(target bool) func(*Build) (Model, error) {
+	return func(b *Build) (Model, error) {
+		dim := b.IntAtLeast("dim", 1)
+		rng := b.RNG(0xde)
+		m := &demo{fixed: b.Opts.Bool("fixed")}
+		var err error
+		if m.proj, err = NewMLP(rng, "projector", b.Config.FeatureDim, Layer{Out: 12, BN: Affine, ReLU: true}, Layer{Out: dim}); err != nil {
+			return nil, err
+		}
+		if m.pred, err = NewMLP(rng, "predictor", dim, Layer{Out: dim}); err != nil {
+			return nil, err
+		}
+		if target {
+			m.target, err = NewMLP(rng, "target", b.Config.FeatureDim, Layer{Out: 12, BN: Affine, ReLU: true}, Layer{Out: dim})
+		}
+		return m, err
+	}
+}
+
+func (m *demo) Heads() HeadSet {
+	h := HeadSet{Train: []*nn.Sequential{m.proj, m.pred}}
+	if m.fixed {
+		h = HeadSet{Train: []*nn.Sequential{m.proj}, Fixed: []*nn.Sequential{m.pred}}
+	}
+	if m.target != nil {
+		h.Targets = []Target{{EMA: m.target, Online: m.proj}}
+	}
+	return h
+}
+
+func (m *demo) Loss(in sdk.StepInput) (Loss, error) {
+	z1, z2 := m.proj.Forward(in.Views[0]), m.proj.Forward(in.Views[1])
+	t1, t2 := z1, z2
+	if m.target != nil {
+		nn.NoGrad(func() { t1, t2 = m.target.Forward(in.Targets[0]), m.target.Forward(in.Targets[1]) })
+	}
+	p1, p2 := m.pred.Forward(z1), m.pred.Forward(z2)
+	loss := nn.Neg(nn.Add(nn.MeanAll(nn.CosineSimilarity(p1, t2)), nn.MeanAll(nn.CosineSimilarity(p2, t1))))
+	return Loss{Value: loss, Outputs: []*nn.Tensor{z1, z2}, Metrics: map[string]float64{"demo": 1}}, nil
+}
+
+// The conformance suite on the base: the gradient Step returns matches
+// finite differences of the loss it returns, State round-trips into a fresh
+// process and continues identically, bad input is refused, output_std is
+// reported, a cancelled ctx stops the step: for each kind of head.
+func TestMethodConformance(t *testing.T) {
+	run := func(name string, target bool, opts map[string]string) {
+		t.Run(name, func(t *testing.T) {
+			sdktest.Run(t, func() sdk.Method { return newDemo(target) }, sdktest.Config{
+				Init: sdk.InitConfig{FeatureDim: 6, BatchSize: 8, Seed: 5, Options: opts},
+			})
+		})
+	}
+	run("scheduled", false, nil)
+	run("fixed_lr_head", false, map[string]string{"fixed": "true"})
+	run("ema_target", true, nil)
+}
+
+// sgDemo is demo with SimSiam's stop-gradient, sg(z) for the targets: a
+// DetachedModel.
+type sgDemo struct{ *demo }
+
+func (m sgDemo) Loss(in sdk.StepInput) (Loss, error) { return m.LossDetached(in, nil) }
+
+func (m sgDemo) LossDetached(in sdk.StepInput, detached []*nn.Tensor) (Loss, error) {
+	z1, z2 := m.proj.Forward(in.Views[0]), m.proj.Forward(in.Views[1])
+	t1, t2 := z1.Detach(), z2.Detach()
+	if detached != nil {
+		nn.NoGrad(func() { t1, t2 = ForwardKeepStats(m.proj, detached[0]), ForwardKeepStats(m.proj, detached[1]) })
+	}
+	p1, p2 := m.pred.Forward(z1), m.pred.Forward(z2)
+	loss := nn.Neg(nn.Add(nn.MeanAll(nn.CosineSimilarity(p1, t2)), nn.MeanAll(nn.CosineSimilarity(p2, t1))))
+	return Loss{Value: loss, Outputs: []*nn.Tensor{z1, z2}}, nil
+}
+
+// A DetachedMethod is an sdk.DetachedStepper, and the conformance suite
+// checks its gradient with the stop-gradient branch held fixed; a plain
+// Method is not one.
+func TestDetachedMethod(t *testing.T) {
+	newSG := func() sdk.Method {
+		return NewDetachedMethod(demoSpec(false), func(b *Build) (DetachedModel, error) {
+			m, err := buildDemo(false)(b)
+			if err != nil {
+				return nil, err
+			}
+			return sgDemo{m.(*demo)}, nil
+		})
+	}
+	sdktest.Run(t, newSG, sdktest.Config{Init: sdk.InitConfig{FeatureDim: 6, BatchSize: 8, Seed: 5}})
+	if _, ok := sdk.Method(newDemo(false)).(sdk.DetachedStepper); ok {
+		t.Error("a plain Method must not claim to be a DetachedStepper")
+	}
+}
+
+func TestMethodInitErrors(t *testing.T) {
+	sdktest.InitErrors(t, func() sdk.Method { return newDemo(false) }, sdk.InitConfig{FeatureDim: 6, BatchSize: 4},
+		// An unknown option names the valid ones.
+		sdktest.InitError{Options: map[string]string{"dmi": "4"}, Want: "dim (int, default 8)"},
+		// A value of the wrong type.
+		sdktest.InitError{Options: map[string]string{"dim": "four"}, Want: "dim"},
+		// A failed range check is the error, not what building with the
+		// zero value it returned then said.
+		sdktest.InitError{Options: map[string]string{"dim": "0"}, Want: "option dim=0: must be at least 1; valid options:"})
+	m := newDemo(false)
+	if m.Model() != nil {
+		t.Error("Model before Init should be nil")
+	}
+	if _, err := m.State(); !errors.Is(err, sdk.ErrBadInput) {
+		t.Errorf("State before Init: err = %v", err)
+	}
+	if _, err := m.Step(context.Background(), sdk.StepInput{}); !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), "before Init") {
+		t.Errorf("Step before Init: err = %v", err)
+	}
+}
+
+// feats returns n (b,6) feature tensors drawn from rng.
+func feats(rng *rand.Rand, n, b int) []*nn.Tensor {
+	var out []*nn.Tensor
+	for range n {
+		out = append(out, nn.Randn(rng, 1, b, 6))
+	}
+	return out
+}
+
+// Step's metrics, the EMA target's update, the momentum check, and that a
+// state from other options is refused.
+func TestMethodStep(t *testing.T) {
+	m := newDemo(true)
+	if err := m.Init(sdk.InitConfig{FeatureDim: 6, BatchSize: 8, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	md := m.Model().(*demo)
+	// Target weight w of the first layer, online weight o: w = o at Init,
+	// then w ← m·w + (1−m)·o after the step's update of o.
+	w, o := md.target.Params()[0].T.Data, md.proj.Params()[0].T.Data
+	if !slices.Equal(w, o) {
+		t.Fatal("the target differs from the online head at Init")
+	}
+	w0 := slices.Clone(w)
+	const mom = 0.75
+	rng := rand.New(rand.NewPCG(1, 1))
+	in := sdk.StepInput{LR: 0.5, Momentum: mom, Views: feats(rng, 2, 8), Targets: feats(rng, 2, 8)}
+	out, err := m.Step(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Metrics["output_dim"] != 8 || out.Metrics["demo"] != 1 || !(out.Metrics["output_std"] > 0) {
+		t.Errorf("metrics %v, want output_dim 8, demo 1, output_std > 0", out.Metrics)
+	}
+	if slices.Equal(o, w0) {
+		t.Error("the online head did not move")
+	}
+	for j := range w {
+		if want := mom*w0[j] + (1-mom)*o[j]; math.Abs(float64(w[j]-want)) > 1e-6 {
+			t.Fatalf("target[%d] = %v, want m·old + (1−m)·online = %v", j, w[j], want)
+		}
+	}
+	in.Momentum = 1.5
+	if _, err := m.Step(context.Background(), in); !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), "target momentum 1.5") {
+		t.Errorf("momentum 1.5: err = %v", err)
+	}
+	in.Momentum, in.Views, in.Targets = 0.5, feats(rng, 2, 1), feats(rng, 2, 1)
+	if _, err := m.Step(context.Background(), in); !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), "batch of 1") {
+		t.Errorf("batch of 1 with BN heads: err = %v", err)
+	}
+
+	other := newDemo(true)
+	_ = other.Init(sdk.InitConfig{FeatureDim: 6, BatchSize: 8, Seed: 1, Options: map[string]string{"dim": "4"}})
+	blob, _ := other.State()
+	if err := m.SetState(blob); !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), "state saved with options") {
+		t.Errorf("SetState from other options: err = %v", err)
+	}
+}
+
+// Fixed heads train at BaseLR, Train heads at LR: with LR 0 only the
+// predictor moves.
+func TestMethodFixedHeads(t *testing.T) {
+	m := newDemo(false)
+	if err := m.Init(sdk.InitConfig{FeatureDim: 6, BatchSize: 8, Seed: 1, Options: map[string]string{"fixed": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	md := m.Model().(*demo)
+	proj, pred := append([]float32(nil), md.proj.Params()[0].T.Data...), append([]float32(nil), md.pred.Params()[0].T.Data...)
+	if _, err := m.Step(context.Background(), sdk.StepInput{LR: 0, BaseLR: 1, Views: feats(rand.New(rand.NewPCG(2, 2)), 2, 8)}); err != nil {
+		t.Fatal(err)
+	}
+	for j, v := range md.proj.Params()[0].T.Data {
+		if v != proj[j] {
+			t.Fatalf("projector moved at LR 0: [%d] %v → %v", j, proj[j], v)
+		}
+	}
+	moved := false
+	for j, v := range md.pred.Params()[0].T.Data {
+		moved = moved || v != pred[j]
+	}
+	if !moved {
+		t.Error("the fixed-lr predictor did not move at BaseLR 1")
 	}
 }

@@ -3,8 +3,9 @@
 // head construction (MLPs whose BN placement is a parameter), head optimizer
 // wiring (SGD/LARS from nn/optim, fixed-lr groups), state (de)serialisation
 // (an nn/checkpoint file of named tensor sections plus JSON meta), and the
-// output_std collapse metric. The four built-in methods use it; a user's own
-// plugin may too.
+// output_std collapse metric; and Method, which puts them together so that a
+// method is its spec, its heads and its loss (SimCLR, BYOL, SimSiam, the
+// scaffold). The four built-in methods use it; a user's own plugin may too.
 //
 // Shape legend: N=batch, D=features, K=width of a head's output.
 package kit

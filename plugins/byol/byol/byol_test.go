@@ -75,7 +75,8 @@ func TestTargetEMA(t *testing.T) {
 	if err := m.Init(sdk.InitConfig{FeatureDim: 6, BatchSize: 8, Seed: 1, Options: map[string]string{"dim": "4", "hidden": "8"}}); err != nil {
 		t.Fatal(err)
 	}
-	on, tg := m.proj.Params(), m.target.Params()
+	md := m.Model().(*model)
+	on, tg := md.proj.Params(), md.target.Params()
 	for i := range on {
 		for j, v := range on[i].T.Data {
 			if tg[i].T.Data[j] != v {

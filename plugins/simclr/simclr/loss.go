@@ -28,3 +28,31 @@ func NTXent(z *nn.Tensor, temperature float64) (loss, zn *nn.Tensor) {
 	}
 	return nn.CrossEntropy(nn.Add(sim, mask), labels), zn
 }
+
+// positives returns the mean cosine of the positive pairs and the fraction
+// of rows whose nearest other row is their positive, for zn (2N,K) unit rows.
+func positives(zn []float32, n, k int) (pos, top1 float64) {
+	dot := func(a, b int) float64 {
+		s := 0.0
+		for j := 0; j < k; j++ {
+			s += float64(zn[a*k+j]) * float64(zn[b*k+j])
+		}
+		return s
+	}
+	hits := 0
+	for i := 0; i < 2*n; i++ {
+		p := (i + n) % (2 * n)
+		sp := dot(i, p)
+		pos += sp
+		best := true
+		for r := 0; r < 2*n && best; r++ {
+			if r != i && r != p && dot(i, r) >= sp {
+				best = false
+			}
+		}
+		if best {
+			hits++
+		}
+	}
+	return pos / float64(2*n), float64(hits) / float64(2*n)
+}

@@ -6,9 +6,7 @@
 package simsiam
 
 import (
-	"context"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/sdk"
@@ -17,28 +15,10 @@ import (
 
 // N=batch, D=backbone feature dim, K=dim (projector output), H=hidden.
 
-// Method is SimSiam. The zero value is not usable; call New, then Init.
-type Method struct {
-	opts                                 kit.Options
-	stopgrad, symmetric, predFixed, xent bool
-	proj                                 *nn.Sequential // D→H→H→K
-	pred                                 *nn.Sequential // K→K/4→K; nil with predictor=false
-	opt                                  *kit.HeadOptimizer
-	steps                                int64
-}
-
-var (
-	_ sdk.Method          = (*Method)(nil)
-	_ sdk.DetachedStepper = (*Method)(nil)
-)
-
-// New returns an uninitialised SimSiam.
-func New() *Method { return &Method{} }
-
-// Describe returns SimSiam's spec: two "simsiam" views, no target, SGD with
-// the paper's lr 0.05·bs/256, wd 1e-4, momentum 0.9.
-func (m *Method) Describe() sdk.Spec {
-	return sdk.Spec{
+// New returns an uninitialised SimSiam: two "simsiam" views, no target,
+// SGD with the paper's lr 0.05·bs/256, wd 1e-4, momentum 0.9.
+func New() kit.DetachedMethod {
+	return kit.NewDetachedMethod(sdk.Spec{
 		Name: "simsiam", Version: "1.0.0",
 		Paper:       "Chen & He, Exploring Simple Siamese Representation Learning, CVPR 2021, arXiv:2011.10566",
 		Description: "projector + predictor, symmetric negative cosine with stop-gradient; no negatives, no momentum encoder",
@@ -56,7 +36,14 @@ func (m *Method) Describe() sdk.Spec {
 			{Name: "hidden", Type: "int", Default: "512", Min: new(1.0), Help: "projector hidden width (paper 2048)"},
 			{Name: "pred_hidden", Type: "int", Default: "0", Min: new(0.0), Help: "predictor bottleneck width; 0 = dim/4 (paper 512 for 2048)"},
 		},
-	}
+	}, build)
+}
+
+// model is SimSiam's heads and its ablation switches.
+type model struct {
+	stopgrad, symmetric, predFixed, xent bool
+	proj                                 *nn.Sequential // D→H→H→K
+	pred                                 *nn.Sequential // K→K/4→K; nil with predictor=false
 }
 
 // heads returns the projector and predictor layer lists for the options.
@@ -75,78 +62,51 @@ func heads(headBN string, dim, hidden, predHidden int) (proj, pred []kit.Layer) 
 	return proj, pred
 }
 
-// Init parses the options and builds the heads from cfg.Seed.
-func (m *Method) Init(cfg sdk.InitConfig) error {
-	o, err := kit.ParseOptions(m.Describe().Options, cfg.Options)
-	if err != nil {
-		return err
-	}
-	c := o.Check()
-	dim, hidden, ph := c.IntAtLeast("dim", 1), c.IntAtLeast("hidden", 1), c.IntAtLeast("pred_hidden", 0)
-	if c.Err != nil {
-		return c.Err
-	}
+// build makes the heads from the seed.
+func build(b *kit.Build) (kit.DetachedModel, error) {
+	dim, hidden, ph := b.IntAtLeast("dim", 1), b.IntAtLeast("hidden", 1), b.IntAtLeast("pred_hidden", 0)
 	if ph == 0 {
 		ph = max(1, dim/4)
 	}
+	o := b.Opts
+	m := &model{stopgrad: o.Bool("stopgrad"), symmetric: o.Bool("symmetric"), predFixed: o.Bool("pred_lr_fixed"), xent: o.String("similarity") == "xent"}
 	projL, predL := heads(o.String("head_bn"), dim, hidden, ph)
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x51a5))
-	proj, err := kit.NewMLP(rng, "projector", cfg.FeatureDim, projL...)
-	if err != nil {
-		return err
+	rng := b.RNG(0x51a5)
+	var err error
+	if m.proj, err = kit.NewMLP(rng, "projector", b.Config.FeatureDim, projL...); err != nil {
+		return nil, err
 	}
-	var pred *nn.Sequential
-	var predParams []*nn.Param
 	if o.Bool("predictor") {
-		if pred, err = kit.NewMLP(rng, "predictor", dim, predL...); err != nil {
-			return err
-		}
-		predParams = pred.Params()
+		m.pred, err = kit.NewMLP(rng, "predictor", dim, predL...)
 	}
-	sched := proj.Params()
-	var fixed []*nn.Param
-	if o.Bool("pred_lr_fixed") {
-		fixed = predParams
-	} else {
-		sched = append(sched, predParams...)
-	}
-	opt, err := kit.NewHeadOptimizer(kit.RunHyper(cfg, m.Describe().Hyper), sched, fixed)
-	if err != nil {
-		return err
-	}
-	*m = Method{opts: o, stopgrad: o.Bool("stopgrad"), symmetric: o.Bool("symmetric"),
-		xent: o.String("similarity") == "xent",
-		proj: proj, pred: pred, opt: opt}
-	return nil
+	return m, err
 }
 
-// Step computes the loss and feature gradients and updates the heads.
-func (m *Method) Step(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
-	return m.step(ctx, in, nil)
+// Heads: the predictor trains at the un-decayed lr with pred_lr_fixed.
+func (m *model) Heads() kit.HeadSet {
+	if m.predFixed {
+		return kit.HeadSet{Train: []*nn.Sequential{m.proj}, Fixed: []*nn.Sequential{m.pred}}
+	}
+	return kit.HeadSet{Train: []*nn.Sequential{m.proj, m.pred}}
 }
 
-// StepDetached computes the stop-gradient targets from detached instead of
-// in.Views (sdk.DetachedStepper); without stop-gradient it is Step.
-func (m *Method) StepDetached(ctx context.Context, in sdk.StepInput, detached []*nn.Tensor) (sdk.StepOutput, error) {
+// Loss is D(p1, sg(z2))/2 + D(p2, sg(z1))/2 (see Loss in loss.go).
+func (m *model) Loss(in sdk.StepInput) (kit.Loss, error) { return m.loss(in, nil) }
+
+// LossDetached computes the stop-gradient targets from detached instead of
+// in.Views (kit.DetachedModel); without stop-gradient it is Loss.
+func (m *model) LossDetached(in sdk.StepInput, detached []*nn.Tensor) (kit.Loss, error) {
 	if !m.stopgrad {
-		return m.step(ctx, in, nil)
+		detached = nil
 	}
-	return m.step(ctx, in, detached)
+	return m.loss(in, detached)
 }
 
-func (m *Method) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tensor) (sdk.StepOutput, error) {
-	if err := ctx.Err(); err != nil {
-		return sdk.StepOutput{}, err
-	}
-	if m.proj == nil {
-		return sdk.StepOutput{}, fmt.Errorf("%w: Step before Init", sdk.ErrBadInput)
-	}
+func (m *model) loss(in sdk.StepInput, detached []*nn.Tensor) (kit.Loss, error) {
 	if b := in.Views[0].Dim(0); b < 2 {
-		return sdk.StepOutput{}, fmt.Errorf("%w: batch of %d: SimSiam's BatchNorm heads need at least 2 images per step", sdk.ErrBadInput, b)
+		return kit.Loss{}, fmt.Errorf("%w: batch of %d: SimSiam's BatchNorm heads need at least 2 images per step", sdk.ErrBadInput, b)
 	}
-	m.opt.ZeroGrad()
-	x := kit.Leaves(in.Views)
-	z1, z2 := m.proj.Forward(x[0]), m.proj.Forward(x[1])
+	z1, z2 := m.proj.Forward(in.Views[0]), m.proj.Forward(in.Views[1])
 	p1, p2 := z1, z2
 	if m.pred != nil {
 		p1, p2 = m.pred.Forward(z1), m.pred.Forward(z2)
@@ -165,32 +125,5 @@ func (m *Method) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tens
 	if m.xent {
 		d = CrossEntropy
 	}
-	loss := Loss(d, p1, p2, t1, t2, m.symmetric)
-	loss.Backward()
-	if err := ctx.Err(); err != nil {
-		return sdk.StepOutput{}, err
-	}
-	m.opt.Step(in)
-	m.steps++
-	return sdk.StepOutput{
-		Loss:  float64(loss.Item()),
-		Grads: kit.Grads(x),
-		Metrics: map[string]float64{
-			"output_std": (kit.OutputStd(z1) + kit.OutputStd(z2)) / 2,
-			"output_dim": float64(z1.Dim(1)),
-		},
-	}, nil
-}
-
-// ---  state
-
-// State serialises the heads, their BN statistics and the optimizer state.
-func (m *Method) State() ([]byte, error) {
-	return kit.SaveState("simsiam", m.opts, m.steps, m.opt, kit.Heads(m.proj, m.pred)...)
-}
-
-// SetState restores a State blob saved by a SimSiam initialised with the
-// same options and feature dim; anything else is an error and changes nothing.
-func (m *Method) SetState(blob []byte) error {
-	return kit.LoadState(blob, "simsiam", m.opts, m.opt, &m.steps, kit.Heads(m.proj, m.pred)...)
+	return kit.Loss{Value: Loss(d, p1, p2, t1, t2, m.symmetric), Outputs: []*nn.Tensor{z1, z2}}, nil
 }

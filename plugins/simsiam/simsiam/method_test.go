@@ -10,6 +10,7 @@ import (
 
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/sdk"
+	"github.com/siambench/siambench/sdk/kit"
 	"github.com/siambench/siambench/sdk/kit/kittest"
 	"github.com/siambench/siambench/sdk/sdktest"
 )
@@ -60,19 +61,19 @@ func TestHeadBNLayout(t *testing.T) {
 			if err := m.Init(sdk.InitConfig{FeatureDim: 8, BatchSize: 4, Options: small(map[string]string{"head_bn": tc.headBN})}); err != nil {
 				t.Fatal(err)
 			}
-			if got := len(m.proj.Buffers()) / 2; got != tc.projBN {
+			if got := len(mod(m).proj.Buffers()) / 2; got != tc.projBN {
 				t.Errorf("projector has %d BN layers, want %d", got, tc.projBN)
 			}
-			if got := len(m.pred.Buffers()) / 2; got != tc.predBN {
+			if got := len(mod(m).pred.Buffers()) / 2; got != tc.predBN {
 				t.Errorf("predictor has %d BN layers, want %d", got, tc.predBN)
 			}
-			for _, p := range m.proj.Params() {
+			for _, p := range mod(m).proj.Params() {
 				if strings.HasPrefix(p.Name, "projector.2.1.") {
 					t.Errorf("projector output BN must have no affine parameters (official code), found %s", p.Name)
 				}
 			}
 			// The predictor is a bottleneck: K → K/4 → K.
-			if w := m.pred.Params()[0].T.Shape(); w[0] != 4 || w[1] != 16 {
+			if w := mod(m).pred.Params()[0].T.Shape(); w[0] != 4 || w[1] != 16 {
 				t.Errorf("predictor first weight %v, want (4,16)", w)
 			}
 		})
@@ -107,15 +108,15 @@ func TestPredictorLR(t *testing.T) {
 		if err := m.Init(sdk.InitConfig{FeatureDim: 8, BatchSize: 6, Seed: 1, Options: opts}); err != nil {
 			t.Fatal(err)
 		}
-		proj, pred := paramsCopy(m.proj.Params()), paramsCopy(m.pred.Params())
+		proj, pred := paramsCopy(mod(m).proj.Params()), paramsCopy(mod(m).pred.Params())
 		in := sdk.StepInput{LR: 0, BaseLR: 0.1, Views: []*nn.Tensor{randn(6, 8, 1), randn(6, 8, 2)}}
 		if _, err := m.Step(context.Background(), in); err != nil {
 			t.Fatal(err)
 		}
-		if moved(proj, m.proj.Params()) {
+		if moved(proj, mod(m).proj.Params()) {
 			t.Errorf("pred_lr_fixed=%v: projector moved at scheduled lr 0", fixed)
 		}
-		if got := moved(pred, m.pred.Params()); got != fixed {
+		if got := moved(pred, mod(m).pred.Params()); got != fixed {
 			t.Errorf("pred_lr_fixed=%v: predictor moved = %v", fixed, got)
 		}
 	}
@@ -235,3 +236,6 @@ func TestCollapseWithoutStopGradient(t *testing.T) {
 		t.Errorf("a collapsed method should not learn: kNN %.3f vs init %.3f", res.FinalAcc, res.InitAcc)
 	}
 }
+
+// mod returns the heads of an initialised SimSiam.
+func mod(m kit.DetachedMethod) *model { return m.Model().(*model) }
