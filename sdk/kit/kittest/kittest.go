@@ -91,6 +91,8 @@ type Result struct {
 	Loss, OutputStd []float64
 	// OutputDim is the method's last "output_dim" metric (0 if absent).
 	OutputDim float64
+	// Metrics are the method's metrics of the last step.
+	Metrics map[string]float64
 	// FeatureStd is kit-style output_std of the trained encoder's features
 	// on the evaluation queries (the host's view of collapse).
 	FeatureStd float64
@@ -255,6 +257,7 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 		res.Loss = append(res.Loss, out.Loss)
 		res.OutputStd = append(res.OutputStd, out.Metrics["output_std"])
 		res.OutputDim = out.Metrics["output_dim"]
+		res.Metrics = out.Metrics
 		for v, f := range feats {
 			f.BackwardWith(out.Grads[v].Data)
 		}
