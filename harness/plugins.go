@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/siambench/siambench/internal/pluginhost"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/sdk"
 )
 

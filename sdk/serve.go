@@ -14,10 +14,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/siambench/siambench/internal/wire"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/gemm"
 	"github.com/siambench/siambench/proto/methodpb"
+	"github.com/siambench/siambench/wire"
 )
 
 // Option configures Serve.

@@ -24,10 +24,10 @@ import (
 	"github.com/siambench/siambench/harness/sweep"
 	"github.com/siambench/siambench/internal/cli/factory"
 	"github.com/siambench/siambench/internal/iostreams"
-	"github.com/siambench/siambench/internal/pluginhost"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/gemm"
 	"github.com/siambench/siambench/nn/models"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/reports"
 	"github.com/siambench/siambench/results"
 )

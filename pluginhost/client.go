@@ -19,10 +19,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/siambench/siambench/internal/wire"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/proto/methodpb"
 	"github.com/siambench/siambench/sdk"
+	"github.com/siambench/siambench/wire"
 )
 
 // Failure classes of a Client call (test with errors.Is). A Client also
