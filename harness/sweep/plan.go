@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -110,7 +111,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 // expandVariants returns the cartesian product of the assignments, each
 // validated against the spec.
 func expandVariants(spec sdk.Spec, set map[string][]string) ([]map[string]string, error) {
-	keys := sortedKeys(set)
+	keys := slices.Sorted(maps.Keys(set))
 	for _, k := range keys {
 		for _, v := range set[k] {
 			if err := validateKey(spec, k, v); err != nil {
