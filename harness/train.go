@@ -17,6 +17,7 @@ import (
 	"github.com/siambench/siambench/data"
 	"github.com/siambench/siambench/eval"
 	"github.com/siambench/siambench/harness/sweep"
+	"github.com/siambench/siambench/internal/rusage"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/optim"
 	"github.com/siambench/siambench/results"
@@ -296,7 +297,7 @@ func (t *trainer) writeStatus() error {
 	if t.ck.TrainSecs > 0 {
 		t.status.ImagesPerSecond = float64(t.ck.Images) / t.ck.TrainSecs
 	}
-	t.status.PeakRSSBytes = peakRSS()
+	t.status.PeakRSSBytes = rusage.PeakRSS()
 	return t.r.Store.WriteStatus(t.cfg.ID, t.status)
 }
 
@@ -456,7 +457,7 @@ func (t *trainer) epoch(ctx context.Context, e int) error {
 	if trainSecs > 0 {
 		m.DataWaitShare = waitSecs / trainSecs
 	}
-	m.PeakRSSBytes = peakRSS()
+	m.PeakRSSBytes = rusage.PeakRSS()
 	ms := append(slices.Clone(t.metrics), m)
 	// Order matters for resuming: the checkpoint (it holds the epoch's
 	// metrics), then metrics.jsonl, then status. Until the checkpoint is
