@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -69,25 +68,6 @@ func TestCheckpointRoundTripAndErrors(t *testing.T) {
 			t.Errorf("want a corrupt-file error telling what to do, got %v", err)
 		}
 	})
-}
-
-func TestMomentumSchedule(t *testing.T) {
-	cases := []struct {
-		name     string
-		sched    string
-		k, total int
-		want     float64
-	}{
-		{"cosine start", "cosine", 0, 100, 0.99},
-		{"cosine middle", "cosine", 50, 100, 0.995},
-		{"cosine end", "cosine", 100, 100, 1},
-		{"constant", "constant", 50, 100, 0.99},
-	}
-	for _, tc := range cases {
-		if got := momentumAt(0.99, tc.sched, tc.k, tc.total); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("%s: want %v, got %v", tc.name, tc.want, got)
-		}
-	}
 }
 
 func TestCollapseReason(t *testing.T) {

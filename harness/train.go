@@ -361,15 +361,6 @@ func (t *trainer) progressStart() {
 	}
 }
 
-// momentumAt is the target momentum at step k of K for the run's schedule:
-// 1 − (1 − m0)·(cos(πk/K) + 1)/2 for "cosine", m0 for "constant".
-func momentumAt(m0 float64, schedule string, k, total int) float64 {
-	if schedule == "constant" || total <= 0 {
-		return m0
-	}
-	return 1 - (1-m0)*(math.Cos(math.Pi*float64(k)/float64(total))+1)/2
-}
-
 // epoch trains epoch e (0-based), then monitors and checkpoints it.
 func (t *trainer) epoch(ctx context.Context, e int) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -392,7 +383,7 @@ func (t *trainer) epoch(ctx context.Context, e int) error {
 		lr := optim.Cosine(step, t.totalSteps, t.warmupSteps, t.cfg.LR, 0)
 		mom := 0.0
 		if t.target != nil {
-			mom = momentumAt(t.cfg.TargetMomentum, t.cfg.TargetSchedule, step, t.totalSteps)
+			mom = sdk.TargetSpec{BaseMomentum: t.cfg.TargetMomentum, Schedule: t.cfg.TargetSchedule}.MomentumAt(step, t.totalSteps)
 		}
 		out, err := t.step(ctx, b, step, e, lr, mom)
 		if err != nil {
