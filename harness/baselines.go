@@ -197,8 +197,8 @@ func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int6
 	total := loader.BatchesPerEpoch() * epochs
 	lr0 := supervisedBaseLR * float64(bs) / 256
 	step, first := 0, 0
-	paramGroups := []ckptGroup{{"backbone/", bb.Params()}, {"head/", head.Params()}}
-	bufGroups := []ckptGroup{{"backbone/", bb.Buffers()}}
+	paramGroups := []ckptGroup{{Name: "backbone", Params: bb.Params()}, {Name: "head", Params: head.Params()}}
+	bufGroups := []ckptGroup{{Name: "backbone", Params: bb.Buffers()}}
 	switch c, f, err := loadCheckpoint(ckpt); {
 	case errors.Is(err, errNoCheckpoint):
 	case err != nil:

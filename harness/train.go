@@ -169,11 +169,11 @@ func featureDim(m nn.Module, ds data.Dataset) (int, error) {
 
 // ckptGroups lists the params and buffers a checkpoint holds.
 func (t *trainer) ckptGroups() (params, buffers []ckptGroup) {
-	params = []ckptGroup{{"backbone/", t.backbone.Params()}}
-	buffers = []ckptGroup{{"backbone/", t.backbone.Buffers()}}
+	params = []ckptGroup{{Name: "backbone", Params: t.backbone.Params()}}
+	buffers = []ckptGroup{{Name: "backbone", Params: t.backbone.Buffers()}}
 	if t.target != nil {
-		params = append(params, ckptGroup{"target/", t.target.Params()})
-		buffers = append(buffers, ckptGroup{"target/", t.target.Buffers()})
+		params = append(params, ckptGroup{Name: "target", Params: t.target.Params()})
+		buffers = append(buffers, ckptGroup{Name: "target", Params: t.target.Buffers()})
 	}
 	return params, buffers
 }
@@ -194,7 +194,8 @@ func (t *trainer) saveCheckpoint(h ckptHeader, ms []results.EpochMetrics) error 
 // restore loads the last checkpoint into the backbone, target, optimizer
 // and method, and sets the progress and (when the checkpoint holds them)
 // the metrics to the checkpoint's. On error t.ck and t.metrics are
-// unchanged (the tensors may be half restored: restore again).
+// unchanged, and so are the tensors and the optimizer unless the error
+// came from the method's SetState (restoreTensors is all or nothing).
 func (t *trainer) restore() error {
 	c, f, err := loadCheckpoint(t.path)
 	if err != nil {
