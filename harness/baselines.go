@@ -41,6 +41,9 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 	ident := func(name string, epochs int) string {
 		id := map[string]any{"name": name, "dataset": c.Dataset, "transfer": ds.names, "train_limit": c.TrainLimit,
 			"test_limit": c.TestLimit, "code": r.Plan.CodeVersion}
+		if r.Plan.HostSHA256 != "" { // the baselines run in bench itself
+			id["host"] = r.Plan.HostSHA256
+		}
 		if name != results.BaselineRawPixels {
 			id["backbone"], id["seed"] = c.Backbone, seed
 		}
