@@ -85,7 +85,7 @@ bench-engine:
 # bench-transport: a method's step over gRPC vs in-process (docs/plugins.md).
 bench-transport:
 	@bash scripts/deps.sh build
-	$(GO) test -run '^$$' -bench MethodStep -benchtime 30x ./internal/pluginhost/transportbench
+	$(GO) test -run '^$$' -bench MethodStep -benchtime 30x ./pluginhost/transportbench
 
 # bench-data: augmented views per second per preset (docs/data.md).
 bench-data:

@@ -41,6 +41,9 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 	ident := func(name string, epochs int) string {
 		id := map[string]any{"name": name, "dataset": c.Dataset, "transfer": ds.names, "train_limit": c.TrainLimit,
 			"test_limit": c.TestLimit, "code": r.Plan.CodeVersion}
+		if r.Plan.HostSHA256 != "" { // the baselines run in bench itself
+			id["host"] = r.Plan.HostSHA256
+		}
 		if name != results.BaselineRawPixels {
 			id["backbone"], id["seed"] = c.Backbone, seed
 		}
@@ -197,8 +200,8 @@ func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int6
 	total := loader.BatchesPerEpoch() * epochs
 	lr0 := supervisedBaseLR * float64(bs) / 256
 	step, first := 0, 0
-	paramGroups := []ckptGroup{{"backbone/", bb.Params()}, {"head/", head.Params()}}
-	bufGroups := []ckptGroup{{"backbone/", bb.Buffers()}}
+	paramGroups := []ckptGroup{{Name: "backbone", Params: bb.Params()}, {Name: "head", Params: head.Params()}}
+	bufGroups := []ckptGroup{{Name: "backbone", Params: bb.Buffers()}}
 	switch c, f, err := loadCheckpoint(ckpt); {
 	case errors.Is(err, errNoCheckpoint):
 	case err != nil:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/checkpoint"
@@ -16,7 +15,8 @@ import (
 
 // A run's checkpoint is an nn/checkpoint file (versioned, SHA-256
 // checksummed, written atomically) holding the backbone's and the target's
-// params and buffers under the prefixes "backbone/" and "target/", the
+// params and buffers in the sections "backbone" and "target" (entries
+// "backbone/NAME", checkpoint.Join), the
 // optimizer state, the method's state blob and, as metadata, the run's
 // progress (ckptHeader as JSON).
 
@@ -40,26 +40,14 @@ type ckptHeader struct {
 	Metrics []results.EpochMetrics `json:"metrics"`
 }
 
-// ckptGroup is a named list of tensors saved under a prefix.
-type ckptGroup struct {
-	prefix  string
-	tensors []*nn.Param
-}
+// ckptGroup is a named list of tensors, saved as "NAME/TENSOR" entries
+// (checkpoint.Join): "backbone", "target", "head".
+type ckptGroup = checkpoint.Section
 
 // checkpoint is what a run saves each epoch.
 type runCheckpoint struct {
 	ckptHeader
 	Blob []byte // the method's opaque state
-}
-
-func prefixAll(groups []ckptGroup) []*nn.Param {
-	var out []*nn.Param
-	for _, g := range groups {
-		for _, p := range g.tensors {
-			out = append(out, &nn.Param{Name: g.prefix + p.Name, T: p.T, NoDecay: p.NoDecay})
-		}
-	}
-	return out
 }
 
 // saveCheckpoint writes c, the params and buffers of groups and the
@@ -69,8 +57,16 @@ func saveCheckpoint(path string, c runCheckpoint, params, buffers []ckptGroup, o
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
+	ps, err := checkpoint.Join(params...)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	bs, err := checkpoint.Join(buffers...)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
 	f := &checkpoint.File{
-		Params: prefixAll(params), Buffers: prefixAll(buffers), Optim: optimState,
+		Params: ps, Buffers: bs, Optim: optimState,
 		Blobs: map[string][]byte{ckptBlobName: c.Blob},
 		Meta:  map[string]string{ckptMetaKey: string(h)},
 	}
@@ -101,43 +97,43 @@ func loadCheckpoint(path string) (runCheckpoint, *checkpoint.File, error) {
 }
 
 // restoreTensors copies a loaded checkpoint's params, buffers and optimizer
-// state (from path) into the groups and opt: the same architecture, or an
-// error that says to delete the file.
+// state (from path) into the groups and opt (nil: no optimizer state is
+// restored), all or nothing: every group
+// and the optimizer state are checked first (checkpoint.Restore), so a
+// checkpoint of another architecture is an error that says to delete the
+// file, and leaves the model and opt as they were.
 func restoreTensors(path string, f *checkpoint.File, params, buffers []ckptGroup, opt optim.Optimizer) error {
+	ps, err := checkpoint.Split(f.Params)
+	if err != nil {
+		return fmt.Errorf("%s: %w: another architecture (delete it to restart)", path, err)
+	}
+	bs, err := checkpoint.Split(f.Buffers)
+	if err != nil {
+		return fmt.Errorf("%s: %w: another architecture (delete it to restart)", path, err)
+	}
+	var rs []checkpoint.Restoring
 	for _, g := range params {
-		if err := restoreGroup(f.Params, g.prefix, g.tensors); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
+		rs = append(rs, checkpoint.Restoring{From: ps, Into: g})
 	}
 	for _, g := range buffers {
-		if err := restoreGroup(f.Buffers, g.prefix, g.tensors); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		rs = append(rs, checkpoint.Restoring{From: bs, Into: g})
+	}
+	var setOpt func() error
+	if opt != nil {
+		setOpt = func() error {
+			if err := opt.SetState(f.Optim); err != nil {
+				return fmt.Errorf("optimizer state: %w", err)
+			}
+			return nil
 		}
 	}
-	if err := opt.SetState(f.Optim); err != nil {
-		return fmt.Errorf("%s: optimizer state: %w", path, err)
-	}
-	return nil
-}
-
-// restoreGroup copies the loaded tensors named prefix+name into dst, which
-// must match them exactly in names, order and sizes (the same architecture).
-func restoreGroup(loaded []*nn.Param, prefix string, dst []*nn.Param) error {
-	var src []*nn.Param
-	for _, t := range loaded {
-		if strings.HasPrefix(t.Name, prefix) {
-			src = append(src, t)
-		}
-	}
-	if len(src) != len(dst) {
-		return fmt.Errorf("checkpoint holds %d %s tensors, the model has %d: it was made by another architecture (delete it to restart)", len(src), prefix, len(dst))
-	}
-	for i, p := range dst {
-		if src[i].Name != prefix+p.Name || src[i].T.Len() != p.T.Len() {
-			return fmt.Errorf("checkpoint tensor %s (%d values) does not match the model's %s%s (%d values): another architecture (delete it to restart)",
-				src[i].Name, src[i].T.Len(), prefix, p.Name, p.T.Len())
-		}
-		copy(p.T.Data, src[i].T.Data)
+	err = checkpoint.Restore("the model", setOpt, rs...)
+	var mismatch *checkpoint.MismatchError
+	switch {
+	case errors.As(err, &mismatch):
+		return fmt.Errorf("%s: checkpoint %w: it was made by another architecture (delete it to restart)", path, err)
+	case err != nil:
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }

@@ -1,14 +1,17 @@
 package harness
 
 import (
-	"math"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/optim"
 	"github.com/siambench/siambench/results"
 )
 
@@ -17,8 +20,8 @@ func TestCheckpointRoundTripAndErrors(t *testing.T) {
 	path := filepath.Join(dir, "checkpoint.bin")
 	rng := rand.New(rand.NewPCG(1, 1))
 	a, _ := tinyBackbone("tiny", 1, rng)
-	params := []ckptGroup{{"backbone/", a.Params()}}
-	buffers := []ckptGroup{{"backbone/", a.Buffers()}}
+	params := []ckptGroup{{Name: "backbone", Params: a.Params()}}
+	buffers := []ckptGroup{{Name: "backbone", Params: a.Buffers()}}
 	a.Buffers()[0].T.Data[0] = 0.25
 	c := runCheckpoint{ckptHeader: ckptHeader{Epoch: 3, Step: 24, Restarts: 1, Images: 768}, Blob: []byte("state")}
 	if err := saveCheckpoint(path, c, params, buffers, nil); err != nil {
@@ -35,10 +38,7 @@ func TestCheckpointRoundTripAndErrors(t *testing.T) {
 		t.Errorf("header/blob round trip: %+v", got)
 	}
 	b, _ := tinyBackbone("tiny", 1, rand.New(rand.NewPCG(2, 2)))
-	if err := restoreGroup(f.Params, "backbone/", b.Params()); err != nil {
-		t.Fatal(err)
-	}
-	if err := restoreGroup(f.Buffers, "backbone/", b.Buffers()); err != nil {
+	if err := restoreTensors(path, f, []ckptGroup{{Name: "backbone", Params: b.Params()}}, []ckptGroup{{Name: "backbone", Params: b.Buffers()}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i, p := range a.Params() {
@@ -54,7 +54,7 @@ func TestCheckpointRoundTripAndErrors(t *testing.T) {
 
 	t.Run("another architecture", func(t *testing.T) {
 		wide := nn.NewSequential("tiny", nn.NewConv2d(rng, 1, 16, 3, 2, 1, false))
-		err := restoreGroup(f.Params, "backbone/", wide.Params())
+		err := restoreTensors(path, f, []ckptGroup{{Name: "backbone", Params: wide.Params()}}, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "another architecture") {
 			t.Errorf("want architecture error, got %v", err)
 		}
@@ -71,22 +71,72 @@ func TestCheckpointRoundTripAndErrors(t *testing.T) {
 	})
 }
 
-func TestMomentumSchedule(t *testing.T) {
+// failingOpt is an optimizer whose SetState always fails.
+type failingOpt struct{ optim.Optimizer }
+
+func (failingOpt) SetState([]*nn.Param) error { return errors.New("bad optimizer state") }
+
+// TestRestoreAllOrNothing: a checkpoint one of whose sections (or whose
+// optimizer state) does not fit is refused before anything is copied, so
+// the model keeps every value it had, also in the sections that did fit.
+func TestRestoreAllOrNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "checkpoint.bin")
+	online, _ := tinyBackbone("tiny", 1, rand.New(rand.NewPCG(1, 1)))
+	target, _ := tinyBackbone("tiny", 1, rand.New(rand.NewPCG(2, 2)))
+	online.Buffers()[0].T.Data[0] = 0.25
+	if err := saveCheckpoint(path, runCheckpoint{ckptHeader: ckptHeader{Epoch: 1}},
+		[]ckptGroup{{Name: "backbone", Params: online.Params()}, {Name: "target", Params: target.Params()}},
+		[]ckptGroup{{Name: "backbone", Params: online.Buffers()}, {Name: "target", Params: target.Buffers()}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, f, err := loadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func(ms ...nn.Module) [][]float32 {
+		var out [][]float32
+		for _, m := range ms {
+			for _, p := range append(m.Params(), m.Buffers()...) {
+				out = append(out, slices.Clone(p.T.Data))
+			}
+		}
+		return out
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	fresh, _ := tinyBackbone("tiny", 1, rng)
+	wideTarget := nn.NewSequential("tiny", nn.NewConv2d(rng, 1, 16, 3, 2, 1, false), nn.NewBatchNorm(16, true))
+	fittingTarget, _ := tinyBackbone("tiny", 1, rng)
 	cases := []struct {
-		name     string
-		sched    string
-		k, total int
-		want     float64
+		name    string
+		target  nn.Module
+		opt     optim.Optimizer // nil: none restored
+		wantErr string
 	}{
-		{"cosine start", "cosine", 0, 100, 0.99},
-		{"cosine middle", "cosine", 50, 100, 0.995},
-		{"cosine end", "cosine", 100, 100, 1},
-		{"constant", "constant", 50, 100, 0.99},
+		{"target of another width", wideTarget, nil, "another architecture"},
+		{"optimizer state refused", fittingTarget, failingOpt{}, "bad optimizer state"},
 	}
 	for _, tc := range cases {
-		if got := momentumAt(0.99, tc.sched, tc.k, tc.total); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("%s: want %v, got %v", tc.name, tc.want, got)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			before := snapshot(fresh, tc.target)
+			err := restoreTensors(path, f,
+				[]ckptGroup{{Name: "backbone", Params: fresh.Params()}, {Name: "target", Params: tc.target.Params()}},
+				[]ckptGroup{{Name: "backbone", Params: fresh.Buffers()}, {Name: "target", Params: tc.target.Buffers()}}, tc.opt)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("want an error containing %q, got %v", tc.wantErr, err)
+			}
+			if after := snapshot(fresh, tc.target); !reflect.DeepEqual(after, before) {
+				t.Fatal("a refused checkpoint changed the model (half applied)")
+			}
+		})
+	}
+	// The same file restores into a model that fits.
+	if err := restoreTensors(path, f,
+		[]ckptGroup{{Name: "backbone", Params: fresh.Params()}, {Name: "target", Params: fittingTarget.Params()}},
+		[]ckptGroup{{Name: "backbone", Params: fresh.Buffers()}, {Name: "target", Params: fittingTarget.Buffers()}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(snapshot(fresh, fittingTarget), snapshot(online, target)) {
+		t.Fatal("restore did not copy every section")
 	}
 }
 

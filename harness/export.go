@@ -216,11 +216,8 @@ func LoadRun(runDir string, newBackbone BackboneFunc) (nn.Module, results.RunCon
 	if err != nil {
 		return nil, cfg, info, err
 	}
-	if err := restoreGroup(f.Params, "backbone/", m.Params()); err != nil {
-		return nil, cfg, info, fmt.Errorf("%s: %w", ckpt, err)
-	}
-	if err := restoreGroup(f.Buffers, "backbone/", m.Buffers()); err != nil {
-		return nil, cfg, info, fmt.Errorf("%s: %w", ckpt, err)
+	if err := restoreTensors(ckpt, f, []ckptGroup{{Name: "backbone", Params: m.Params()}}, []ckptGroup{{Name: "backbone", Params: m.Buffers()}}, nil); err != nil {
+		return nil, cfg, info, err
 	}
 	if b, ok := m.(models.Backbone); ok {
 		info.OutDim = b.OutDim()

@@ -66,8 +66,8 @@ func fakeRun(t *testing.T, backbone string, c int) (dir string, online nn.Module
 		t.Fatal(err)
 	}
 	err := saveCheckpoint(filepath.Join(dir, results.CheckpointFile), runCheckpoint{ckptHeader: ckptHeader{Epoch: 3}},
-		[]ckptGroup{{"backbone/", online.Params()}, {"target/", target.Params()}},
-		[]ckptGroup{{"backbone/", online.Buffers()}, {"target/", target.Buffers()}}, nil)
+		[]ckptGroup{{Name: "backbone", Params: online.Params()}, {Name: "target", Params: target.Params()}},
+		[]ckptGroup{{Name: "backbone", Params: online.Buffers()}, {Name: "target", Params: target.Buffers()}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,16 @@ package harness
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync"
 
-	"github.com/siambench/siambench/internal/pluginhost"
+	"github.com/siambench/siambench/harness/sweep"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/sdk"
 )
 
@@ -17,9 +22,10 @@ type Plugins struct {
 	Dirs    []string
 	Options pluginhost.Options
 
-	mu    sync.Mutex
-	specs map[string]sdk.Spec
-	paths map[string]string
+	mu     sync.Mutex
+	specs  map[string]sdk.Spec
+	paths  map[string]string
+	hashes map[string]string // by path: each binary is read once
 }
 
 // Describe runs the plugin's describe mode (cached per name) and checks its
@@ -49,6 +55,44 @@ func (p *Plugins) Describe(ctx context.Context, name string) (sdk.Spec, error) {
 	}
 	p.specs[name], p.paths[name] = d.Spec, f.Path
 	return d.Spec, nil
+}
+
+// Binary returns the plugin binary of the method (found as Describe finds
+// it) and the SHA-256 of its content, computed once per path: the part of
+// a run's identity that says which code the method ran (sweep.Code.Binary).
+func (p *Plugins) Binary(ctx context.Context, name string) (sweep.Binary, error) {
+	if _, err := p.Describe(ctx, name); err != nil {
+		return sweep.Binary{}, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	path := p.paths[name]
+	if h, ok := p.hashes[path]; ok {
+		return sweep.Binary{Path: path, SHA256: h}, nil
+	}
+	h, err := FileSHA256(path)
+	if err != nil {
+		return sweep.Binary{}, fmt.Errorf("plugin %s: %w", name, err)
+	}
+	if p.hashes == nil {
+		p.hashes = map[string]string{}
+	}
+	p.hashes[path] = h
+	return sweep.Binary{Path: path, SHA256: h}, nil
+}
+
+// FileSHA256 returns the hex SHA-256 of the file at path's content.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Start launches a new plugin process for the method.

@@ -438,15 +438,6 @@ func (r *Runner) readConfig(id string) (results.RunConfig, error) {
 
 // --- helpers
 
-// peakRSS returns the process's peak resident set size in bytes.
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss * 1024 // kilobytes on Linux
-}
-
 // hashKey returns a short stable hash of v's JSON.
 func hashKey(v any) string {
 	b, _ := json.Marshal(v)

@@ -79,7 +79,7 @@ func toyMethods() InProcess {
 
 func newTestRunner(t *testing.T, dir string, cfg sweep.Config, methods Methods) *Runner {
 	t.Helper()
-	plan, err := sweep.MakePlan(context.Background(), cfg, methods.Describe, "test")
+	plan, err := sweep.MakePlan(context.Background(), cfg, methods.Describe, sweep.Code{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

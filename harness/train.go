@@ -17,6 +17,7 @@ import (
 	"github.com/siambench/siambench/data"
 	"github.com/siambench/siambench/eval"
 	"github.com/siambench/siambench/harness/sweep"
+	"github.com/siambench/siambench/internal/rusage"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/optim"
 	"github.com/siambench/siambench/results"
@@ -168,11 +169,11 @@ func featureDim(m nn.Module, ds data.Dataset) (int, error) {
 
 // ckptGroups lists the params and buffers a checkpoint holds.
 func (t *trainer) ckptGroups() (params, buffers []ckptGroup) {
-	params = []ckptGroup{{"backbone/", t.backbone.Params()}}
-	buffers = []ckptGroup{{"backbone/", t.backbone.Buffers()}}
+	params = []ckptGroup{{Name: "backbone", Params: t.backbone.Params()}}
+	buffers = []ckptGroup{{Name: "backbone", Params: t.backbone.Buffers()}}
 	if t.target != nil {
-		params = append(params, ckptGroup{"target/", t.target.Params()})
-		buffers = append(buffers, ckptGroup{"target/", t.target.Buffers()})
+		params = append(params, ckptGroup{Name: "target", Params: t.target.Params()})
+		buffers = append(buffers, ckptGroup{Name: "target", Params: t.target.Buffers()})
 	}
 	return params, buffers
 }
@@ -193,7 +194,8 @@ func (t *trainer) saveCheckpoint(h ckptHeader, ms []results.EpochMetrics) error 
 // restore loads the last checkpoint into the backbone, target, optimizer
 // and method, and sets the progress and (when the checkpoint holds them)
 // the metrics to the checkpoint's. On error t.ck and t.metrics are
-// unchanged (the tensors may be half restored: restore again).
+// unchanged, and so are the tensors and the optimizer unless the error
+// came from the method's SetState (restoreTensors is all or nothing).
 func (t *trainer) restore() error {
 	c, f, err := loadCheckpoint(t.path)
 	if err != nil {
@@ -296,7 +298,7 @@ func (t *trainer) writeStatus() error {
 	if t.ck.TrainSecs > 0 {
 		t.status.ImagesPerSecond = float64(t.ck.Images) / t.ck.TrainSecs
 	}
-	t.status.PeakRSSBytes = peakRSS()
+	t.status.PeakRSSBytes = rusage.PeakRSS()
 	return t.r.Store.WriteStatus(t.cfg.ID, t.status)
 }
 
@@ -360,15 +362,6 @@ func (t *trainer) progressStart() {
 	}
 }
 
-// momentumAt is the target momentum at step k of K for the run's schedule:
-// 1 − (1 − m0)·(cos(πk/K) + 1)/2 for "cosine", m0 for "constant".
-func momentumAt(m0 float64, schedule string, k, total int) float64 {
-	if schedule == "constant" || total <= 0 {
-		return m0
-	}
-	return 1 - (1-m0)*(math.Cos(math.Pi*float64(k)/float64(total))+1)/2
-}
-
 // epoch trains epoch e (0-based), then monitors and checkpoints it.
 func (t *trainer) epoch(ctx context.Context, e int) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -391,7 +384,7 @@ func (t *trainer) epoch(ctx context.Context, e int) error {
 		lr := optim.Cosine(step, t.totalSteps, t.warmupSteps, t.cfg.LR, 0)
 		mom := 0.0
 		if t.target != nil {
-			mom = momentumAt(t.cfg.TargetMomentum, t.cfg.TargetSchedule, step, t.totalSteps)
+			mom = sdk.TargetSpec{BaseMomentum: t.cfg.TargetMomentum, Schedule: t.cfg.TargetSchedule}.MomentumAt(step, t.totalSteps)
 		}
 		out, err := t.step(ctx, b, step, e, lr, mom)
 		if err != nil {
@@ -456,7 +449,7 @@ func (t *trainer) epoch(ctx context.Context, e int) error {
 	if trainSecs > 0 {
 		m.DataWaitShare = waitSecs / trainSecs
 	}
-	m.PeakRSSBytes = peakRSS()
+	m.PeakRSSBytes = rusage.PeakRSS()
 	ms := append(slices.Clone(t.metrics), m)
 	// Order matters for resuming: the checkpoint (it holds the epoch's
 	// metrics), then metrics.jsonl, then status. Until the checkpoint is

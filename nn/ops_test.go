@@ -1,8 +1,10 @@
 package nn_test
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/siambench/siambench/nn"
@@ -102,27 +104,12 @@ func TestOpGradients(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var ins []gradcheck.Input
-			for _, name := range sortedKeys(tc.in) {
+			for _, name := range slices.Sorted(maps.Keys(tc.in)) {
 				ins = append(ins, gradcheck.Input{Name: name, T: tc.in[name]})
 			}
 			gradcheck.Check(t, tc.f, ins, tc.opt)
 		})
 	}
-}
-
-func sortedKeys(m map[string]*nn.Tensor) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := range ks {
-		for j := i + 1; j < len(ks); j++ {
-			if ks[j] < ks[i] {
-				ks[i], ks[j] = ks[j], ks[i]
-			}
-		}
-	}
-	return ks
 }
 
 func TestForwardValues(t *testing.T) {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -303,10 +305,10 @@ func safeID(id string) bool {
 // checkValues returns why a finished run's numbers cannot be used, or "".
 func checkValues(r *run) string {
 	acc := map[string]float64{"knn_top1": r.KNNTop1, "best_knn_top1": r.BestKNNTop1, "linear_top1": r.LinearTop1}
-	for _, k := range sortedKeys(r.Transfer) {
+	for _, k := range slices.Sorted(maps.Keys(r.Transfer)) {
 		acc["transfer "+k] = r.Transfer[k]
 	}
-	for _, k := range sortedKeys(acc) {
+	for _, k := range slices.Sorted(maps.Keys(acc)) {
 		if v := acc[k]; !(v >= 0 && v <= 1) {
 			return fmt.Sprintf("%s = %g is not a fraction in [0,1] (the results were not written by this bench version?)", k, v)
 		}
@@ -319,10 +321,10 @@ func checkValues(r *run) string {
 
 func checkBaseline(b results.Baseline) string {
 	acc := map[string]float64{"knn_top1": b.KNNTop1, "linear_top1": b.LinearTop1}
-	for _, k := range sortedKeys(b.Transfer) {
+	for _, k := range slices.Sorted(maps.Keys(b.Transfer)) {
 		acc["transfer "+k] = b.Transfer[k]
 	}
-	for _, k := range sortedKeys(acc) {
+	for _, k := range slices.Sorted(maps.Keys(acc)) {
 		if v := acc[k]; !(v >= 0 && v <= 1) {
 			return fmt.Sprintf("%s = %g is not a fraction in [0,1]", k, v)
 		}
@@ -343,7 +345,7 @@ func cleanMetrics(ms []results.EpochMetrics) (out []results.EpochMetrics, bad in
 		byEpoch[m.Epoch] = m
 	}
 	out = make([]results.EpochMetrics, 0, len(byEpoch))
-	for _, e := range sortedKeys(byEpoch) {
+	for _, e := range slices.Sorted(maps.Keys(byEpoch)) {
 		out = append(out, byEpoch[e])
 	}
 	return out, bad
@@ -353,19 +355,8 @@ func cleanMetrics(ms []results.EpochMetrics) (out []results.EpochMetrics, bad in
 // by key; "" for none.
 func optionsKey(o map[string]string) string {
 	parts := make([]string, 0, len(o))
-	for _, k := range sortedKeys(o) {
+	for _, k := range slices.Sorted(maps.Keys(o)) {
 		parts = append(parts, k+"="+o[k])
 	}
 	return strings.Join(parts, ",")
-}
-
-type ordered interface{ ~int | ~int64 | ~string }
-
-func sortedKeys[K ordered, V any](m map[K]V) []K {
-	ks := make([]K, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Slice(ks, func(i, j int) bool { return ks[i] < ks[j] })
-	return ks
 }

@@ -3,7 +3,9 @@ package reports
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -122,7 +124,7 @@ func runCounts(runs []*run) string {
 			delete(counts, s)
 		}
 	}
-	for _, s := range sortedKeys(counts) {
+	for _, s := range slices.Sorted(maps.Keys(counts)) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[s], orText(s, "no status")))
 	}
 	if len(parts) == 0 {
@@ -418,7 +420,7 @@ func writeBatch(b *bytes.Buffer, h string, sm *settingModel) {
 	if len(keep) == 0 {
 		return
 	}
-	bss := sortedKeys(batches)
+	bss := slices.Sorted(maps.Keys(batches))
 	fmt.Fprintf(b, "%s Batch size (Table 2 style)\n\n", h)
 	hdr := []string{"method", "epochs", "probe"}
 	for _, bs := range bss {
@@ -489,7 +491,7 @@ func writeTransfer(b *bytes.Buffer, h string, sm *settingModel) {
 	if len(vs) == 0 {
 		return
 	}
-	ts := sortedKeys(targets)
+	ts := slices.Sorted(maps.Keys(targets))
 	fmt.Fprintf(b, "%s Transfer (Table 5 style)\n\n", h)
 	hdr := []string{"pre-trained representation", "batch", "epochs"}
 	for _, t := range ts {

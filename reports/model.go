@@ -2,6 +2,8 @@ package reports
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -132,7 +134,7 @@ func buildModel(sw *sweep) *model {
 				epochs[v.epochs] = true
 			}
 		}
-		sm.epochs = sortedKeys(epochs)
+		sm.epochs = slices.Sorted(maps.Keys(epochs))
 		sm.baselines = applicableBaselines(sw.baselines, sm.Setting)
 	}
 	return m
@@ -176,7 +178,7 @@ func applicableBaselines(all []baseline, s Setting) []baseline {
 		}
 	}
 	out := make([]baseline, 0, len(best))
-	for _, name := range sortedKeys(best) {
+	for _, name := range slices.Sorted(maps.Keys(best)) {
 		out = append(out, best[name])
 	}
 	sort.SliceStable(out, func(i, j int) bool {

@@ -1,15 +1,15 @@
 package reports
 
 import (
-	"github.com/siambench/siambench/atomicfile"
-
 	"bytes"
 	"context"
 	"fmt"
 	"image/color"
 	"log/slog"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"github.com/siambench/siambench/atomicfile"
 	"github.com/siambench/siambench/results"
 )
 
@@ -185,7 +186,7 @@ func meanCurve(runs []*run, f func(results.EpochMetrics) float64) plotter.XYs {
 		}
 	}
 	var xys plotter.XYs
-	for _, ep := range sortedKeys(sums) {
+	for _, ep := range slices.Sorted(maps.Keys(sums)) {
 		xys = append(xys, plotter.XY{X: float64(ep), Y: sums[ep] / float64(counts[ep])})
 	}
 	return xys
@@ -244,7 +245,7 @@ func triptych(m *model, sm *settingModel, g curveGroup, out string) (*figure, er
 			dims[d] = true
 		}
 	}
-	for i, d := range sortedKeys(dims) {
+	for i, d := range slices.Sorted(maps.Keys(dims)) {
 		ref := 1 / math.Sqrt(float64(d))
 		l := hline(ref, draw.LineStyle{Color: color.RGBA{0x55, 0x55, 0x55, 0xff}, Width: vg.Points(1.4), Dashes: dashes[1+i%(len(dashes)-1)]})
 		std.Add(l)
@@ -551,7 +552,7 @@ func (m *model) lineStyle(sm *settingModel, v *variant) draw.LineStyle {
 		}
 	}
 	di := 0
-	for i, k := range sortedKeys(opts) {
+	for i, k := range slices.Sorted(maps.Keys(opts)) {
 		if k == v.optKey {
 			di = i
 		}

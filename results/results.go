@@ -95,6 +95,12 @@ type RunConfig struct {
 	TargetSchedule string  `json:"target_schedule,omitempty"` // "cosine" or "constant"
 	TrainLimit     int     `json:"train_limit,omitempty"`     // only the first N train images (0: all)
 	TestLimit      int     `json:"test_limit,omitempty"`      // only the first N test images (0: all)
+	// What ran (part of the run ID): the method's plugin binary, the hex
+	// SHA-256 of its content and of the bench executable; empty when unknown
+	// (an in-process method, a results dir from an older bench).
+	MethodBinary string `json:"method_binary,omitempty"`
+	MethodSHA256 string `json:"method_sha256,omitempty"`
+	HostSHA256   string `json:"host_sha256,omitempty"`
 }
 
 // EpochMetrics is one line of metrics.jsonl.

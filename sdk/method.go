@@ -12,6 +12,7 @@ package sdk
 
 import (
 	"context"
+	"math"
 
 	"github.com/siambench/siambench/nn"
 )
@@ -64,6 +65,17 @@ type TargetSpec struct {
 	// 1 − (1 − m0)·(cos(πk/K) + 1)/2 when Schedule is "cosine", m0 when "constant".
 	BaseMomentum float64 `json:"base_momentum"`
 	Schedule     string  `json:"schedule"`
+}
+
+// MomentumAt is the target momentum at step k of total: BaseMomentum when
+// Schedule is "constant" or total ≤ 0, else the cosine schedule
+// 1 − (1 − m0)·(cos(πk/total) + 1)/2, from m0 at k = 0 to 1 at k = total.
+// The host's training loop and kittest both use it.
+func (t TargetSpec) MomentumAt(k, total int) float64 {
+	if t.Schedule == "constant" || total <= 0 {
+		return t.BaseMomentum
+	}
+	return 1 - (1-t.BaseMomentum)*(math.Cos(math.Pi*float64(k)/float64(total))+1)/2
 }
 
 // Hyper are the method's recommended backbone optimisation settings; the user

@@ -284,3 +284,26 @@ func TestDescribeJSON(t *testing.T) {
 		t.Fatalf("JSON is not flat: %s", buf.String())
 	}
 }
+
+func TestMomentumAt(t *testing.T) {
+	cases := []struct {
+		name     string
+		sched    string
+		k, total int
+		want     float64
+	}{
+		{"cosine start", "cosine", 0, 100, 0.99},
+		{"cosine middle", "cosine", 50, 100, 0.995},
+		{"cosine end", "cosine", 100, 100, 1},
+		{"cosine, no steps", "cosine", 0, 0, 0.99},
+		{"constant", "constant", 50, 100, 0.99},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := sdk.TargetSpec{BaseMomentum: 0.99, Schedule: tc.sched}
+			if got := ts.MomentumAt(tc.k, tc.total); math.Abs(got-tc.want) > 1e-12 {
+				t.Errorf("MomentumAt(%d, %d) = %v, want %v", tc.k, tc.total, got, tc.want)
+			}
+		})
+	}
+}

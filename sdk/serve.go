@@ -14,10 +14,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/siambench/siambench/internal/wire"
-	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/gemm"
 	"github.com/siambench/siambench/proto/methodpb"
+	"github.com/siambench/siambench/wire"
 )
 
 // Option configures Serve.
@@ -133,7 +132,7 @@ func statusOf(err error) error {
 }
 
 func (s *server) Describe(context.Context, *methodpb.DescribeRequest) (*methodpb.DescribeResponse, error) {
-	resp := &methodpb.DescribeResponse{Spec: specToProto(s.g.spec), ProtocolVersion: ProtocolVersion}
+	resp := &methodpb.DescribeResponse{Spec: SpecToProto(s.g.spec), ProtocolVersion: ProtocolVersion}
 	if _, ok := s.g.m.(DetachedStepper); ok {
 		resp.Capabilities = append(resp.Capabilities, wire.CapDetachedStep)
 	}
@@ -141,56 +140,26 @@ func (s *server) Describe(context.Context, *methodpb.DescribeRequest) (*methodpb
 }
 
 func (s *server) Init(_ context.Context, req *methodpb.InitRequest) (*methodpb.InitResponse, error) {
-	cfg := InitConfig{
-		FeatureDim:    int(req.GetFeatureDim()),
-		BatchSize:     int(req.GetBatchSize()),
-		StepsPerEpoch: int(req.GetStepsPerEpoch()),
-		TotalSteps:    int(req.GetTotalSteps()),
-		Seed:          req.GetSeed(),
-		Options:       req.GetOptions(),
-	}
-	if h := req.GetHyper(); h != nil {
-		cfg.Hyper = Hyper{
-			Optimizer: h.GetOptimizer(), BaseLR: h.GetBaseLr(), LRBatchDiv: int(h.GetLrBatchDiv()),
-			WeightDecay: h.GetWeightDecay(), Momentum: h.GetMomentum(), WarmupEpochs: int(h.GetWarmupEpochs()),
-		}
-	}
-	if cfg.Options == nil {
-		cfg.Options = map[string]string{}
-	}
-	return &methodpb.InitResponse{}, statusOf(s.g.Init(cfg))
+	return &methodpb.InitResponse{}, statusOf(s.g.Init(InitFromProto(req)))
 }
 
 func (s *server) Step(ctx context.Context, req *methodpb.StepRequest) (*methodpb.StepResponse, error) {
-	in := StepInput{
-		Step: int(req.GetStep()), Epoch: int(req.GetEpoch()),
-		LR: req.GetLr(), BaseLR: req.GetBaseLr(), Momentum: req.GetMomentum(),
-	}
-	var err error
-	if in.Views, err = decodeAll("view", req.GetViews()); err != nil {
-		return nil, statusOf(err)
-	}
-	if in.Targets, err = decodeAll("target", req.GetTargets()); err != nil {
+	in, detached, isDetached, err := StepFromProto(req)
+	if err != nil {
 		return nil, statusOf(err)
 	}
 	var out StepOutput
-	if req.GetHasDetached() {
-		detached, err := decodeAll("detached", req.GetDetached())
-		if err != nil {
-			return nil, statusOf(err)
-		}
+	if isDetached {
 		out, err = s.g.StepDetached(ctx, in, detached)
-		if err != nil {
-			return nil, statusOf(err)
-		}
-	} else if out, err = s.g.Step(ctx, in); err != nil {
+	} else {
+		out, err = s.g.Step(ctx, in)
+	}
+	if err != nil {
 		return nil, statusOf(err)
 	}
-	resp := &methodpb.StepResponse{Loss: out.Loss, Metrics: out.Metrics, Grads: make([]*methodpb.Tensor, len(out.Grads))}
-	for i, g := range out.Grads {
-		if resp.Grads[i], err = wire.EncodeF32(g.Shape(), g.Data); err != nil {
-			return nil, status.Errorf(codes.Internal, "method %s: gradient %d: %v", s.g.spec.Name, i, err)
-		}
+	resp, err := StepOutputToProto(out)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "method %s: %v", s.g.spec.Name, err)
 	}
 	return resp, nil
 }
@@ -205,41 +174,4 @@ func (s *server) GetState(context.Context, *methodpb.GetStateRequest) (*methodpb
 
 func (s *server) SetState(_ context.Context, req *methodpb.StateBlob) (*methodpb.SetStateResponse, error) {
 	return &methodpb.SetStateResponse{}, statusOf(s.g.SetState(req.GetBlob()))
-}
-
-func decodeAll(what string, ps []*methodpb.Tensor) ([]*nn.Tensor, error) {
-	if len(ps) == 0 {
-		return nil, nil
-	}
-	ts := make([]*nn.Tensor, len(ps))
-	for i, p := range ps {
-		shape, data, err := wire.DecodeF32(p)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s %d: %v", ErrBadInput, what, i, err)
-		}
-		ts[i] = nn.New(data, shape...)
-	}
-	return ts, nil
-}
-
-func specToProto(s Spec) *methodpb.Spec {
-	p := &methodpb.Spec{
-		Name: s.Name, Version: s.Version, Paper: s.Paper, Description: s.Description,
-		Negatives: s.Negatives,
-		Hyper: &methodpb.Hyper{
-			Optimizer: s.Hyper.Optimizer, BaseLr: s.Hyper.BaseLR, LrBatchDiv: int32(s.Hyper.LRBatchDiv),
-			WeightDecay: s.Hyper.WeightDecay, Momentum: s.Hyper.Momentum, WarmupEpochs: int32(s.Hyper.WarmupEpochs),
-		},
-	}
-	for _, v := range s.Views {
-		p.Views = append(p.Views, &methodpb.ViewSpec{Count: int32(v.Count), Size: int32(v.Size), Preset: v.Preset, ScaleMin: v.ScaleMin, ScaleMax: v.ScaleMax})
-	}
-	if s.Target != nil {
-		p.Target = &methodpb.TargetSpec{BaseMomentum: s.Target.BaseMomentum, Schedule: s.Target.Schedule}
-	}
-	for _, o := range s.Options {
-		p.Options = append(p.Options, &methodpb.OptionSpec{Name: o.Name, Type: o.Type, DefaultValue: o.Default, Choices: o.Choices, Help: o.Help,
-			Min: o.Min, Max: o.Max, MinExclusive: o.MinExclusive})
-	}
-	return p
 }

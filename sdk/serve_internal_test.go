@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/siambench/siambench/internal/wire"
+	"github.com/siambench/siambench/wire"
 )
 
 // fixed is a minimal valid method for Serve's argument handling.

@@ -12,9 +12,9 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"syscall"
 	"time"
 
+	"github.com/siambench/siambench/internal/rusage"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/gemm"
 	"github.com/siambench/siambench/nn/models"
@@ -170,7 +170,7 @@ func run(ctx context.Context, o *options, out io.Writer, log *slog.Logger) error
 	fmt.Fprintf(out, "sgemm peak (%s, 1024×1024×1024, best of 5): %.1f GFLOP/s\n", be.Name(), peak)
 	fmt.Fprintf(out, "ours:    median %.1f ms/step over %d steps (min %.1f, max %.1f), %.1f GFLOP/s effective = %.0f%% of the sgemm peak\n",
 		om*1e3, len(ourTimes), slices.Min(ourTimes)*1e3, slices.Max(ourTimes)*1e3, flops/om/1e9, 100*flops/om/1e9/peak)
-	fmt.Fprintf(out, "ours:    peak RSS %.0f MiB, median CPU time %.2f s/step (all threads)\n", float64(peakRSS())/(1<<20), median(ourCPU))
+	fmt.Fprintf(out, "ours:    peak RSS %.0f MiB, median CPU time %.2f s/step (all threads)\n", float64(rusage.PeakRSS())/(1<<20), median(ourCPU))
 	if py == nil {
 		return nil
 	}
@@ -249,9 +249,9 @@ func (b *ourBench) step() float32 {
 func (b *ourBench) timed(k int) (wall, cpu []float64) {
 	wall, cpu = make([]float64, k), make([]float64, k)
 	for i := range wall {
-		t0, c0 := time.Now(), processCPU()
+		t0, c0 := time.Now(), rusage.CPUSeconds()
 		b.step()
-		wall[i], cpu[i] = time.Since(t0).Seconds(), processCPU()-c0
+		wall[i], cpu[i] = time.Since(t0).Seconds(), rusage.CPUSeconds()-c0
 	}
 	return wall, cpu
 }
@@ -298,24 +298,6 @@ func sgemmPeak(be gemm.Backend) float64 {
 		best = max(best, 2*n*n*n/time.Since(t0).Seconds()/1e9)
 	}
 	return best
-}
-
-// processCPU is this process's user+system CPU time in seconds.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// peakRSS is this process's peak resident set size in bytes.
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss * 1024 // KiB on Linux
 }
 
 func median(xs []float64) float64 {

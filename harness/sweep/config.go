@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -302,15 +301,6 @@ func parseSets(sets []string) (map[string]map[string][]string, error) {
 		out[method][key] = vals
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // Args returns bench run flags that reproduce c exactly (used to print the

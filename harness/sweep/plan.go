@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -55,7 +56,26 @@ type Run struct {
 type Plan struct {
 	Config      Config
 	CodeVersion string
+	HostSHA256  string // Code.HostSHA256: the bench executable's content
 	Runs        []Run
+}
+
+// Code is what runs a sweep, as far as a run's identity goes: a run ID
+// changes when any of it does, so an edited method (or bench) gets new runs
+// and an unchanged one reuses its results.
+type Code struct {
+	Version    string // the checkout's version (bench --version)
+	HostSHA256 string // hex SHA-256 of the bench executable; "" unknown
+	// Binary returns the binary that runs method name (called once per
+	// method per plan); nil, or a zero Binary, for methods without one
+	// (in-process).
+	Binary func(ctx context.Context, name string) (Binary, error)
+}
+
+// Binary is a method's plugin binary: its path and the hex SHA-256 of its content.
+type Binary struct {
+	Path   string
+	SHA256 string
 }
 
 // MakePlan validates cfg, describes every method and expands the sweep into
@@ -63,7 +83,7 @@ type Plan struct {
 // sorted, values as given), batch sizes, epoch budgets, seeds. An unknown
 // method option, a value of the wrong type or a --set for a method outside
 // the sweep is an error that lists what is valid.
-func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion string) (*Plan, error) {
+func MakePlan(ctx context.Context, cfg Config, describe Describer, code Code) (*Plan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -73,11 +93,17 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 			return nil, Invalid(fmt.Errorf("--set %s.*: method %q is not in this sweep (methods: %s)", m, m, strings.Join(cfg.Methods, ", ")))
 		}
 	}
-	p := &Plan{Config: cfg, CodeVersion: codeVersion}
+	p := &Plan{Config: cfg, CodeVersion: code.Version, HostSHA256: code.HostSHA256}
 	for _, m := range cfg.Methods {
 		spec, err := describe(ctx, m)
 		if err != nil {
 			return nil, fmt.Errorf("describe method %q: %w", m, err)
+		}
+		var bin Binary
+		if code.Binary != nil {
+			if bin, err = code.Binary(ctx, m); err != nil {
+				return nil, fmt.Errorf("method %q: %w", m, err)
+			}
 		}
 		variants, err := expandVariants(spec, sets[m])
 		if err != nil {
@@ -87,7 +113,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 			for _, bs := range cfg.BatchSizes {
 				for _, ep := range cfg.Epochs {
 					for _, seed := range cfg.Seeds {
-						r, err := newRun(cfg, spec, m, opts, bs, ep, seed, codeVersion)
+						r, err := newRun(cfg, spec, m, opts, bs, ep, seed, code, bin)
 						if err != nil {
 							return nil, Invalid(fmt.Errorf("method %s: %w", m, err))
 						}
@@ -110,7 +136,7 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, codeVersion s
 // expandVariants returns the cartesian product of the assignments, each
 // validated against the spec.
 func expandVariants(spec sdk.Spec, set map[string][]string) ([]map[string]string, error) {
-	keys := sortedKeys(set)
+	keys := slices.Sorted(maps.Keys(set))
 	for _, k := range keys {
 		for _, v := range set[k] {
 			if err := validateKey(spec, k, v); err != nil {
@@ -219,9 +245,14 @@ type identity struct {
 	TrainLimit    int               `json:"train_limit"`
 	TestLimit     int               `json:"test_limit"`
 	CodeVersion   string            `json:"code_version"`
+	// The executables' content; omitted when unknown, so runs of in-process
+	// methods keep the IDs they had before these fields.
+	HostSHA256   string `json:"host_sha256,omitempty"`
+	MethodSHA256 string `json:"method_sha256,omitempty"`
 }
 
-func newRun(cfg Config, spec sdk.Spec, method string, opts map[string]string, bs, epochs int, seed int64, codeVersion string) (Run, error) {
+func newRun(cfg Config, spec sdk.Spec, method string, opts map[string]string, bs, epochs int, seed int64, code Code, bin Binary) (Run, error) {
+	codeVersion := code.Version
 	hyper, target, err := resolveHyper(spec, opts)
 	if err != nil {
 		return Run{}, err
@@ -236,7 +267,7 @@ func newRun(cfg Config, spec sdk.Spec, method string, opts map[string]string, bs
 		Method: method, MethodVersion: spec.Version, Options: opts, Hyper: hyper, Target: target,
 		Dataset: cfg.Dataset, Transfer: cfg.TransferDatasets(), Backbone: cfg.Backbone,
 		BatchSize: bs, Epochs: epochs, Seed: seed, TrainLimit: cfg.TrainLimit, TestLimit: cfg.TestLimit,
-		CodeVersion: codeVersion,
+		CodeVersion: codeVersion, HostSHA256: code.HostSHA256, MethodSHA256: bin.SHA256,
 	}
 	b, err := json.Marshal(id) // map keys are sorted: canonical
 	if err != nil {
@@ -266,6 +297,9 @@ func newRun(cfg Config, spec sdk.Spec, method string, opts map[string]string, bs
 		CodeVersion:     codeVersion,
 		TrainLimit:      cfg.TrainLimit,
 		TestLimit:       cfg.TestLimit,
+		MethodBinary:    bin.Path,
+		MethodSHA256:    bin.SHA256,
+		HostSHA256:      code.HostSHA256,
 	}
 	if target != nil {
 		rc.TargetMomentum = target.BaseMomentum

@@ -176,7 +176,7 @@ func TestMakePlan(t *testing.T) {
 	t.Run("product and order", func(t *testing.T) {
 		c := base
 		c.Set = []string{"simsiam.stopgrad=true,false", "simsiam.head_bn=hidden"}
-		p, err := MakePlan(ctx, c, describer, "v1")
+		p, err := MakePlan(ctx, c, describer, Code{Version: "v1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +218,7 @@ func TestMakePlan(t *testing.T) {
 
 	t.Run("IDs stable and sensitive", func(t *testing.T) {
 		id := func(c Config, version string) string {
-			p, err := MakePlan(ctx, c, describer, version)
+			p, err := MakePlan(ctx, c, describer, Code{Version: version})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,11 +256,55 @@ func TestMakePlan(t *testing.T) {
 		}
 	})
 
+	t.Run("IDs cover the binaries that ran", func(t *testing.T) {
+		// Each Code differs from the first in one executable's content.
+		bins := func(hash string) func(context.Context, string) (Binary, error) {
+			return func(_ context.Context, name string) (Binary, error) {
+				return Binary{Path: "/bin/bench-method-" + name, SHA256: hash + name}, nil
+			}
+		}
+		plan := func(code Code) *Plan {
+			p, err := MakePlan(ctx, base, describer, code)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		ref := plan(Code{Version: "v1", HostSHA256: "h1", Binary: bins("m1")})
+		r := ref.Runs[0].Config
+		if r.MethodBinary != "/bin/bench-method-simsiam" || r.MethodSHA256 != "m1simsiam" || r.HostSHA256 != "h1" {
+			t.Errorf("config.json does not record what ran: %+v", r)
+		}
+		for name, code := range map[string]Code{
+			"same binaries":  {Version: "v1", HostSHA256: "h1", Binary: bins("m1")},
+			"method edited":  {Version: "v1", HostSHA256: "h1", Binary: bins("m2")},
+			"bench rebuilt":  {Version: "v1", HostSHA256: "h2", Binary: bins("m1")},
+			"nothing hashed": {Version: "v1"},
+		} {
+			p := plan(code)
+			for i, run := range p.Runs {
+				same := run.Config.ID == ref.Runs[i].Config.ID
+				if same != (name == "same binaries") {
+					t.Errorf("%s: run %d id %s, reference %s", name, i, run.Config.ID, ref.Runs[i].Config.ID)
+				}
+			}
+		}
+		// Without hashes the IDs are those of a bench before them (this
+		// one computed by the code before the hashes were added).
+		if got, want := plan(Code{Version: "v1"}).Runs[0].Config.ID, "simsiam-b64-e2-s0-3b4ce70eb8"; got != want {
+			t.Errorf("no hashes: id %s, want %s", got, want)
+		}
+		failing := func(context.Context, string) (Binary, error) { return Binary{}, errors.New("unreadable") }
+		if _, err := MakePlan(ctx, base, describer, Code{Version: "v1", Binary: failing}); err == nil || !strings.Contains(err.Error(), "unreadable") {
+			t.Errorf("a binary that cannot be hashed: %v", err)
+		}
+	})
+
 	t.Run("hyper overrides split from method options", func(t *testing.T) {
 		c := base
 		c.Methods = []string{"byol"}
 		c.Set = []string{"byol.optimizer=sgd", "byol.target_momentum=0.996", "byol.base_lr=0.1"}
-		p, err := MakePlan(ctx, c, describer, "v1")
+		p, err := MakePlan(ctx, c, describer, Code{Version: "v1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +349,7 @@ func TestMakePlan(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				c := base
 				tc.mod(&c)
-				_, err := MakePlan(ctx, c, describer, "v1")
+				_, err := MakePlan(ctx, c, describer, Code{Version: "v1"})
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("want error containing %q, got %v", tc.want, err)
 				}

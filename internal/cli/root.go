@@ -12,11 +12,21 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/siambench/siambench/internal/cli/datacmd"
+	"github.com/siambench/siambench/internal/cli/evalcmd"
+	"github.com/siambench/siambench/internal/cli/exportcmd"
 	"github.com/siambench/siambench/internal/cli/factory"
+	"github.com/siambench/siambench/internal/cli/list"
+	"github.com/siambench/siambench/internal/cli/plugincmd"
+	"github.com/siambench/siambench/internal/cli/report"
+	"github.com/siambench/siambench/internal/cli/run"
+	"github.com/siambench/siambench/internal/cli/status"
+	"github.com/siambench/siambench/internal/cli/version"
 	"github.com/siambench/siambench/internal/iostreams"
 )
 
-// NewRootCmd returns the root command with every verb added.
+// NewRootCmd returns the root command with every verb added: the one list
+// of verbs is the AddCommand call below.
 func NewRootCmd(f *factory.Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bench",
@@ -31,9 +41,17 @@ writes paper-style tables and plots.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-	for _, add := range commands {
-		root.AddCommand(add(f))
-	}
+	root.AddCommand(
+		datacmd.NewCmdData(f, nil),
+		evalcmd.NewCmdEval(f, nil),
+		exportcmd.NewCmdExport(f, nil),
+		list.NewCmdList(f, nil),
+		plugincmd.NewCmdPlugin(f, nil),
+		report.NewCmdReport(f, nil),
+		run.NewCmdRun(f, nil),
+		status.NewCmdStatus(f, nil),
+		version.NewCmdVersion(f, nil),
+	)
 	return root
 }
 
@@ -42,10 +60,6 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 func (usageError) ExitCode() int   { return 2 }
-
-// commands is the list of verb constructors; each verb's package registers
-// itself here through the commands_*.go file beside this one.
-var commands []func(*factory.Factory) *cobra.Command
 
 // Main runs the CLI with the process's streams and arguments and returns the
 // exit code. Errors are printed once, without usage or stack traces.

@@ -17,19 +17,19 @@
 package checkpoint
 
 import (
-	"github.com/siambench/siambench/atomicfile"
-
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/siambench/siambench/atomicfile"
 	"github.com/siambench/siambench/nn"
 )
 
@@ -102,14 +102,14 @@ func Write(w io.Writer, f *File) error {
 			bw.bytes(buf)
 		}
 	}
-	names := sortedKeys(f.Blobs)
+	names := slices.Sorted(maps.Keys(f.Blobs))
 	bw.u32(uint32(len(names)))
 	for _, k := range names {
 		bw.str(k)
 		bw.u64(uint64(len(f.Blobs[k])))
 		bw.bytes(f.Blobs[k])
 	}
-	keys := sortedKeys(f.Meta)
+	keys := slices.Sorted(maps.Keys(f.Meta))
 	bw.u32(uint32(len(keys)))
 	for _, k := range keys {
 		bw.str(k)
@@ -147,21 +147,6 @@ func (e *errWriter) bytes(p []byte) {
 func (e *errWriter) u32(v uint32) { binary.LittleEndian.PutUint32(e.b[:4], v); e.bytes(e.b[:4]) }
 func (e *errWriter) u64(v uint64) { binary.LittleEndian.PutUint64(e.b[:8], v); e.bytes(e.b[:8]) }
 func (e *errWriter) str(s string) { e.u32(uint32(len(s))); e.bytes([]byte(s)) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := range ks {
-		for j := i + 1; j < len(ks); j++ {
-			if ks[j] < ks[i] {
-				ks[i], ks[j] = ks[j], ks[i]
-			}
-		}
-	}
-	return ks
-}
 
 // ---------------------------------------------------------------------------
 // reading

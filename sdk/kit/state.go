@@ -3,10 +3,10 @@ package kit
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/checkpoint"
@@ -38,13 +38,8 @@ func EncodeState(method string, meta any, sections ...Section) ([]byte, error) {
 		return nil, fmt.Errorf("encode %s state meta: %w", method, err)
 	}
 	f := &checkpoint.File{Meta: map[string]string{metaMethod: method, metaJSON: string(m)}}
-	for _, s := range sections {
-		if strings.Contains(s.Name, "/") {
-			return nil, fmt.Errorf("encode %s state: section name %q contains '/'", method, s.Name)
-		}
-		for _, p := range s.Params {
-			f.Params = append(f.Params, &nn.Param{Name: s.Name + "/" + p.Name, T: p.T})
-		}
+	if f.Params, err = checkpoint.Join(ckptSections(sections)...); err != nil {
+		return nil, fmt.Errorf("encode %s state: %w", method, err)
 	}
 	var buf bytes.Buffer
 	if err := checkpoint.Write(&buf, f); err != nil {
@@ -68,61 +63,62 @@ func DecodeState(blob []byte, method string, meta any) (Decoded, error) {
 	if got, ok := f.Meta[metaMethod]; !ok || got != method {
 		return nil, fmt.Errorf("%w: %s state: the blob was saved by method %q", sdk.ErrBadInput, method, got)
 	}
-	d := Decoded{}
-	for _, p := range f.Params {
-		sec, name, ok := strings.Cut(p.Name, "/")
-		if !ok {
-			return nil, fmt.Errorf("%w: %s state: tensor %q belongs to no section", sdk.ErrBadInput, method, p.Name)
-		}
-		d[sec] = append(d[sec], &nn.Param{Name: name, T: p.T})
+	d, err := checkpoint.Split(f.Params)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s state: %v", sdk.ErrBadInput, method, err)
 	}
 	if err := json.Unmarshal([]byte(f.Meta[metaJSON]), meta); err != nil {
 		return nil, fmt.Errorf("%w: %s state: meta: %v", sdk.ErrBadInput, method, err)
 	}
-	return d, nil
+	return Decoded(d), nil
 }
 
 // Fit checks, without copying, that section holds exactly dst's tensors:
 // the same names in the same order with the same sizes. The error names the
 // first mismatch (e.g. a state saved with other head widths).
 func (d Decoded) Fit(section string, dst []*nn.Param) error {
-	src := d[section]
-	if len(src) != len(dst) {
-		return fmt.Errorf("%w: state section %s has %d tensors, this method has %d (was it saved with other options?)", sdk.ErrBadInput, section, len(src), len(dst))
-	}
-	for i, p := range dst {
-		if src[i].Name != p.Name || src[i].T.Len() != p.T.Len() {
-			return fmt.Errorf("%w: state section %s entry %d is %s%v, this method has %s%v (was it saved with other options?)",
-				sdk.ErrBadInput, section, i, src[i].Name, src[i].T.Shape(), p.Name, p.T.Shape())
-		}
-	}
-	return nil
+	return stateMismatch(checkpoint.Sections(d).Fit("this method", section, dst))
 }
 
 // CopyInto copies section's tensors into dst; call it only after Fit
 // succeeded for every section, so a bad blob changes nothing.
 func (d Decoded) CopyInto(section string, dst []*nn.Param) {
-	for i, p := range dst {
-		copy(p.T.Data, d[section][i].T.Data)
-	}
+	checkpoint.Sections(d).CopyInto(section, dst)
 }
 
 // Restore fits every section and the optimizer state (section "optimizer",
 // see HeadOptimizer.Section) and only then copies the sections in, so a bad
-// blob is an error wrapping sdk.ErrBadInput and changes nothing.
+// blob is an error wrapping sdk.ErrBadInput and changes nothing
+// (checkpoint.Restore).
 func (d Decoded) Restore(opt *HeadOptimizer, sections ...Section) error {
-	for _, s := range sections {
-		if err := d.Fit(s.Name, s.Params); err != nil {
-			return err
+	rs := make([]checkpoint.Restoring, len(sections))
+	for i, s := range ckptSections(sections) {
+		rs[i] = checkpoint.Restoring{From: checkpoint.Sections(d), Into: s}
+	}
+	err := checkpoint.Restore("this method", func() error {
+		if err := opt.SetState(d[optimizerSection]); err != nil {
+			return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
 		}
+		return nil
+	}, rs...)
+	return stateMismatch(err)
+}
+
+// stateMismatch wraps a section mismatch as a bad-input error with a hint.
+func stateMismatch(err error) error {
+	var m *checkpoint.MismatchError
+	if errors.As(err, &m) {
+		return fmt.Errorf("%w: state %v (was it saved with other options?)", sdk.ErrBadInput, err)
 	}
-	if err := opt.SetState(d[optimizerSection]); err != nil {
-		return fmt.Errorf("%w: %v", sdk.ErrBadInput, err)
+	return err
+}
+
+func ckptSections(ss []Section) []checkpoint.Section {
+	out := make([]checkpoint.Section, len(ss))
+	for i, s := range ss {
+		out[i] = checkpoint.Section(s)
 	}
-	for _, s := range sections {
-		d.CopyInto(s.Name, s.Params)
-	}
-	return nil
+	return out
 }
 
 // ---------------------------------------------------------------------------

@@ -6,13 +6,13 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/siambench/siambench/atomicfile"
 	"github.com/siambench/siambench/data"
 	"github.com/siambench/siambench/internal/cli/factory"
 	"github.com/siambench/siambench/internal/iostreams"
@@ -210,29 +210,8 @@ func drawPixels(dst *image.RGBA, x0, y0, zoom, c, h, w int, at func(c, i int) fl
 	}
 }
 
-// writePNG encodes im to path atomically (temporary file, then rename).
+// writePNG encodes im to path atomically (atomicfile: a reader never sees
+// a torn file, and the file is 0644 as every result file).
 func writePNG(path string, im image.Image) error {
-	if d := filepath.Dir(path); d != "." {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := png.Encode(f, im); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("encode %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, im) })
 }

@@ -55,7 +55,7 @@ func trainedRun(t *testing.T) string {
 		off := false
 		cfg := sweep.Config{Methods: []string{"toy"}, Dataset: "default", Backbone: "resnet-tiny", BatchSizes: []int{32},
 			Epochs: []int{1}, Seeds: []int64{0}, TrainLimit: 256, TestLimit: 100, Baselines: &off, Transfer: []string{"none"}}
-		plan, err := sweep.MakePlan(ctx, cfg, methods.Describe, "test")
+		plan, err := sweep.MakePlan(ctx, cfg, methods.Describe, sweep.Code{Version: "test"})
 		if err != nil {
 			runErr = err
 			return

@@ -13,7 +13,7 @@ import (
 
 	"github.com/siambench/siambench/internal/cli/factory"
 	"github.com/siambench/siambench/internal/iostreams"
-	"github.com/siambench/siambench/internal/pluginhost"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/plugins/toy"
 	"github.com/siambench/siambench/sdk"
 )

@@ -14,8 +14,8 @@ import (
 
 	"github.com/siambench/siambench/internal/cli/factory"
 	"github.com/siambench/siambench/internal/iostreams"
-	"github.com/siambench/siambench/internal/pluginhost"
 	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/sdk"
 )
 

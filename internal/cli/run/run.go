@@ -24,10 +24,10 @@ import (
 	"github.com/siambench/siambench/harness/sweep"
 	"github.com/siambench/siambench/internal/cli/factory"
 	"github.com/siambench/siambench/internal/iostreams"
-	"github.com/siambench/siambench/internal/pluginhost"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/gemm"
 	"github.com/siambench/siambench/nn/models"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/reports"
 	"github.com/siambench/siambench/results"
 )
@@ -316,7 +316,18 @@ func runSweep(opts *RunOptions) error {
 	gemm.LogChoice(log)
 	env := environment(opts.Version)
 	log.Info("bench run", "code_version", opts.Version, "gemm", env.GEMMBackend, "cores", env.Cores)
-	plan, err := sweep.MakePlan(ctx, cfg, methods.Describe, opts.Version)
+	code := sweep.Code{Version: opts.Version}
+	if exe, err := os.Executable(); err == nil {
+		if code.HostSHA256, err = harness.FileSHA256(exe); err != nil {
+			return err
+		}
+	}
+	if b, ok := methods.(interface {
+		Binary(ctx context.Context, name string) (sweep.Binary, error)
+	}); ok {
+		code.Binary = b.Binary
+	}
+	plan, err := sweep.MakePlan(ctx, cfg, methods.Describe, code)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/siambench/siambench/internal/pluginhost"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/sdk"
 )
 

@@ -26,6 +26,7 @@ import (
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/optim"
 	"github.com/siambench/siambench/sdk"
+	"github.com/siambench/siambench/sdk/kit"
 )
 
 // Config sets up a training run. Zero fields take the defaults in brackets.
@@ -243,7 +244,7 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 			si.Views = append(si.Views, f.Detach())
 		}
 		if target != nil {
-			si.Momentum = targetMomentum(*spec.Target, step, c.Steps)
+			si.Momentum = spec.Target.MomentumAt(step, c.Steps)
 			nn.NoGrad(func() {
 				for _, x := range xs {
 					si.Targets = append(si.Targets, target.Forward(x))
@@ -270,33 +271,8 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 	}
 	var fq *nn.Tensor
 	res.FinalAcc, fq = eval()
-	res.FeatureStd = featureStd(fq)
+	res.FeatureStd = kit.OutputStd(fq)
 	return res, nil
-}
-
-// targetMomentum is sdk.TargetSpec's schedule at step k of total.
-func targetMomentum(t sdk.TargetSpec, k, total int) float64 {
-	if t.Schedule != "cosine" || total == 0 {
-		return t.BaseMomentum
-	}
-	return 1 - (1-t.BaseMomentum)*(math.Cos(math.Pi*float64(k)/float64(total))+1)/2
-}
-
-// featureStd is the mean per-channel std of the l2-normalised rows.
-func featureStd(z *nn.Tensor) float64 {
-	n, d := z.Dim(0), z.Dim(1)
-	u := normalised(z)
-	total := 0.0
-	for j := 0; j < d; j++ {
-		var s, s2 float64
-		for i := 0; i < n; i++ {
-			s += u[i*d+j]
-			s2 += u[i*d+j] * u[i*d+j]
-		}
-		m := s / float64(n)
-		total += math.Sqrt(math.Max(s2/float64(n)-m*m, 0))
-	}
-	return total / float64(d)
 }
 
 func normalised(z *nn.Tensor) []float64 {

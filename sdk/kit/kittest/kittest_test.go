@@ -35,21 +35,6 @@ func TestKNN(t *testing.T) {
 	}
 }
 
-func TestTargetMomentum(t *testing.T) {
-	ts := sdk.TargetSpec{BaseMomentum: 0.99, Schedule: "cosine"}
-	for _, tc := range []struct {
-		k    int
-		want float64
-	}{{0, 0.99}, {50, 0.995}, {100, 1}} {
-		if got := targetMomentum(ts, tc.k, 100); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("step %d: %v, want %v", tc.k, got, tc.want)
-		}
-	}
-	if got := targetMomentum(sdk.TargetSpec{BaseMomentum: 0.9, Schedule: "constant"}, 70, 100); got != 0.9 {
-		t.Errorf("constant: %v", got)
-	}
-}
-
 // null returns zero gradients: the toy host must then leave the encoder
 // exactly as it was (its Hyper has no weight decay), so the final kNN
 // accuracy equals the initial one.

@@ -19,10 +19,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/siambench/siambench/internal/wire"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/proto/methodpb"
 	"github.com/siambench/siambench/sdk"
+	"github.com/siambench/siambench/wire"
 )
 
 // Failure classes of a Client call (test with errors.Is). A Client also
@@ -275,7 +275,7 @@ func (c *Client) start(ctx context.Context) error {
 		c.Kill()
 		return errors.New(mismatch(filepath.Base(c.path), int(resp.GetProtocolVersion())))
 	}
-	c.spec = specFromProto(resp.GetSpec())
+	c.spec = sdk.SpecFromProto(resp.GetSpec())
 	if err := c.spec.Validate(); err != nil {
 		c.Kill()
 		return fmt.Errorf("plugin %s: %w", c.path, err)
@@ -362,15 +362,7 @@ func (c *Client) init(cfg sdk.InitConfig) error {
 	} else {
 		ctx, cancel := c.callCtx()
 		defer cancel()
-		_, err := c.rpc.Init(ctx, &methodpb.InitRequest{
-			FeatureDim: int32(cfg.FeatureDim), BatchSize: int32(cfg.BatchSize),
-			StepsPerEpoch: int64(cfg.StepsPerEpoch), TotalSteps: int64(cfg.TotalSteps),
-			Seed: cfg.Seed, Options: cfg.Options,
-			Hyper: &methodpb.Hyper{
-				Optimizer: cfg.Hyper.Optimizer, BaseLr: cfg.Hyper.BaseLR, LrBatchDiv: int32(cfg.Hyper.LRBatchDiv),
-				WeightDecay: cfg.Hyper.WeightDecay, Momentum: cfg.Hyper.Momentum, WarmupEpochs: int32(cfg.Hyper.WarmupEpochs),
-			},
-		})
+		_, err := c.rpc.Init(ctx, sdk.InitToProto(cfg))
 		if err != nil {
 			return c.classify("init", err)
 		}
@@ -408,52 +400,17 @@ func (c *Client) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tens
 		}
 		return out, err
 	}
-	req := &methodpb.StepRequest{
-		Step: int64(in.Step), Epoch: int64(in.Epoch),
-		Lr: in.LR, BaseLr: in.BaseLR, Momentum: in.Momentum,
-		HasDetached: isDetached,
-	}
-	var err error
-	if req.Views, err = encodeAll("view", in.Views); err != nil {
+	req, err := sdk.StepToProto(in, detached, isDetached)
+	if err != nil {
 		return sdk.StepOutput{}, fmt.Errorf("method %s: step %d: %w", c.name, in.Step, err)
-	}
-	if req.Targets, err = encodeAll("target", in.Targets); err != nil {
-		return sdk.StepOutput{}, fmt.Errorf("method %s: step %d: %w", c.name, in.Step, err)
-	}
-	if isDetached {
-		if req.Detached, err = encodeAll("detached", detached); err != nil {
-			return sdk.StepOutput{}, fmt.Errorf("method %s: step %d: %w", c.name, in.Step, err)
-		}
 	}
 	resp, err := c.rpc.Step(ctx, req)
 	if err != nil {
 		return sdk.StepOutput{}, c.classify(fmt.Sprintf("step %d", in.Step), err)
 	}
-	out := sdk.StepOutput{Loss: resp.GetLoss(), Metrics: resp.GetMetrics(), Grads: make([]*nn.Tensor, len(resp.GetGrads()))}
-	if out.Metrics == nil {
-		out.Metrics = map[string]float64{}
-	}
-	for i, g := range resp.GetGrads() {
-		shape, data, err := wire.DecodeF32(g)
-		if err != nil {
-			return sdk.StepOutput{}, fmt.Errorf("method %s: step %d: gradient %d: %w", c.name, in.Step, i, err)
-		}
-		out.Grads[i] = nn.New(data, shape...)
-	}
-	return out, nil
-}
-
-func encodeAll(what string, ts []*nn.Tensor) ([]*methodpb.Tensor, error) {
-	out := make([]*methodpb.Tensor, len(ts))
-	for i, t := range ts {
-		if t == nil {
-			return nil, fmt.Errorf("%w: %s %d is nil", sdk.ErrBadInput, what, i)
-		}
-		p, err := wire.EncodeF32(t.Shape(), t.Data)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s %d: %v", sdk.ErrBadInput, what, i, err)
-		}
-		out[i] = p
+	out, err := sdk.StepOutputFromProto(resp)
+	if err != nil {
+		return sdk.StepOutput{}, fmt.Errorf("method %s: step %d: %w", c.name, in.Step, err)
 	}
 	return out, nil
 }
@@ -572,30 +529,6 @@ func (c *Client) Exited() bool {
 	c.procMu.Lock()
 	defer c.procMu.Unlock()
 	return c.local == nil && (c.pc == nil || c.pc.Exited())
-}
-
-// ---  protobuf → sdk
-
-func specFromProto(p *methodpb.Spec) sdk.Spec {
-	s := sdk.Spec{
-		Name: p.GetName(), Version: p.GetVersion(), Paper: p.GetPaper(), Description: p.GetDescription(),
-		Negatives: p.GetNegatives(),
-		Hyper: sdk.Hyper{
-			Optimizer: p.GetHyper().GetOptimizer(), BaseLR: p.GetHyper().GetBaseLr(), LRBatchDiv: int(p.GetHyper().GetLrBatchDiv()),
-			WeightDecay: p.GetHyper().GetWeightDecay(), Momentum: p.GetHyper().GetMomentum(), WarmupEpochs: int(p.GetHyper().GetWarmupEpochs()),
-		},
-	}
-	for _, v := range p.GetViews() {
-		s.Views = append(s.Views, sdk.ViewSpec{Count: int(v.GetCount()), Size: int(v.GetSize()), Preset: v.GetPreset(), ScaleMin: v.GetScaleMin(), ScaleMax: v.GetScaleMax()})
-	}
-	if t := p.GetTarget(); t != nil {
-		s.Target = &sdk.TargetSpec{BaseMomentum: t.GetBaseMomentum(), Schedule: t.GetSchedule()}
-	}
-	for _, o := range p.GetOptions() {
-		s.Options = append(s.Options, sdk.OptionSpec{Name: o.GetName(), Type: o.GetType(), Default: o.GetDefaultValue(), Choices: o.GetChoices(), Help: o.GetHelp(),
-			Min: o.Min, Max: o.Max, MinExclusive: o.GetMinExclusive()})
-	}
-	return s
 }
 
 // prefixWriter prefixes each line written to w.

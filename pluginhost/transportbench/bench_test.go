@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siambench/siambench/internal/pluginhost"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/models"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/plugins/simsiam/simsiam"
 	"github.com/siambench/siambench/plugins/toy"
 	"github.com/siambench/siambench/sdk"

@@ -3,7 +3,7 @@
 // next to the host's backbone step, at the default configuration (refnet,
 // batch 256, 2 views). It holds only benchmarks:
 //
-//	go test -run '^$' -bench . -benchtime 20x ./internal/pluginhost/transportbench
+//	go test -run '^$' -bench . -benchtime 20x ./pluginhost/transportbench
 //
 // docs/plugins.md reports the numbers.
 package transportbench

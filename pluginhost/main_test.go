@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	versionBin = filepath.Join(dir, "bench-method-version")
 	for bin, pkg := range map[string]string{
 		toyBin:     "github.com/siambench/siambench/plugins/toy/cmd/bench-method-toy",
-		versionBin: "github.com/siambench/siambench/internal/pluginhost/testdata/versionplugin",
+		versionBin: "github.com/siambench/siambench/pluginhost/testdata/versionplugin",
 	} {
 		var stderr bytes.Buffer
 		cmd := exec.Command("go", "build", "-o", bin, pkg)

@@ -9,9 +9,9 @@ import (
 
 	plugin "github.com/hashicorp/go-plugin"
 
-	"github.com/siambench/siambench/internal/wire"
 	"github.com/siambench/siambench/plugins/toy"
 	"github.com/siambench/siambench/sdk"
+	"github.com/siambench/siambench/wire"
 )
 
 func main() {
