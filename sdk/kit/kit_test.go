@@ -675,3 +675,69 @@ func TestMethodFixedHeads(t *testing.T) {
 		t.Error("the fixed-lr predictor did not move at BaseLR 1")
 	}
 }
+
+// counted is demo with a model-owned state section (a step counter, as
+// MoCo's queue) that AfterStep advances.
+type counted struct {
+	*demo
+	n *nn.Param
+}
+
+func (m counted) Heads() HeadSet {
+	h := m.demo.Heads()
+	h.State = []Section{{Name: "counter", Params: []*nn.Param{m.n}}}
+	return h
+}
+
+func (m counted) AfterStep(sdk.StepInput) { m.n.T.Data[0]++ }
+
+// A model's own state is saved and restored with the heads, and AfterStep
+// runs once per successful step, never for a failed one.
+func TestMethodAfterStepAndOwnState(t *testing.T) {
+	newCounted := func() *Method {
+		return NewMethod(demoSpec(false), func(b *Build) (Model, error) {
+			d, err := buildDemo(false)(b)
+			if err != nil {
+				return nil, err
+			}
+			return counted{d.(*demo), &nn.Param{Name: "n", T: nn.Zeros(1)}}, nil
+		})
+	}
+	cfg := sdk.InitConfig{FeatureDim: 6, BatchSize: 4, Seed: 1, TotalSteps: 10}
+	m := newCounted()
+	if err := m.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	n := m.Model().(counted).n
+	rng := rand.New(rand.NewPCG(1, 2))
+	in := func() sdk.StepInput {
+		return sdk.StepInput{Views: []*nn.Tensor{nn.Randn(rng, 1, 4, 6), nn.Randn(rng, 1, 4, 6)}, LR: 0.1, BaseLR: 0.1}
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := m.Step(t.Context(), in()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := m.Step(ctx, in()); err == nil {
+		t.Fatal("a step with a cancelled ctx succeeded")
+	}
+	if got := n.T.Data[0]; got != 3 {
+		t.Fatalf("AfterStep ran %v times for 3 good steps and a failed one, want 3", got)
+	}
+	blob, err := m.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := newCounted()
+	if err := fresh.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.SetState(blob); err != nil {
+		t.Fatal(err)
+	}
+	if got := fresh.Model().(counted).n.T.Data[0]; got != 3 {
+		t.Errorf("restored counter %v, want 3: the model's own section was not saved or restored", got)
+	}
+}

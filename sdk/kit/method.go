@@ -53,6 +53,18 @@ type HeadSet struct {
 	// parameters and buffers are the state section "target", target by
 	// target.
 	Targets []Target
+	// State are further tensors the model owns and updates itself (MoCo's
+	// queue of keys), saved and restored with the heads under their own
+	// section names. They get no gradient and no optimizer.
+	State []Section
+}
+
+// AfterStepper is a Model that updates its own state once a step has
+// succeeded: after the optimizer step and the target heads' move (MoCo
+// enqueues the step's keys). A step that fails before it leaves the state
+// as it was.
+type AfterStepper interface {
+	AfterStep(in sdk.StepInput)
 }
 
 // Target is an EMA head and the online head it follows. EMA must have the
@@ -215,6 +227,9 @@ func (m *Method) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tens
 			return sdk.StepOutput{}, err
 		}
 	}
+	if a, ok := m.model.(AfterStepper); ok {
+		a.AfterStep(leafIn)
+	}
 	m.steps++
 	return sdk.StepOutput{Loss: float64(l.Value.Item()), Grads: Grads(x), Metrics: l.metrics()}, nil
 }
@@ -270,7 +285,8 @@ func (m DetachedMethod) StepDetached(ctx context.Context, in sdk.StepInput, deta
 // ---  state
 
 // sections are the state sections besides the optimizer's: "params" and
-// "buffers" of the trained heads, then "target" when there are targets.
+// "buffers" of the trained heads, "target" when there are targets, then the
+// model's own (HeadSet.State).
 func (m *Method) sections() []Section {
 	s := Heads(append(m.heads.Train[:len(m.heads.Train):len(m.heads.Train)], m.heads.Fixed...)...)
 	if len(m.heads.Targets) > 0 {
@@ -280,7 +296,7 @@ func (m *Method) sections() []Section {
 		}
 		s = append(s, Section{Name: "target", Params: ps})
 	}
-	return s
+	return append(s, m.heads.State...)
 }
 
 // State serialises the options, the step count, the heads (SaveState) and

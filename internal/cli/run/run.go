@@ -172,7 +172,7 @@ Exit status:
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.ConfigFile, "config", "", "sweep `FILE` (YAML with the keys of these flags, e.g. batch_sizes: [128, 256])")
-	fl.StringSliceVar(&methods, "methods", nil, "methods to compare (default simsiam,byol,simclr,swav)")
+	fl.StringSliceVar(&methods, "methods", nil, "methods to compare (default simsiam,byol,simclr,swav,mocov2,barlowtwins)")
 	fl.StringVar(&opts.Flags.Dataset, "dataset", "", "pre-training dataset: default, default-mnist, fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH (default \"default\")")
 	fl.StringSliceVar(&transfer, "transfer", nil, "datasets for transfer linear probes, or none (default default-mnist)")
 	fl.StringVar(&opts.Flags.Backbone, "backbone", "", fmt.Sprintf("shared backbone: %s (default %q)", strings.Join(models.Names(), ", "), sweep.DefaultBackbone))
