@@ -70,10 +70,7 @@ func saveCheckpoint(path string, c runCheckpoint, params, buffers []ckptGroup, o
 		Blobs: map[string][]byte{ckptBlobName: c.Blob},
 		Meta:  map[string]string{ckptMetaKey: string(h)},
 	}
-	if err := checkpoint.Save(path, f); err != nil {
-		return fmt.Errorf("save checkpoint: %w", err)
-	}
-	return nil
+	return checkpoint.Save(path, f) // its error says "save checkpoint: …"
 }
 
 // errNoCheckpoint is returned by loadCheckpoint when the file does not exist.
