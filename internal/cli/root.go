@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,18 @@ under one shared backbone, one data pipeline and one evaluation protocol, and
 writes paper-style tables and plots.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	var logLevel, logFormat string
+	pf := root.PersistentFlags()
+	pf.StringVar(&logLevel, "log-level", "info", "log messages at this level and above: "+strings.Join(factory.LogLevels, ", "))
+	pf.StringVar(&logFormat, "log-format", "text", "log lines as text (key=value) or json (one object a line, for log collectors)")
+	_ = root.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions(factory.LogLevels, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions(factory.LogFormats, cobra.ShellCompDirectiveNoFileComp))
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := f.SetLogging(logLevel, logFormat); err != nil {
+			return usageError{err}
+		}
+		return nil
 	}
 	// A bad flag is a usage error: exit code 2, as bench run documents.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })

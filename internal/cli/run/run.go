@@ -5,8 +5,10 @@ package run
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -36,6 +38,9 @@ import (
 type RunOptions struct {
 	IO      *iostreams.IO
 	Logger  *slog.Logger
+	// NewLogger makes a logger like Logger that writes to w (the progress
+	// bars' writer); nil means a text logger at info level.
+	NewLogger func(w io.Writer) *slog.Logger
 	Version string
 	// Methods returns where methods come from; nil means plugin processes
 	// found through --plugin-dir, $SIAMBENCH_PLUGIN_PATH and bench's folder.
@@ -49,6 +54,7 @@ type RunOptions struct {
 	ConfigFile string
 	Flags      sweep.Config
 	DryRun     bool
+	JSON       bool // with DryRun: the plan as JSON
 	NoReport   bool
 	PluginDir  string
 	Exec       ExecOptions
@@ -60,7 +66,7 @@ type RunOptions struct {
 // NewCmdRun returns the run command. When runF is non-nil it is called with
 // the parsed options instead of runRun (for parse tests).
 func NewCmdRun(f *factory.Factory, runF func(*RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IO, Logger: f.Logger, Version: f.Version}
+	opts := &RunOptions{IO: f.IO, Logger: f.Logger, NewLogger: f.NewLogger, Version: f.Version}
 	var (
 		methods, transfer, set []string
 		batchSizes, epochs     []int
@@ -186,6 +192,7 @@ Exit status:
 	fl.IntVar(&opts.Flags.TestLimit, "test-limit", 0, "use only N test images (0: all)")
 	fl.BoolVar(&noBaselines, "no-baselines", false, "skip the raw-pixel, random-init and supervised baselines")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the planned runs and an estimated time; train nothing")
+	fl.BoolVar(&opts.JSON, "json", false, "with --dry-run: print the plan as JSON (a finished sweep's results are DIR/summary.json)")
 	fl.BoolVar(&opts.NoReport, "no-report", false, "do not write report.md at the end")
 	fl.StringVar(&opts.PluginDir, "plugin-dir", "", "extra `DIR` to search for bench-method-* plugins first")
 	addExecFlags(fl, &opts.Exec)
@@ -260,6 +267,9 @@ func runSweep(opts *RunOptions) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if opts.JSON && !opts.DryRun {
+		return &exitError{err: fmt.Errorf("--json needs --dry-run: a sweep's results are written as JSON to --out's summary.json"), code: ExitUsage}
+	}
 	if err := opts.Exec.check(); err != nil {
 		return err
 	}
@@ -281,7 +291,11 @@ func runSweep(opts *RunOptions) error {
 	var progress *harness.Progress
 	if opts.IO.IsTerminal() && !opts.DryRun {
 		progress = harness.NewProgress(opts.IO.ErrOut, true, nil)
-		log = slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		if opts.NewLogger != nil {
+			log = opts.NewLogger(progress)
+		} else {
+			log = slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		}
 		progress.SetLogger(log)
 	} else {
 		progress = harness.NewProgress(opts.IO.ErrOut, false, log)
@@ -349,8 +363,15 @@ func runSweep(opts *RunOptions) error {
 		return err
 	}
 	if len(earlier) > 0 {
-		fmt.Fprintf(opts.IO.Out, "%s holds %d earlier run(s) not in this sweep; they are kept in %s and the report (use another --out to keep sweeps apart)\n",
+		w := opts.IO.Out
+		if opts.JSON {
+			w = opts.IO.ErrOut // stdout is the JSON plan alone
+		}
+		fmt.Fprintf(w, "%s holds %d earlier run(s) not in this sweep; they are kept in %s and the report (use another --out to keep sweeps apart)\n",
 			store.Dir, len(earlier), results.SummaryFile)
+	}
+	if opts.DryRun && opts.JSON {
+		return printPlanJSON(ctx, opts.IO.Out, r)
 	}
 	if opts.DryRun {
 		return r.DryRun(ctx, opts.IO.Out)
@@ -497,4 +518,51 @@ func splitList(xs []string) []string {
 		}
 	}
 	return out
+}
+
+// PlannedRun is one run of bench run --dry-run --json.
+type PlannedRun struct {
+	ID              string            `json:"id"`
+	Method          string            `json:"method"`
+	Options         map[string]string `json:"options,omitempty"`
+	BatchSize       int               `json:"batch_size"`
+	Epochs          int               `json:"epochs"`
+	Seed            int64             `json:"seed"`
+	State           string            `json:"state"` // new, finished (reused), resume at epoch k
+	EstimateSeconds float64           `json:"estimate_seconds"`
+}
+
+// Plan is what bench run --dry-run --json prints.
+type Plan struct {
+	Runs []PlannedRun `json:"runs"`
+	// BaselinesSeconds bounds the baselines' time (null: --no-baselines).
+	BaselinesSeconds *float64 `json:"baselines_seconds"`
+	TotalSeconds     float64  `json:"total_seconds"`
+	TrainImages      int      `json:"train_images"`
+	Backbone         string   `json:"backbone"`
+	GEMMBackend      string   `json:"gemm_backend"`
+}
+
+func printPlanJSON(ctx context.Context, w io.Writer, r *harness.Runner) error {
+	est, err := r.Estimates(ctx)
+	if err != nil {
+		return err
+	}
+	p := Plan{Runs: []PlannedRun{}, TotalSeconds: est.Total.Seconds(), TrainImages: est.TrainImages,
+		Backbone: r.Plan.Config.Backbone, GEMMBackend: r.Env.GEMMBackend}
+	for i, run := range r.Plan.Runs {
+		c := run.Config
+		p.Runs = append(p.Runs, PlannedRun{ID: c.ID, Method: c.Method, Options: c.Options, BatchSize: c.BatchSize,
+			Epochs: c.Epochs, Seed: c.Seed, State: est.States[i], EstimateSeconds: est.Runs[i].Seconds()})
+	}
+	if r.Plan.Config.BaselinesOn() {
+		s := est.Baselines.Seconds()
+		p.BaselinesSeconds = &s
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }

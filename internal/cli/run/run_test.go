@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -177,6 +178,30 @@ func TestRunInProcess(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "finished (reused)") {
 			t.Errorf("dry-run output:\n%s", out.String())
+		}
+	})
+	t.Run("dry run --json", func(t *testing.T) {
+		var sum results.Summary
+		if err := results.ReadJSON(filepath.Join(dir, results.SummaryFile), &sum); err != nil {
+			t.Fatal(err)
+		}
+		out.Reset()
+		if err := run(append(slices.Clone(args), "--seeds", "0,1", "--dry-run", "--json")...); err != nil {
+			t.Fatal(err)
+		}
+		var p Plan
+		if err := json.Unmarshal(out.Bytes(), &p); err != nil {
+			t.Fatalf("--dry-run --json output is not one JSON plan: %v\n%s", err, out)
+		}
+		if len(p.Runs) != 2 || p.Runs[0].ID != sum.Runs[0].ID || p.Runs[0].State != "finished (reused)" || p.Runs[0].EstimateSeconds != 0 ||
+			p.Runs[1].State != "new" || p.Runs[1].Seed != 1 || p.Runs[1].EstimateSeconds <= 0 || p.TotalSeconds != p.Runs[1].EstimateSeconds ||
+			p.BaselinesSeconds != nil || p.TrainImages != 256 || p.GEMMBackend == "" {
+			t.Errorf("plan %+v: want the finished seed-0 run reused, a new seed-1 run with a positive estimate that is the total, no baselines, 256 images", p)
+		}
+		err := run(append(slices.Clone(args), "--json")...)
+		var ec interface{ ExitCode() int }
+		if err == nil || !errors.As(err, &ec) || ec.ExitCode() != ExitUsage || !strings.Contains(err.Error(), "--json needs --dry-run") {
+			t.Errorf("--json without --dry-run: %v, want a usage error", err)
 		}
 	})
 	t.Run("a second sweep into the same --out keeps the first", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package version
 
 import (
+	"encoding/json"
 	"runtime"
 	"strings"
 	"testing"
@@ -42,6 +43,23 @@ func TestVersion(t *testing.T) {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, out.String())
 			}
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		out.Reset()
+		cmd := NewCmdVersion(f, nil)
+		cmd.SetArgs([]string{"--json"})
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		var got Info
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+		}
+		b, _ := gemm.FromEnv()
+		want := Info{Version: "abc123", Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GEMM: b.Name(), GEMMAt: b.Info()}
+		if got != want {
+			t.Errorf("--json gives %+v, want %+v", got, want)
 		}
 	})
 }
