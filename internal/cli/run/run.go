@@ -36,12 +36,12 @@ import (
 
 // RunOptions are the inputs of bench run.
 type RunOptions struct {
-	IO      *iostreams.IO
-	Logger  *slog.Logger
+	IO     *iostreams.IO
+	Logger *slog.Logger
 	// NewLogger makes a logger like Logger that writes to w (the progress
 	// bars' writer); nil means a text logger at info level.
 	NewLogger func(w io.Writer) *slog.Logger
-	Version string
+	Version   string
 	// Methods returns where methods come from; nil means plugin processes
 	// found through --plugin-dir, $SIAMBENCH_PLUGIN_PATH and bench's folder.
 	Methods func(pluginDir string, log *slog.Logger) (harness.Methods, error)
