@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/siambench/siambench/results"
 )
@@ -31,6 +32,11 @@ type Progress struct {
 	runStart          time.Time
 	runStartDone      int64
 	lastLine          time.Time
+
+	// Width returns the terminal's columns at each redraw (nil: 80). Bar
+	// lines are kept shorter than it: a line that wraps would leave a stale
+	// row behind when the bars are cleared.
+	Width func() int
 }
 
 // NewProgress returns a reporter. With tty set, bars are drawn on w and log
@@ -190,12 +196,48 @@ func (p *Progress) draw() {
 	if p.runTotal == 0 && p.sweepTotal == 0 {
 		return
 	}
+	cols := 80
+	if p.Width != nil {
+		cols = p.Width()
+	}
 	r := p.rate()
-	fmt.Fprintf(p.w, "run %d/%d %-28s %s %5.1f%% %6.0f img/s ETA %s\n", p.runIdx+1, p.runs, trunc(p.runID, 28),
-		bar(p.runDone, p.runTotal, 24), 100*frac(p.runDone, p.runTotal), r, fmtETA(p.runTotal-p.runDone, r))
-	fmt.Fprintf(p.w, "sweep %-32s %s %5.1f%%              ETA %s\n", "", bar(p.sweepDone, p.sweepTotal, 24),
-		100*frac(p.sweepDone, p.sweepTotal), fmtETA(p.sweepTotal-p.sweepDone, r))
+	run := func(idW, barW int) string {
+		return fmt.Sprintf("run %d/%d %-*s %s %5.1f%% %6.0f img/s ETA %s", p.runIdx+1, p.runs, idW, trunc(p.runID, idW),
+			bar(p.runDone, p.runTotal, barW), 100*frac(p.runDone, p.runTotal), r, fmtETA(p.runTotal-p.runDone, r))
+	}
+	// Widest first: the full layout; then a narrower bar, then a shorter
+	// run ID, then a hard cut, until the line fits in cols−1.
+	idW, barW := 28, 24
+	line := run(idW, barW)
+	for ; width(line) >= cols && barW > 8; line = run(idW, barW) {
+		barW--
+	}
+	for ; width(line) >= cols && idW > 12; line = run(idW, barW) {
+		idW--
+	}
+	// The sweep bar and its ETA line up under the run's.
+	at := max(0, width(line[:max(0, strings.Index(line, "["))]))
+	sweep := fmt.Sprintf("%-*s%s %5.1f%%", at, "sweep", bar(p.sweepDone, p.sweepTotal, barW), 100*frac(p.sweepDone, p.sweepTotal))
+	if eta := strings.LastIndex(line, " ETA "); eta >= 0 && width(line[:eta]) > len(sweep) {
+		sweep += strings.Repeat(" ", width(line[:eta])-len(sweep))
+	}
+	sweep += " ETA " + fmtETA(p.sweepTotal-p.sweepDone, r)
+	fmt.Fprintln(p.w, cut(line, cols-1))
+	fmt.Fprintln(p.w, cut(sweep, cols-1))
 	p.drawn = 2
+}
+
+// width is the columns s takes on a terminal (one per rune: the bar lines
+// hold ASCII and trunc's "…").
+func width(s string) int { return utf8.RuneCountInString(s) }
+
+// cut shortens s to at most n columns.
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) > max(n, 0) {
+		return string(r[:max(n, 0)])
+	}
+	return s
 }
 
 func frac(a, b int64) float64 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/siambench/siambench/results"
 )
@@ -128,6 +129,7 @@ func TestProgress(t *testing.T) {
 	t.Run("terminal bars", func(t *testing.T) {
 		var buf bytes.Buffer
 		p := NewProgress(&buf, true, slog.New(slog.NewTextHandler(&buf, nil)))
+		p.Width = func() int { return 120 } // room for the full layout
 		clock := time.Unix(0, 0)
 		p.now = func() time.Time { return clock }
 		p.SweepStart(2, 2000)
@@ -150,6 +152,38 @@ func TestProgress(t *testing.T) {
 		p.Done()
 		if strings.Count(buf.String(), "\x1b[K") != 2 {
 			t.Errorf("Done must erase the bars: %q", buf.String())
+		}
+	})
+	t.Run("bars fit the terminal", func(t *testing.T) {
+		for _, cols := range []int{30, 60, 80, 100, 200} {
+			var buf bytes.Buffer
+			p := NewProgress(&buf, true, nil)
+			p.Width = func() int { return cols }
+			clock := time.Unix(0, 0)
+			p.now = func() time.Time { return clock }
+			p.SweepStart(12, 20000)
+			p.RunStart(10, "barlowtwins-b256-e100-s2-0123456789", 1000, 0)
+			clock = clock.Add(time.Second)
+			p.Advance(500)
+			all := strings.Split(strings.TrimSuffix(strings.ReplaceAll(buf.String(), "\x1b[1A\r\x1b[K", ""), "\n"), "\n")
+			for _, l := range all { // every redraw
+				if n := utf8.RuneCountInString(l); n >= cols {
+					t.Errorf("%d columns: a %d-column line would wrap and leave a stale row: %q", cols, n, l)
+				}
+			}
+			lines := all[len(all)-2:] // the last redraw
+			if cols >= 80 {
+				for _, want := range []string{"run 11/12 barlowtwins-b256", "500 img/s ETA 1s", "##", "--]"} {
+					if !strings.Contains(lines[0], want) {
+						t.Errorf("%d columns: run line %q lacks %q", cols, lines[0], want)
+					}
+				}
+				col := func(l, sub string) int { return utf8.RuneCountInString(l[:max(0, strings.Index(l, sub))]) }
+				if !strings.HasPrefix(lines[1], "sweep ") || col(lines[1], "[") != col(lines[0], "[") ||
+					col(lines[1], " ETA ") != col(lines[0], " ETA ") {
+					t.Errorf("%d columns: the sweep bar and ETA do not line up under the run's:\n%s\n%s", cols, lines[0], lines[1])
+				}
+			}
 		}
 	})
 	t.Run("plain lines", func(t *testing.T) {

@@ -45,3 +45,14 @@ func (s *IO) IsTerminal() bool {
 	}
 	return false
 }
+
+// TerminalWidth returns the columns of the terminal ErrOut is, or 80 when
+// it is not a terminal or its size is unknown.
+func (s *IO) TerminalWidth() int {
+	if f, ok := s.ErrOut.(*os.File); ok {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	return 80
+}

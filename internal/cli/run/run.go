@@ -291,6 +291,7 @@ func runSweep(opts *RunOptions) error {
 	var progress *harness.Progress
 	if opts.IO.IsTerminal() && !opts.DryRun {
 		progress = harness.NewProgress(opts.IO.ErrOut, true, nil)
+		progress.Width = opts.IO.TerminalWidth
 		if opts.NewLogger != nil {
 			log = opts.NewLogger(progress)
 		} else {
