@@ -120,7 +120,7 @@ func TestEmbeddingFigure(t *testing.T) {
 		t.Errorf("non-white pixels %.1f%%, want 2-50%%", 100*frac)
 	}
 	for i, c := range classColours {
-		if n := colours[[3]uint8{c.R, c.G, c.B}]; n < 100 {
+		if n := colours[[3]uint8{c.R, c.G, c.B}]; n < 1000 {
 			t.Errorf("class %d (%s) colour %v covers %d pixels, want its points drawn", i, fashionClasses[i], c, n)
 		}
 	}
