@@ -57,11 +57,18 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 		name   string
 		sumKey string // the key in summary.json
 		epochs int    // the supervised baseline's budget; 0 for the others
-		run    func(context.Context) (results.Baseline, error)
+		// run computes the baseline and, for the random-init one, the
+		// embedding of its test features (nil for the others).
+		run func(context.Context) (results.Baseline, *results.Embedding, error)
 	}
 	jobs := []job{
-		{results.BaselineRawPixels, results.BaselineRawPixels, 0, func(ctx context.Context) (results.Baseline, error) { return r.rawPixelBaseline(ctx, ds) }},
-		{results.BaselineRandomInit, results.BaselineRandomInit, 0, func(ctx context.Context) (results.Baseline, error) { return r.randomInitBaseline(ctx, ds, seed) }},
+		{results.BaselineRawPixels, results.BaselineRawPixels, 0, func(ctx context.Context) (results.Baseline, *results.Embedding, error) {
+			b, err := r.rawPixelBaseline(ctx, ds)
+			return b, nil, err
+		}},
+		{results.BaselineRandomInit, results.BaselineRandomInit, 0, func(ctx context.Context) (results.Baseline, *results.Embedding, error) {
+			return r.randomInitBaseline(ctx, ds, seed)
+		}},
 	}
 	for _, e := range budgets {
 		// one budget keeps the plain key; several are "supervised/<e>ep"
@@ -69,8 +76,9 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 		if len(budgets) > 1 {
 			sumKey += "/" + strconv.Itoa(e) + "ep"
 		}
-		jobs = append(jobs, job{results.BaselineSupervised, sumKey, e, func(ctx context.Context) (results.Baseline, error) {
-			return r.supervisedBaseline(ctx, ds, seed, bs, e, r.Store.baselineCheckpointPath(ident(results.BaselineSupervised, e)))
+		jobs = append(jobs, job{results.BaselineSupervised, sumKey, e, func(ctx context.Context) (results.Baseline, *results.Embedding, error) {
+			b, err := r.supervisedBaseline(ctx, ds, seed, bs, e, r.Store.baselineCheckpointPath(ident(results.BaselineSupervised, e)))
+			return b, nil, err
 		}})
 	}
 	for _, j := range jobs {
@@ -82,8 +90,15 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 		if !ok {
 			t0 := time.Now()
 			r.logger().Info("computing baseline", "baseline", j.sumKey)
-			if b, err = j.run(ctx); err != nil {
+			var emb *results.Embedding
+			if b, emb, err = j.run(ctx); err != nil {
 				return out, fmt.Errorf("%s: %w", j.sumKey, err)
+			}
+			if emb != nil {
+				// stored before the baseline that names it
+				if b.Embedding, err = r.Store.WriteBaselineEmbedding(key, emb); err != nil {
+					return nil, err
+				}
 			}
 			b.Dataset = c.Dataset
 			if j.name != results.BaselineRawPixels {
@@ -115,60 +130,77 @@ type featureFunc func(ctx context.Context, ds data.Dataset) (eval.Features, erro
 // evaluateFeatures runs kNN and the linear probe on the main dataset and
 // linear probes on the transfer datasets.
 func evaluateFeatures(ctx context.Context, ds *splitSet, feat featureFunc) (results.Baseline, error) {
+	b, _, err := evaluateFeaturesTest(ctx, ds, feat)
+	return b, err
+}
+
+// evaluateFeaturesTest is evaluateFeatures that also returns the features
+// of the main test split.
+func evaluateFeaturesTest(ctx context.Context, ds *splitSet, feat featureFunc) (results.Baseline, eval.Features, error) {
 	tr, err := feat(ctx, ds.train)
 	if err != nil {
-		return results.Baseline{}, err
+		return results.Baseline{}, eval.Features{}, err
 	}
 	te, err := feat(ctx, ds.test)
 	if err != nil {
-		return results.Baseline{}, err
+		return results.Baseline{}, eval.Features{}, err
 	}
 	var b results.Baseline
 	if b.KNNTop1, err = eval.KNN(ctx, tr, te, ds.classes, eval.KNNConfig{}); err != nil {
-		return b, err
+		return b, te, err
 	}
 	p, err := eval.LinearProbe(ctx, tr, te, ds.classes, eval.ProbeConfig{})
 	if err != nil {
-		return b, err
+		return b, te, err
 	}
 	b.LinearTop1 = p.Top1
 	for _, name := range ds.names {
 		t := ds.transfer[name]
 		ftr, err := feat(ctx, t.train)
 		if err != nil {
-			return b, err
+			return b, te, err
 		}
 		fte, err := feat(ctx, t.test)
 		if err != nil {
-			return b, err
+			return b, te, err
 		}
 		p, err := eval.LinearProbe(ctx, ftr, fte, t.classes, eval.ProbeConfig{})
 		if err != nil {
-			return b, fmt.Errorf("transfer %s: %w", name, err)
+			return b, te, fmt.Errorf("transfer %s: %w", name, err)
 		}
 		if b.Transfer == nil {
 			b.Transfer = map[string]float64{}
 		}
 		b.Transfer[name] = p.Top1
 	}
-	return b, nil
+	return b, te, nil
 }
 
 func (r *Runner) rawPixelBaseline(ctx context.Context, ds *splitSet) (results.Baseline, error) {
 	return evaluateFeatures(ctx, ds, func(ctx context.Context, d data.Dataset) (eval.Features, error) { return PixelFeatures(d) })
 }
 
-func (r *Runner) randomInitBaseline(ctx context.Context, ds *splitSet, seed int64) (results.Baseline, error) {
+func (r *Runner) randomInitBaseline(ctx context.Context, ds *splitSet, seed int64) (results.Baseline, *results.Embedding, error) {
 	bb, err := r.NewBackbone(r.Plan.Config.Backbone, ds.channels, rand.New(rand.NewPCG(uint64(seed), 0xb0b)))
 	if err != nil {
-		return results.Baseline{}, err
+		return results.Baseline{}, nil, err
 	}
 	if err := RecalibrateBN(ctx, bb, ds.train, 256, uint64(seed)); err != nil {
-		return results.Baseline{}, err
+		return results.Baseline{}, nil, err
 	}
-	return evaluateFeatures(ctx, ds, func(ctx context.Context, d data.Dataset) (eval.Features, error) {
+	b, te, err := evaluateFeaturesTest(ctx, ds, func(ctx context.Context, d data.Dataset) (eval.Features, error) {
 		return BackboneFeatures(ctx, bb, d)
 	})
+	if err != nil {
+		return b, nil, err
+	}
+	// The report's scatter of the test features; a failure costs only the picture.
+	emb, err := embed(te, ds.test.Classes(), results.BaselineRandomInit, r.Plan.Config.Dataset)
+	if err != nil {
+		r.logger().Warn("no embedding of the random-init backbone for the report", "err", err)
+		return b, nil, nil
+	}
+	return b, emb, nil
 }
 
 // supervisedEpochHook, when set (tests), runs after each supervised epoch's

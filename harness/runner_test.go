@@ -149,6 +149,18 @@ func TestRunnerSweepAndReuse(t *testing.T) {
 		if _, ok := ms[0].Metrics["output_std"]; !ok || ms[0].OutputStd <= 0 {
 			t.Errorf("%s: output_std not recorded: %+v", row.ID, ms[0])
 		}
+		// The report's scatter: the test split (100 images, 10 classes) in 2-D, 0644.
+		ep := filepath.Join(r.Store.RunDir(row.ID), results.EmbeddingFile)
+		e, err := results.ReadEmbedding(ep)
+		if err != nil {
+			t.Errorf("%s: %v", row.ID, err)
+		} else if len(e.X) == 0 || len(e.X) > 100 || e.Method != row.Method || e.Dim != 8 || len(e.Classes) != 10 ||
+			!(e.ExplainedVariance[0] >= e.ExplainedVariance[1] && e.ExplainedVariance[0]+e.ExplainedVariance[1] <= 1+1e-9) {
+			t.Errorf("%s: embedding %d points, method %q, dim %d, %d classes, explained %v", row.ID, len(e.X), e.Method, e.Dim, len(e.Classes), e.ExplainedVariance)
+		}
+		if fi, err := os.Stat(ep); err == nil && fi.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, want 0644", ep, fi.Mode().Perm())
+		}
 		// The lr at the end of the cosine schedule is ~0 and never above the peak.
 		if ms[1].LR > ms[0].LR || ms[0].LR > 0.05*32/256+1e-12 {
 			t.Errorf("%s: lr schedule %v then %v", row.ID, ms[0].LR, ms[1].LR)
@@ -163,6 +175,15 @@ func TestRunnerSweepAndReuse(t *testing.T) {
 		if !ok || !(b.KNNTop1 > 0 && b.KNNTop1 <= 1) || !(b.LinearTop1 > 0.15) || b.Transfer["default-mnist"] <= 0.15 {
 			t.Errorf("baseline %s: %+v (present %v)", name, b, ok)
 		}
+	}
+	// The random-init baseline names its embedding; the others have none.
+	if rel := sum.Baselines[results.BaselineRandomInit].Embedding; rel == "" {
+		t.Error("random-init baseline names no embedding")
+	} else if e, err := results.ReadEmbedding(filepath.Join(dir, filepath.FromSlash(rel))); err != nil || e.Method != results.BaselineRandomInit {
+		t.Errorf("random-init embedding %s: %v", rel, err)
+	}
+	if rel := sum.Baselines[results.BaselineRawPixels].Embedding; rel != "" {
+		t.Errorf("raw pixels name an embedding %q", rel)
 	}
 	// Raw pixels on Fashion-MNIST are a strong baseline: far above a 1-conv random net is not required,
 	// but they must be well above chance.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -225,6 +226,22 @@ func (s *Store) Baseline(key string) (b results.Baseline, ok bool, err error) {
 // WriteBaseline stores a baseline under key.
 func (s *Store) WriteBaseline(key string, b results.Baseline) error {
 	return results.WriteJSON(s.baselinePath(key), b)
+}
+
+// WriteEmbedding stores a run's embedding (runs/<id>/embedding.json).
+func (s *Store) WriteEmbedding(id string, e *results.Embedding) error {
+	return results.WriteEmbedding(s.runFile(id, results.EmbeddingFile), e)
+}
+
+// WriteBaselineEmbedding stores the embedding of the baseline under key and
+// returns its path relative to the results directory (slash-separated), the
+// value of results.Baseline.Embedding.
+func (s *Store) WriteBaselineEmbedding(key string, e *results.Embedding) (string, error) {
+	rel := path.Join(results.BaselinesDir, results.EmbeddingsDir, key+".json")
+	if err := results.WriteEmbedding(filepath.Join(s.Dir, filepath.FromSlash(rel)), e); err != nil {
+		return "", err
+	}
+	return rel, nil
 }
 
 // WriteSummary writes summary.json.

@@ -605,6 +605,13 @@ func (t *trainer) evaluate(ctx context.Context) error {
 	if err := t.r.Store.WriteConfig(t.cfg); err != nil {
 		return err
 	}
+	// The report's scatter of the test features; a failure here costs the
+	// picture, never the run.
+	if e, err := embed(t.test, t.ds.test.Classes(), t.cfg.Method, t.cfg.Dataset); err != nil {
+		t.log.Warn("no embedding for the report", "err", err)
+	} else if err := t.r.Store.WriteEmbedding(t.cfg.ID, e); err != nil {
+		return err
+	}
 	if err := t.r.Store.WriteEval(t.cfg.ID, ev); err != nil {
 		return err
 	}

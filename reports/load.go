@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -37,6 +38,9 @@ type run struct {
 	outputDim int                    // d for the 1/√d line; 0 if unknown
 	finished  time.Time
 	invalid   string // why its numbers are not used (bad values); "" if fine
+	// embedding is runs/<id>/embedding.json; nil when the run stored none
+	// (evaluated by an older bench, or not finished) or it was unreadable.
+	embedding *results.Embedding
 }
 
 // runFiles is what a run folder held besides the summary row.
@@ -50,6 +54,7 @@ type baseline struct {
 	key  string // the key in summary.json or the file stem in baselines/
 	name string // results.BaselineRawPixels, ... or the key for unknown kinds
 	results.Baseline
+	embedding *results.Embedding // the file Baseline.Embedding names; nil if none
 }
 
 // hasNumbers reports whether a run finished and was evaluated, so that its
@@ -136,7 +141,7 @@ func load(ctx context.Context, dir string) (*sweep, error) {
 			continue
 		}
 		name, _, _ := strings.Cut(k, "/")
-		sw.baselines = append(sw.baselines, baseline{key: k, name: name, Baseline: b})
+		sw.baselines = append(sw.baselines, baseline{key: k, name: name, Baseline: b, embedding: sw.baselineEmbedding(k, b)})
 	}
 	sort.Strings(sw.gaps)
 	return sw, nil
@@ -190,6 +195,16 @@ func (sw *sweep) loadRunFiles(r *run, versions map[string]bool) {
 	}
 	r.finished = r.finished.UTC()
 
+	if r.Status == results.StatusCompleted || r.Status == results.StatusCollapsed {
+		switch e, err := results.ReadEmbedding(filepath.Join(rdir, results.EmbeddingFile)); {
+		case err == nil:
+			r.embedding = e
+		case errors.Is(err, fs.ErrNotExist): // an older bench: the report says the scatter is missing
+		default:
+			sw.gap("run %s (%s): embedding unreadable (%v); its scatter is left out — delete the file to drop this note", r.ID, r.Method, err)
+		}
+	}
+
 	mpath := filepath.Join(rdir, results.MetricsFile)
 	ms, err := results.ReadMetrics(mpath)
 	switch {
@@ -206,6 +221,25 @@ func (sw *sweep) loadRunFiles(r *run, versions map[string]bool) {
 	default:
 		sw.gap("run %s (%s): per-epoch metrics unreadable (%v); its curves are left out — delete the file and rerun the run to rewrite it", r.ID, r.Method, err)
 	}
+}
+
+// baselineEmbedding reads the embedding file a baseline names, which must
+// lie under baselines/; nil when it names none or the file is unusable (a gap).
+func (sw *sweep) baselineEmbedding(key string, b results.Baseline) *results.Embedding {
+	rel := b.Embedding
+	if rel == "" {
+		return nil
+	}
+	if path.IsAbs(rel) || path.Clean(rel) != rel || !strings.HasPrefix(rel, results.BaselinesDir+"/") {
+		sw.gap("baseline %s: embedding path %q is not a plain path under %s/: not read", key, rel, results.BaselinesDir)
+		return nil
+	}
+	e, err := results.ReadEmbedding(filepath.Join(sw.dir, filepath.FromSlash(rel)))
+	if err != nil {
+		sw.gap("baseline %s: embedding unreadable (%v); its scatter is left out", key, err)
+		return nil
+	}
+	return e
 }
 
 // rebuildSummary builds summary rows from runs/*/ when summary.json is

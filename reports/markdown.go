@@ -39,6 +39,7 @@ func renderMarkdown(m *model, title string, figs []figure) []byte {
 			h = "###"
 		}
 		writeMain(&b, h, sm)
+		writeEmbeddings(&b, h, sm, figs)
 		writeBatch(&b, h, sm)
 		writeTransfer(&b, h, sm)
 		writeAblations(&b, h, sm)
@@ -708,7 +709,7 @@ func writeCost(b *bytes.Buffer, h string, sm *settingModel) {
 func writeFigures(b *bytes.Buffer, h string, sm *settingModel, figs []figure) {
 	var mine []figure
 	for _, f := range figs {
-		if f.setting == sm.Setting {
+		if f.setting == sm.Setting && !f.embedding {
 			mine = append(mine, f)
 		}
 	}

@@ -31,6 +31,9 @@ type figure struct {
 	file    string // base name, relative to the report
 	title   string // alt text
 	caption string
+	// embedding marks a PCA scatter figure: the report shows it beside the
+	// main table, not under Figures.
+	embedding bool
 }
 
 // Figure geometry: 100 dpi, fonts sized to stay legible when the PNG is
@@ -68,6 +71,12 @@ func renderPlots(ctx context.Context, m *model, out string, log *slog.Logger) ([
 		var jobs []func() (*figure, error)
 		for _, g := range curveGroups(sm) {
 			jobs = append(jobs, func() (*figure, error) { return triptych(m, sm, g, out) })
+		}
+		for _, g := range embedGroups(sm) {
+			if len(g.panels) == 0 {
+				continue
+			}
+			jobs = append(jobs, func() (*figure, error) { return embeddingFigure(sm, g, out) })
 		}
 		jobs = append(jobs,
 			func() (*figure, error) { return accVsEpochs(m, sm, out) },
@@ -594,6 +603,14 @@ func newLegend() *plot.Legend {
 // title, with the legend in a column on the right as wide as its longest
 // entry, and writes a PNG.
 func savePanels(path string, panelsW, h vg.Length, title string, panels []*plot.Plot, leg *plot.Legend) error {
+	tiles := draw.Tiles{Rows: 1, Cols: len(panels), PadX: vg.Points(22), PadLeft: vg.Points(6), PadRight: vg.Points(6), PadBottom: vg.Points(4), PadTop: vg.Points(2)}
+	return saveFigure(path, panelsW, h, title, [][]*plot.Plot{panels}, tiles, leg)
+}
+
+// saveFigure draws grid (nil cells stay empty) in tiles panelsW wide under a
+// title, h high in all, with the legend in a column on the right as wide as
+// its longest entry, and writes a PNG.
+func saveFigure(path string, panelsW, h vg.Length, title string, grid [][]*plot.Plot, tiles draw.Tiles, leg *plot.Legend) error {
 	lr := leg.Rectangle(draw.Canvas{})
 	legendWidth := lr.Max.X - lr.Min.X + vg.Points(24)
 	w := panelsW + legendWidth
@@ -605,10 +622,13 @@ func savePanels(path string, panelsW, h vg.Length, title string, panels []*plot.
 	}
 	dc.FillText(ts, vg.Point{X: (w - legendWidth) / 2, Y: h - titleHeight/2}, title)
 	area := draw.Crop(dc, 0, -legendWidth, 0, -titleHeight)
-	tiles := draw.Tiles{Rows: 1, Cols: len(panels), PadX: vg.Points(22), PadLeft: vg.Points(6), PadRight: vg.Points(6), PadBottom: vg.Points(4), PadTop: vg.Points(2)}
-	canv := plot.Align([][]*plot.Plot{panels}, tiles, area)
-	for i, p := range panels {
-		p.Draw(canv[0][i])
+	canv := plot.Align(grid, tiles, area)
+	for i := range grid {
+		for j, p := range grid[i] {
+			if p != nil {
+				p.Draw(canv[i][j])
+			}
+		}
 	}
 	legArea := draw.Crop(dc, w-legendWidth+vg.Points(10), -vg.Points(4), vg.Points(4), -titleHeight-vg.Points(26))
 	leg.Draw(legArea)

@@ -7,10 +7,14 @@
 //	DIR/sweep.json                the sweep's plan (Sweep)
 //	DIR/summary.json              Summary: one row per run plus baselines
 //	DIR/baselines/<key>.json      Baseline results, reused across runs and sweeps
+//	DIR/baselines/embeddings/<key>.json  Embedding of a baseline's test features
+//	                              (random init; named by Baseline.Embedding)
 //	DIR/runs/<run-id>/config.json RunConfig
 //	DIR/runs/<run-id>/metrics.jsonl one EpochMetrics per line, in epoch order
 //	DIR/runs/<run-id>/eval.json   Eval (present once the run finished evaluating)
 //	DIR/runs/<run-id>/status.json RunStatus (updated at every epoch and at the end)
+//	DIR/runs/<run-id>/embedding.json Embedding: 2-D PCA of test features (written
+//	                              with eval.json; absent in runs of an older bench)
 //	DIR/runs/<run-id>/checkpoint.bin latest epoch checkpoint (for resuming)
 //	DIR/runs/<run-id>/run.log     the run's log
 //	DIR/report.md, DIR/*.png      written by bench report
@@ -22,6 +26,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"time"
 )
@@ -48,6 +53,10 @@ const (
 	StatusFile     = "status.json"
 	CheckpointFile = "checkpoint.bin"
 	LogFile        = "run.log"
+	EmbeddingFile  = "embedding.json"
+	// EmbeddingsDir is the folder under BaselinesDir holding the baselines'
+	// embeddings (a sub-folder, so baselines/*.json stays baselines only).
+	EmbeddingsDir = "embeddings"
 )
 
 // Environment describes where results were produced; it heads every report.
@@ -208,6 +217,10 @@ type Baseline struct {
 	KNNTop1    float64            `json:"knn_top1"`
 	LinearTop1 float64            `json:"linear_top1"`
 	Transfer   map[string]float64 `json:"transfer,omitempty"`
+	// Embedding is the slash-separated path, relative to the results
+	// directory, of the baseline's Embedding file
+	// (baselines/embeddings/<key>.json); empty when none was stored.
+	Embedding string `json:"embedding,omitempty"`
 }
 
 // Baseline names.
@@ -225,6 +238,67 @@ type Summary struct {
 	// followed by "/" and a qualifier (e.g. "raw_pixels/mnist") when a sweep
 	// holds several datasets or backbones; Baseline.Dataset/Backbone then say which.
 	Baselines map[string]Baseline `json:"baselines"`
+}
+
+// Embedding is embedding.json: a 2-D picture of a backbone's test features,
+// for the report's scatter plots. Points are a fixed subset of the test split
+// (see Subset), in split order; their l2-normalised features are projected on
+// their first two principal components (PCA fitted on these points). Each
+// component's sign is fixed so that its largest-magnitude loading is
+// positive, which makes the file's bytes a function of the features alone.
+// Coordinates are rounded to 5 decimals.
+type Embedding struct {
+	Method  string   `json:"method"`  // what the features come from: a method or baseline name
+	Dataset string   `json:"dataset"` // the test split's dataset
+	Split   string   `json:"split"`   // "test"
+	Subset  string   `json:"subset"`  // how the points were chosen, in words
+	Dim     int      `json:"dim"`     // D, the feature width PCA saw
+	Classes []string `json:"classes"` // class names; Label indexes them
+	// ExplainedVariance is the fraction of the total variance of the
+	// (normalised) features along PC1 and PC2.
+	ExplainedVariance [2]float64 `json:"explained_variance"`
+	Label             []int      `json:"label"` // (N) class of each point
+	X                 []float64  `json:"x"`     // (N) coordinate on PC1
+	Y                 []float64  `json:"y"`     // (N) coordinate on PC2
+}
+
+// Check reports whether e is consistent: equal lengths, labels within
+// Classes, finite coordinates.
+func (e *Embedding) Check() error {
+	if len(e.X) != len(e.Label) || len(e.Y) != len(e.Label) {
+		return fmt.Errorf("embedding: %d labels, %d x and %d y", len(e.Label), len(e.X), len(e.Y))
+	}
+	for i, l := range e.Label {
+		if l < 0 || l >= len(e.Classes) {
+			return fmt.Errorf("embedding: point %d has label %d, outside its %d classes", i, l, len(e.Classes))
+		}
+		if math.IsNaN(e.X[i]) || math.IsInf(e.X[i], 0) || math.IsNaN(e.Y[i]) || math.IsInf(e.Y[i], 0) {
+			return fmt.Errorf("embedding: point %d is not finite", i)
+		}
+	}
+	return nil
+}
+
+// WriteEmbedding writes e to path atomically as compact JSON (one line:
+// a thousand points stay a few tens of kB).
+func WriteEmbedding(path string, e *Embedding) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	return atomicfile.WriteFile(path, append(b, '\n'))
+}
+
+// ReadEmbedding reads and checks an embedding file.
+func ReadEmbedding(path string) (*Embedding, error) {
+	var e Embedding
+	if err := ReadJSON(path, &e); err != nil {
+		return nil, err
+	}
+	if err := e.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &e, nil
 }
 
 // ---
