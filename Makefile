@@ -75,7 +75,8 @@ proto:
 
 # bench-engine times a training step of the reference network, ours vs PyTorch
 # (alternating); the last line is "ours/pytorch step-time ratio: R". Extra
-# flags: make bench-engine BENCH_ENGINE_FLAGS="-gemm go:avx2-6x16 -rounds 3".
+# flags: make bench-engine BENCH_ENGINE_FLAGS="-model resnet18-cifar -input 3x32x32 -batch 64"
+# or "-gemm go:avx2-6x16 -rounds 3".
 bench-engine:
 	@bash scripts/deps.sh bench
 	@mkdir -p $(BIN)

@@ -1,11 +1,8 @@
 #!/usr/bin/python3
-"""PyTorch side of `make bench-engine`: DESIGN.md's reference network.
-
-conv3x3(C->32, pad 1)-BN-ReLU -> conv3x3(32->32)-BN-(+skip)-ReLU
--> conv3x3 stride 2 (32->64)-BN-ReLU -> conv3x3(64->64)-BN-(+skip)-ReLU
--> global average pool -> Linear(64->10) -> softmax cross-entropy.
-Convs have no bias; SGD momentum 0.9. One training step = forward, backward,
-SGD step, on random N(0,1) input of shape (batch, C, 28, 28).
+"""PyTorch side of `make bench-engine`: one SGD training step of a backbone
+of nn/models (scripts/torch_backbones.py, the definitions of
+docs/export.md) with Linear(D -> 10) on top, softmax cross-entropy, SGD
+momentum 0.9, on random N(0,1) input of shape (batch, C, H, W).
 
 Two modes:
   --serve   (used by cmd/bench-engine): print one JSON line describing the
@@ -20,6 +17,7 @@ Run it with Debian's python3-torch: /usr/bin/python3 scripts/bench_engine.py
 """
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -29,60 +27,54 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_backbones import backbone  # noqa: E402
 
-class ConvBN(nn.Module):
-    def __init__(self, cin, cout, stride):
+
+class Classifier(nn.Module):
+    """A backbone of torch_backbones and Linear(D -> classes), as
+    nn/models.NewClassifier."""
+
+    def __init__(self, name, in_channels, classes=10):
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(cout)
+        self.backbone = backbone(name, in_channels)
+        with torch.no_grad():
+            d = self.backbone(torch.zeros(2, in_channels, 32, 32)).shape[1]
+        self.fc = nn.Linear(d, classes)
 
     def forward(self, x):
-        return self.bn(self.conv(x))
+        return self.fc(self.backbone(x))
 
 
-class RefNet(nn.Module):
-    def __init__(self, in_channels=1, classes=10):
-        super().__init__()
-        self.l1 = ConvBN(in_channels, 32, 1)
-        self.l2 = ConvBN(32, 32, 1)
-        self.l3 = ConvBN(32, 64, 2)
-        self.l4 = ConvBN(64, 64, 1)
-        self.fc = nn.Linear(64, classes)
+def conv_train_flops(model, shape):
+    """Conv FLOPs of one training step of model on input shape (N, C, H, W),
+    2 per multiply-add: every conv's forward and weight gradient, and its
+    input gradient unless it reads the image itself (the first conv)."""
+    flops = []
 
-    def forward(self, x):
-        h = F.relu(self.l1(x))
-        h = F.relu(self.l2(h) + h)
-        h = F.relu(self.l3(h))
-        h = F.relu(self.l4(h) + h)
-        h = h.mean(dim=(2, 3))
-        return self.fc(h)
+    def hook(mod, inp, out):
+        macs = out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
+        flops.append((2 * macs, inp[0].requires_grad))
 
-
-def conv_train_flops(batch, in_channels, size=28):
-    """Conv FLOPs of one training step: forward of every conv, weight
-    gradient of every conv, input gradient of convs 2-4 (2 FLOPs per MAC)."""
-    s2 = size // 2
-    layers = [  # (cin, cout, output pixels, needs input grad)
-        (in_channels, 32, size * size, False),
-        (32, 32, size * size, True),
-        (32, 64, s2 * s2, True),
-        (64, 64, s2 * s2, True),
-    ]
-    total = 0
-    for cin, cout, pix, dx in layers:
-        fwd = 2 * cin * 9 * cout * pix
-        total += fwd * (3 if dx else 2)
-    return total * batch
+    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        model(torch.zeros(shape))
+    for h in hs:
+        h.remove()
+    # Under no_grad nothing requires grad: the first conv reads the image,
+    # every later conv reads an activation that needs its input gradient.
+    return sum(f * (2 if i == 0 else 3) for i, (f, _) in enumerate(flops))
 
 
 class Bench:
-    def __init__(self, batch, in_channels, threads, seed):
+    def __init__(self, model, batch, shape, threads, seed):
         torch.manual_seed(seed)
         torch.set_num_threads(threads)
-        self.model = RefNet(in_channels)
+        self.model = Classifier(model, shape[0])
+        self.flops = conv_train_flops(self.model, (batch,) + shape)
         self.model.train()
         self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
-        self.x = torch.randn(batch, in_channels, 28, 28)
+        self.x = torch.randn((batch,) + shape)
         self.y = torch.randint(0, 10, (batch,))
         self.batch = batch
 
@@ -116,7 +108,8 @@ def peak_rss_bytes():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--in-channels", type=int, default=1)
+    ap.add_argument("--model", default="refnet", help="refnet, resnet18-cifar, resnet-small, resnet-tiny")
+    ap.add_argument("--input", default="1x28x28", help="C x H x W of one image")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--serve", action="store_true")
@@ -124,17 +117,23 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=4)
     args = ap.parse_args()
-    if args.batch < 1 or args.in_channels < 1 or args.threads < 1:
-        ap.error("--batch, --in-channels and --threads must be at least 1")
+    try:
+        shape = tuple(int(v) for v in args.input.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        ap.error("--input %r: want CxHxW, e.g. 3x32x32" % args.input)
+    if args.batch < 1 or args.threads < 1:
+        ap.error("--batch and --threads must be at least 1")
 
-    b = Bench(args.batch, args.in_channels, args.threads, args.seed)
+    b = Bench(args.model, args.batch, shape, args.threads, args.seed)
     info = {
         "engine": "pytorch",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "params": b.params(),
         "batch": args.batch,
-        "conv_flops": conv_train_flops(args.batch, args.in_channels),
+        "conv_flops": b.flops,
     }
     if args.serve:
         print(json.dumps(info), flush=True)

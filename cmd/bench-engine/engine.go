@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/siambench/siambench/internal/rusage"
@@ -24,10 +25,12 @@ import (
 // options are the command's flags.
 type options struct {
 	Batch      int
-	InChannels int
-	Rounds     int // alternating rounds of ours then PyTorch
-	Steps      int // timed steps per engine per round
-	Warmup     int // untimed steps per engine before the first round
+	Model      string // a backbone of nn/models
+	Input      string // CxHxW as given
+	C, H, W    int    // parsed from Input
+	Rounds     int    // alternating rounds of ours then PyTorch
+	Steps      int    // timed steps per engine per round
+	Warmup     int    // untimed steps per engine before the first round
 	Seed       uint64
 	PyTorch    bool   // run the PyTorch side (false: ours only, e.g. for profiling)
 	Python     string // interpreter with torch
@@ -41,7 +44,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bench-engine", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.Batch, "batch", 256, "batch size")
-	fs.IntVar(&o.InChannels, "in-channels", 1, "input channels (28×28 input)")
+	fs.StringVar(&o.Model, "model", "refnet", "backbone (with Linear(D→10) on top): "+strings.Join(models.Names(), ", "))
+	fs.StringVar(&o.Input, "input", "1x28x28", "one image's shape, CxHxW (e.g. 3x32x32)")
 	fs.IntVar(&o.Rounds, "rounds", 5, "alternating rounds (ours, then PyTorch)")
 	fs.IntVar(&o.Steps, "steps", 4, "timed training steps per engine per round")
 	fs.IntVar(&o.Warmup, "warmup", 2, "untimed warm-up steps per engine")
@@ -61,10 +65,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		name string
 		v    int
 		min  int
-	}{{"batch", o.Batch, 1}, {"in-channels", o.InChannels, 1}, {"rounds", o.Rounds, 1}, {"steps", o.Steps, 1}, {"warmup", o.Warmup, 0}} {
+	}{{"batch", o.Batch, 1}, {"rounds", o.Rounds, 1}, {"steps", o.Steps, 1}, {"warmup", o.Warmup, 0}} {
 		if f.v < f.min {
 			return nil, fmt.Errorf("-%s=%d: must be at least %d", f.name, f.v, f.min)
 		}
+	}
+	if !slices.Contains(models.Names(), o.Model) {
+		return nil, fmt.Errorf("-model %q: choose one of %s", o.Model, strings.Join(models.Names(), ", "))
+	}
+	if n, err := fmt.Sscanf(strings.ToLower(o.Input), "%dx%dx%d", &o.C, &o.H, &o.W); err != nil || n != 3 || o.C < 1 || o.H < 4 || o.W < 4 ||
+		fmt.Sprintf("%dx%dx%d", o.C, o.H, o.W) != strings.ToLower(o.Input) {
+		return nil, fmt.Errorf("-input %q: want CxHxW with C ≥ 1 and H, W ≥ 4, e.g. 1x28x28 or 3x32x32", o.Input)
 	}
 	return o, nil
 }
@@ -96,12 +107,11 @@ func run(ctx context.Context, o *options, out io.Writer, log *slog.Logger) error
 	gemm.Use(be)
 	gemm.LogChoice(log)
 
-	ours := newOurBench(o.Batch, o.InChannels, o.Seed)
+	ours, err := newOurBench(o, o.Seed)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "gemm backend: %s (%s), GOMAXPROCS=%d\n", be.Name(), be.Info(), runtime.GOMAXPROCS(0))
-	flops := convTrainFlops(o.Batch, o.InChannels, 28)
-	fmt.Fprintf(out, "reference network, batch %d, %d×28×28 input: %.2f GFLOP of convolution per training step\n",
-		o.Batch, o.InChannels, flops/1e9)
-
 	var py *torchProc
 	if o.PyTorch {
 		py, err = startTorch(ctx, o)
@@ -110,13 +120,23 @@ func run(ctx context.Context, o *options, out io.Writer, log *slog.Logger) error
 		}
 		defer py.close()
 		if py.info.Params != ours.params() {
-			return fmt.Errorf("the two networks differ: ours has %d parameters, PyTorch's %d; fix scripts/bench_engine.py or nn/models.RefNet so they match", ours.params(), py.info.Params)
+			return fmt.Errorf("the two %s networks differ: ours has %d parameters, PyTorch's %d; fix scripts/torch_backbones.py or nn/models so they match", o.Model, ours.params(), py.info.Params)
 		}
 		fmt.Fprintf(out, "parameters: ours %d, pytorch %d (match); torch %s with %d threads\n",
 			ours.params(), py.info.Params, py.info.Torch, py.info.Threads)
 	} else {
 		fmt.Fprintf(out, "parameters: ours %d (PyTorch side off)\n", ours.params())
 	}
+	// Conv FLOPs per step: PyTorch's count (forward hooks on every conv);
+	// without it, the closed form for refnet on square images.
+	flops := 0.0
+	switch {
+	case py != nil:
+		flops = py.info.ConvFlops
+	case o.Model == "refnet" && o.H == o.W:
+		flops = convTrainFlops(o.Batch, o.C, o.H)
+	}
+	fmt.Fprintf(out, "%s, batch %d, %dx%dx%d input: %.2f GFLOP of convolution per training step\n", o.Model, o.Batch, o.C, o.H, o.W, flops/1e9)
 
 	// Warm-up: first steps allocate, fault pages in and fill pools.
 	ours.timed(o.Warmup)
@@ -199,28 +219,33 @@ func pickBackend(name string) (gemm.Backend, error) {
 // ---------------------------------------------------------------------------
 // our side
 
-// ourBench holds the reference network, its optimizer and one fixed batch.
+// ourBench holds the network (-model with Linear(D→10) on top), its
+// optimizer and one fixed batch.
 type ourBench struct {
 	model  *models.Classifier
 	opt    *optim.SGD
-	x      *nn.Tensor // (batch, C, 28, 28), N(0,1)
+	x      *nn.Tensor // (batch, C, H, W), N(0,1)
 	labels []int
 }
 
-func newOurBench(batch, inChannels int, seed uint64) *ourBench {
+func newOurBench(o *options, seed uint64) (*ourBench, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	m := models.NewRefNetClassifier(inChannels, 10, rng)
+	b, err := models.New(o.Model, o.C, rng)
+	if err != nil {
+		return nil, err
+	}
+	m := models.NewClassifier(b, 10, rng)
 	m.SetTraining(true)
-	labels := make([]int, batch)
+	labels := make([]int, o.Batch)
 	for i := range labels {
 		labels[i] = rng.IntN(10)
 	}
 	return &ourBench{
 		model:  m,
 		opt:    optim.NewSGD([]optim.Group{{Params: m.Params()}}, 0.9, false),
-		x:      nn.Randn(rng, 1, batch, inChannels, 28, 28),
+		x:      nn.Randn(rng, 1, o.Batch, o.C, o.H, o.W),
 		labels: labels,
-	}
+	}, nil
 }
 
 func (b *ourBench) params() int {

@@ -18,8 +18,15 @@ func TestParseFlags(t *testing.T) {
 		errHas string
 	}{
 		{name: "defaults", args: nil, check: func(o *options) bool {
-			return o.Batch == 256 && o.Rounds == 5 && o.Steps == 4 && o.Warmup == 2 && o.PyTorch && o.Python == "/usr/bin/python3"
+			return o.Batch == 256 && o.Rounds == 5 && o.Steps == 4 && o.Warmup == 2 && o.PyTorch && o.Python == "/usr/bin/python3" &&
+				o.Model == "refnet" && o.C == 1 && o.H == 28 && o.W == 28
 		}},
+		{name: "model and input", args: []string{"-model", "resnet18-cifar", "-input", "3x32x32"}, check: func(o *options) bool {
+			return o.Model == "resnet18-cifar" && o.C == 3 && o.H == 32 && o.W == 32
+		}},
+		{name: "unknown model", args: []string{"-model", "vit"}, errHas: "choose one of refnet"},
+		{name: "bad input", args: []string{"-input", "3x32"}, errHas: "want CxHxW"},
+		{name: "input with junk", args: []string{"-input", "3x32x32x1"}, errHas: "want CxHxW"},
 		{name: "ours only", args: []string{"-pytorch=false", "-gemm", "go", "-cpuprofile", "x.prof"}, check: func(o *options) bool {
 			return !o.PyTorch && o.Backend == "go" && o.CPUProfile == "x.prof"
 		}},

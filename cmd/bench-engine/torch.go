@@ -38,7 +38,7 @@ func startTorch(ctx context.Context, o *options) (*torchProc, error) {
 		return nil, fmt.Errorf("PyTorch side: %w (run from the repository root, or pass -script; -pytorch=false times ours only)", err)
 	}
 	cmd := exec.CommandContext(ctx, o.Python, o.Script, "--serve",
-		"--batch", fmt.Sprint(o.Batch), "--in-channels", fmt.Sprint(o.InChannels),
+		"--batch", fmt.Sprint(o.Batch), "--model", o.Model, "--input", fmt.Sprintf("%dx%dx%d", o.C, o.H, o.W),
 		"--threads", "2", "--seed", fmt.Sprint(o.Seed))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p := &torchProc{cmd: cmd, stderr: &strings.Builder{}}

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/siambench/siambench/nn/models"
 )
 
 func havePyTorch(t *testing.T) {
@@ -47,18 +49,36 @@ func TestTorchEndToEndSmallBatch(t *testing.T) {
 	}
 }
 
+// Every backbone of nn/models has the same parameter count in the PyTorch
+// definitions the benchmark times, and the PyTorch side's hook-based conv
+// FLOP count equals refnet's closed form.
 func TestTorchSideReportsSameFlopsAndParams(t *testing.T) {
 	havePyTorch(t)
-	p, err := startTorch(context.Background(), &options{Batch: 3, InChannels: 3, Seed: 1, Python: "/usr/bin/python3", Script: script})
+	for _, m := range models.Names() {
+		o := &options{Batch: 3, Model: m, C: 3, H: 32, W: 32, Seed: 1, Python: "/usr/bin/python3", Script: script}
+		p, err := startTorch(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, err := newOurBench(o, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.info.Params != ours.params() {
+			t.Errorf("%s: parameters: PyTorch %d, ours %d", m, p.info.Params, ours.params())
+		}
+		if m == "refnet" && p.info.ConvFlops != convTrainFlops(3, 3, 32) {
+			t.Errorf("PyTorch side counts %.0f conv FLOPs for refnet, the closed form %.0f", p.info.ConvFlops, convTrainFlops(3, 3, 32))
+		}
+		p.close()
+	}
+	p, err := startTorch(context.Background(), &options{Batch: 3, Model: "refnet", C: 1, H: 28, W: 28, Seed: 1, Python: "/usr/bin/python3", Script: script})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.close()
-	if p.info.ConvFlops != convTrainFlops(3, 3, 28) {
-		t.Errorf("PyTorch side counts %.0f conv FLOPs, ours %.0f", p.info.ConvFlops, convTrainFlops(3, 3, 28))
-	}
-	if ours := newOurBench(3, 3, 1).params(); p.info.Params != ours {
-		t.Errorf("parameters: PyTorch %d, ours %d", p.info.Params, ours)
+	if p.info.ConvFlops != convTrainFlops(3, 1, 28) {
+		t.Errorf("PyTorch side counts %.0f conv FLOPs, ours %.0f", p.info.ConvFlops, convTrainFlops(3, 1, 28))
 	}
 	times, cpu, err := p.steps(context.Background(), 2)
 	if err != nil || len(times) != 2 || times[0] <= 0 || len(cpu) != 2 || cpu[0] <= 0 {
