@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/siambench/siambench/nn"
 )
@@ -76,10 +78,10 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("spec %s: target base momentum %v, want in [0, 1)", s.Name, t.BaseMomentum)
 		}
 	}
-	switch s.Hyper.Optimizer {
-	case "", "sgd", "lars", "adam":
-	default:
-		return fmt.Errorf("spec %s: optimizer %q, want sgd, lars or adam", s.Name, s.Hyper.Optimizer)
+	if s.Hyper.Optimizer != "" {
+		if err := CheckOptimizer(s.Hyper.Optimizer); err != nil {
+			return fmt.Errorf("spec %s: %w", s.Name, err)
+		}
 	}
 	seen := map[string]bool{}
 	for _, o := range s.Options {
@@ -111,4 +113,18 @@ func (s Spec) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Optimizers are the optimizer names a Hyper may recommend and a run may
+// set (--set METHOD.optimizer=…): the host trains the backbone, and kit the
+// heads, with each of them.
+var Optimizers = []string{"sgd", "lars"}
+
+// CheckOptimizer returns an error naming the choices unless name is one of
+// Optimizers.
+func CheckOptimizer(name string) error {
+	if slices.Contains(Optimizers, name) {
+		return nil
+	}
+	return fmt.Errorf("optimizer %q: want %s", name, strings.Join(Optimizers, " or "))
 }

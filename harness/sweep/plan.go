@@ -165,8 +165,8 @@ func expandVariants(spec sdk.Spec, set map[string][]string) ([]map[string]string
 func validateKey(spec sdk.Spec, key, val string) error {
 	switch key {
 	case KeyOptimizer:
-		if val != "sgd" && val != "lars" {
-			return fmt.Errorf("%s=%s: want sgd or lars", key, val)
+		if err := sdk.CheckOptimizer(val); err != nil {
+			return fmt.Errorf("%s=%s: %w", key, val, err)
 		}
 		return nil
 	case KeyTargetSchedule:
@@ -351,8 +351,8 @@ func resolveHyper(spec sdk.Spec, opts map[string]string) (sdk.Hyper, *sdk.Target
 			target.Schedule = v
 		}
 	}
-	if h.Optimizer != "sgd" && h.Optimizer != "lars" {
-		return h, nil, fmt.Errorf("the method recommends optimizer %q; bench supports sgd and lars (override with --set %s.optimizer=sgd)", h.Optimizer, spec.Name)
+	if err := sdk.CheckOptimizer(h.Optimizer); err != nil {
+		return h, nil, fmt.Errorf("the method recommends an optimizer bench does not run: %w (override with --set %s.optimizer=sgd)", err, spec.Name)
 	}
 	if h.BaseLR <= 0 {
 		return h, nil, fmt.Errorf("base lr %v must be > 0", h.BaseLR)
