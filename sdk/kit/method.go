@@ -39,7 +39,7 @@ type Model interface {
 }
 
 // HeadSet are a model's heads. The "params" state section holds the
-// parameters of Train then Fixed heads in order, "buffers" their buffers
+// parameters of Train, Fixed then Frozen heads in order, "buffers" their buffers
 // (kit.Heads); nil heads are skipped (an optional predictor).
 type HeadSet struct {
 	// Train are trained at the host's scheduled lr (StepInput.LR).
@@ -47,6 +47,11 @@ type HeadSet struct {
 	// Fixed are trained at the un-decayed lr (StepInput.BaseLR): SimSiam's
 	// predictor. See HeadOptimizer.
 	Fixed []*nn.Sequential
+	// Frozen are never trained: they keep their initial weights (SimSiam's
+	// predictor fixed at random init, the paper's Table 1b). Their BN
+	// statistics still follow the batches, and they are saved with the
+	// other heads.
+	Frozen []*nn.Sequential
 	// Targets are momentum (EMA) copies of online heads (BYOL's target
 	// projector): Init copies each online head into its target, and after
 	// each step's update the target moves by StepInput.Momentum. Their
@@ -159,6 +164,14 @@ func (m *Method) Init(cfg sdk.InitConfig) error {
 		if s != nil {
 			fixed = append(fixed, s.Params()...)
 			bn = bn || len(s.Buffers()) > 0
+		}
+	}
+	for _, f := range h.Frozen {
+		if f != nil {
+			for _, p := range f.Params() {
+				p.T.SetRequiresGrad(false) // no gradient, so nothing to apply
+			}
+			bn = bn || len(f.Buffers()) > 0
 		}
 	}
 	for _, t := range h.Targets {
@@ -288,7 +301,7 @@ func (m DetachedMethod) StepDetached(ctx context.Context, in sdk.StepInput, deta
 // "buffers" of the trained heads, "target" when there are targets, then the
 // model's own (HeadSet.State).
 func (m *Method) sections() []Section {
-	s := Heads(append(m.heads.Train[:len(m.heads.Train):len(m.heads.Train)], m.heads.Fixed...)...)
+	s := Heads(append(append(m.heads.Train[:len(m.heads.Train):len(m.heads.Train)], m.heads.Fixed...), m.heads.Frozen...)...)
 	if len(m.heads.Targets) > 0 {
 		var ps []*nn.Param
 		for _, t := range m.heads.Targets {

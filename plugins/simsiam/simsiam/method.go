@@ -29,6 +29,7 @@ func New() kit.DetachedMethod {
 			{Name: "predictor", Type: "bool", Default: "true", Help: "use the predictor; false = identity (paper Table 1a)"},
 			{Name: "symmetric", Type: "bool", Default: "true", Help: "symmetrised loss; false = D(p1, z2) only (paper Table 5)"},
 			{Name: "pred_lr_fixed", Type: "bool", Default: "true", Help: "predictor lr not decayed (paper Table 1c)"},
+			{Name: "pred_frozen", Type: "bool", Default: "false", Help: "predictor kept at its random init, never trained (paper Table 1b: does not work)"},
 			{Name: "head_bn", Type: "enum", Default: "default", Choices: []string{"none", "hidden", "default", "all"},
 				Help: "BN in the heads (paper Table 3): none; hidden layers only; + projector output (default); + predictor output"},
 			{Name: "similarity", Type: "enum", Default: "cosine", Choices: []string{"cosine", "xent"}, Help: "D(p,z): negative cosine or cross-entropy (paper Table 4)"},
@@ -42,6 +43,7 @@ func New() kit.DetachedMethod {
 // model is SimSiam's heads and its ablation switches.
 type model struct {
 	stopgrad, symmetric, predFixed, xent bool
+	predFrozen                           bool
 	proj                                 *nn.Sequential // D→H→H→K
 	pred                                 *nn.Sequential // K→K/4→K; nil with predictor=false
 }
@@ -69,7 +71,8 @@ func build(b *kit.Build) (kit.DetachedModel, error) {
 		ph = max(1, dim/4)
 	}
 	o := b.Opts
-	m := &model{stopgrad: o.Bool("stopgrad"), symmetric: o.Bool("symmetric"), predFixed: o.Bool("pred_lr_fixed"), xent: o.String("similarity") == "xent"}
+	m := &model{stopgrad: o.Bool("stopgrad"), symmetric: o.Bool("symmetric"), predFixed: o.Bool("pred_lr_fixed"), xent: o.String("similarity") == "xent",
+		predFrozen: o.Bool("pred_frozen")}
 	projL, predL := heads(o.String("head_bn"), dim, hidden, ph)
 	rng := b.RNG(0x51a5)
 	var err error
@@ -84,6 +87,9 @@ func build(b *kit.Build) (kit.DetachedModel, error) {
 
 // Heads: the predictor trains at the un-decayed lr with pred_lr_fixed.
 func (m *model) Heads() kit.HeadSet {
+	if m.predFrozen {
+		return kit.HeadSet{Train: []*nn.Sequential{m.proj}, Frozen: []*nn.Sequential{m.pred}}
+	}
 	if m.predFixed {
 		return kit.HeadSet{Train: []*nn.Sequential{m.proj}, Fixed: []*nn.Sequential{m.pred}}
 	}

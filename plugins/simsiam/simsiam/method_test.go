@@ -35,6 +35,7 @@ func TestConformance(t *testing.T) {
 		{"asymmetric_xent_no_stopgrad", map[string]string{"symmetric": "false", "similarity": "xent", "stopgrad": "false"}},
 		{"head_bn_none_decayed_pred", map[string]string{"head_bn": "none", "pred_lr_fixed": "false"}},
 		{"head_bn_all", map[string]string{"head_bn": "all"}},
+		{"pred_frozen", map[string]string{"pred_frozen": "true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sdktest.Run(t, func() sdk.Method { return New() }, sdktest.Config{
@@ -119,6 +120,43 @@ func TestPredictorLR(t *testing.T) {
 		if got := moved(pred, mod(m).pred.Params()); got != fixed {
 			t.Errorf("pred_lr_fixed=%v: predictor moved = %v", fixed, got)
 		}
+	}
+}
+
+// A frozen predictor keeps its random init through steps at any lr (and
+// through a state round trip), while the projector trains.
+func TestPredictorFrozen(t *testing.T) {
+	m := New()
+	cfg := sdk.InitConfig{FeatureDim: 8, BatchSize: 6, Seed: 1, Options: small(map[string]string{"pred_frozen": "true"})}
+	if err := m.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	proj, pred := paramsCopy(mod(m).proj.Params()), paramsCopy(mod(m).pred.Params())
+	for i := range 3 {
+		in := sdk.StepInput{LR: 0.1, BaseLR: 0.1, Views: []*nn.Tensor{randn(6, 8, uint64(2*i+1)), randn(6, 8, uint64(2*i+2))}}
+		if _, err := m.Step(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !moved(proj, mod(m).proj.Params()) {
+		t.Error("the projector did not train")
+	}
+	if moved(pred, mod(m).pred.Params()) {
+		t.Error("the frozen predictor moved")
+	}
+	blob, err := m.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := New()
+	if err := fresh.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.SetState(blob); err != nil {
+		t.Fatal(err)
+	}
+	if moved(pred, mod(fresh).pred.Params()) || !moved(proj, mod(fresh).proj.Params()) {
+		t.Error("state round trip: want the frozen predictor at its init and the trained projector")
 	}
 }
 
