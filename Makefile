@@ -11,7 +11,7 @@ PLUGINS := $(notdir $(wildcard plugins/*))
 # node included) with nothing installed, and host and plugins compute alike.
 export CGO_ENABLED := 0
 
-.PHONY: all build run test test-short test-interop test-slurm test-root fuzz lint proto bench-engine bench-transport bench-data clean
+.PHONY: all build docs run test test-short test-interop test-slurm test-root fuzz lint proto bench-engine bench-transport bench-data clean
 
 all: build
 
@@ -23,6 +23,13 @@ build:
 	  if [ -f plugins/$$p/main.go ]; then \
 	    $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/bench-method-$$p ./plugins/$$p || exit 1; \
 	  fi; done
+
+# docs regenerates the command reference docs/cli/bench*.md from the command
+# tree (cmd/bench-docs, cobra/doc); cmd/bench-docs's test fails when the
+# committed pages differ ("docs/cli is stale: run make docs").
+docs:
+	@bash scripts/deps.sh build
+	$(GO) run ./cmd/bench-docs docs/cli
 
 # run is the main job: a full default sweep on the embedded dataset.
 run: build

@@ -184,6 +184,11 @@ func (r *Runner) Run(ctx context.Context) error {
 			// run resumable (not "failed"); its last checkpoint is intact.
 			return fmt.Errorf("run %s: %w\nthe file system holding %s is full, over quota or read-only: free space (df -h %s) and rerun the same command; finished runs and epochs are kept", id, err, r.Store.Dir, r.Store.Dir)
 		}
+		if newer := (*results.SchemaError)(nil); errors.As(err, &newer) {
+			// A newer bench wrote this run's files: marking it failed would
+			// overwrite them.
+			return fmt.Errorf("run %s: %w", id, err)
+		}
 		if err != nil {
 			log.Error("run failed; the sweep goes on", "run", id, "err", err)
 			st, _, _ := r.Store.Status(id)

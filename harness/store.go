@@ -7,7 +7,6 @@ package harness
 import (
 	"github.com/siambench/siambench/atomicfile"
 
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -108,8 +107,15 @@ func (s *Store) RunDir(id string) string { return filepath.Join(s.Dir, results.R
 
 func (s *Store) runFile(id, name string) string { return filepath.Join(s.RunDir(id), name) }
 
-// WriteSweep writes sweep.json.
+// WriteSweep writes sweep.json. It first refuses a directory whose
+// sweep.json or summary.json a newer bench wrote (a *results.SchemaError):
+// this bench would overwrite files it cannot read.
 func (s *Store) WriteSweep(sw results.Sweep) error {
+	for _, name := range []string{results.SweepFile, results.SummaryFile} {
+		if err := results.CheckSchema(filepath.Join(s.Dir, name)); err != nil {
+			return err
+		}
+	}
 	return results.WriteJSON(filepath.Join(s.Dir, results.SweepFile), sw)
 }
 
@@ -149,7 +155,7 @@ func (s *Store) Metrics(id string) ([]results.EpochMetrics, error) {
 func (s *Store) WriteMetrics(id string, ms []results.EpochMetrics) error {
 	var b strings.Builder
 	for _, m := range ms {
-		line, err := json.Marshal(m)
+		line, err := results.MarshalMetrics(m)
 		if err != nil {
 			return fmt.Errorf("encode metrics of run %s: %w", id, err)
 		}

@@ -80,8 +80,12 @@ func load(ctx context.Context, dir string) (*sweep, error) {
 
 	var sum results.Summary
 	sumPath := filepath.Join(dir, results.SummaryFile)
+	var newer *results.SchemaError
 	switch err := results.ReadJSON(sumPath, &sum); {
 	case err == nil:
+	case errors.As(err, &newer):
+		// Rebuilding from runs/ would not help: a newer bench wrote them too.
+		return nil, err
 	case errors.Is(err, fs.ErrNotExist):
 		rebuilt, err := rebuildSummary(ctx, sw)
 		if err != nil {

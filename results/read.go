@@ -11,7 +11,8 @@ import (
 // an error naming the file rather than an unbounded buffer.
 const MaxMetricsLine = 1 << 24
 
-// decodeMetrics is ReadMetrics on the content r of the file named path.
+// decodeMetrics is ReadMetrics on the content r of the file named path. A
+// line of a newer schema than Schema is a *SchemaError.
 func decodeMetrics(r io.Reader, path string) ([]EpochMetrics, error) {
 	var out []EpochMetrics
 	sc := bufio.NewScanner(r)
@@ -25,6 +26,9 @@ func decodeMetrics(r io.Reader, path string) ([]EpochMetrics, error) {
 		}
 		if len(sc.Bytes()) == 0 {
 			continue
+		}
+		if _, err := checkSchema(sc.Bytes(), path, line); err != nil {
+			return nil, err
 		}
 		var m EpochMetrics
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {

@@ -18,12 +18,28 @@
 //	DIR/runs/<run-id>/checkpoint.bin latest epoch checkpoint (for resuming)
 //	DIR/runs/<run-id>/run.log     the run's log
 //	DIR/report.md, DIR/*.png      written by bench report
+//
+// # Schema version
+//
+// Every JSON file above (summary.json, sweep.json, baselines/*.json, the
+// embeddings, and config.json, status.json, eval.json of each run) carries
+// its schema version as a top-level field, "schema": 1, and so does each
+// line of metrics.jsonl: the lines are appended and rewritten one at a time,
+// so each stays a self-describing object and the file stays plain JSON Lines
+// (no header line a line reader would have to skip). WriteJSON, WriteEmbedding
+// and MarshalMetrics stamp the current version (Schema); ReadJSON,
+// ReadEmbedding and ReadMetrics accept every version up to Schema, count a
+// file or line without the field (written by a bench from before versioning)
+// as version 1, and refuse a newer one with a *SchemaError that names the
+// file, its version and Schema, and says to use a newer bench. The Go types
+// hold no schema field: the version is checked on the bytes, before decoding.
 package results
 
 import (
 	"github.com/siambench/siambench/atomicfile"
 
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -280,9 +296,12 @@ func (e *Embedding) Check() error {
 }
 
 // WriteEmbedding writes e to path atomically as compact JSON (one line:
-// a thousand points stay a few tens of kB).
+// a thousand points stay a few tens of kB), stamped with Schema.
 func WriteEmbedding(path string, e *Embedding) error {
 	b, err := json.Marshal(e)
+	if err == nil {
+		b, err = stamp(b)
+	}
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
@@ -305,19 +324,34 @@ func ReadEmbedding(path string) (*Embedding, error) {
 
 // WriteJSON writes v as indented JSON to path atomically: a temporary file in
 // the same directory, fsynced, then renamed over path. A kill leaves either the
-// old file or the new one, never a torn one.
+// old file or the new one, never a torn one. An object is stamped with
+// "schema": Schema as its first field (see the package doc); a v that already
+// encodes a schema field other than Schema is an error.
 func WriteJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := json.Marshal(v)
+	if err == nil {
+		b, err = stamp(b)
+	}
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	return atomicfile.WriteFile(path, append(b, '\n'))
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	out.WriteByte('\n')
+	return atomicfile.WriteFile(path, out.Bytes())
 }
 
-// ReadJSON decodes the JSON file at path into v.
+// ReadJSON decodes the JSON file at path into v. A file of a newer schema
+// than Schema is not decoded: the error is a *SchemaError (errors.As finds
+// it). A file without a schema field is version 1.
 func ReadJSON(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
+		return err
+	}
+	if _, err := checkSchema(b, path, 0); err != nil {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
@@ -326,7 +360,8 @@ func ReadJSON(path string, v any) error {
 	return nil
 }
 
-// ReadMetrics reads a metrics.jsonl file. A torn last line (a kill during an
+// ReadMetrics reads a metrics.jsonl file. A line of a newer schema than
+// Schema is a *SchemaError. A torn last line (a kill during an
 // append) is ignored; any other bad line is an error.
 func ReadMetrics(path string) ([]EpochMetrics, error) {
 	f, err := os.Open(path)

@@ -79,8 +79,14 @@ func (usageError) ExitCode() int   { return 2 }
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	f := factory.New(iostreams.System())
+	return Execute(ctx, factory.New(iostreams.System()), os.Args[1:])
+}
+
+// Execute runs the command line args (without the program name) with f's
+// streams and returns the exit code, as Main does; tests call it in-process.
+func Execute(ctx context.Context, f *factory.Factory, args []string) int {
 	root := NewRootCmd(f)
+	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "error: %v\n", err)
 		var ec interface{ ExitCode() int }
