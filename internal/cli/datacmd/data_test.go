@@ -261,6 +261,24 @@ func TestRunVerify(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 files") || !strings.Contains(out.String(), "FAIL  "+filepath.Join(d, "test_batch.bin")) {
 		t.Fatalf("err %v output %s", err, out.String())
 	}
+	out.Reset()
+	err = runVerify(&VerifyOptions{IO: io, Name: "cifar10", Dir: dir, JSON: true})
+	var res VerifyResult
+	if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", jerr, out)
+	}
+	bad := 0
+	for _, f := range res.Files {
+		if !f.OK {
+			bad++
+			if f.Path != filepath.Join(d, "test_batch.bin") || f.Problem == "" {
+				t.Errorf("failed file %+v, want test_batch.bin with its problem", f)
+			}
+		}
+	}
+	if err == nil || res.OK || len(res.Files) != 2 || bad != 1 || res.Dataset != "cifar10" {
+		t.Errorf("--json with one changed file: err %v, result %+v: want a non-nil error, ok false, 2 files, 1 failed", err, res)
+	}
 	if err := runVerify(&VerifyOptions{IO: io, Name: "default"}); err == nil || !strings.Contains(err.Error(), "bench data info default") {
 		t.Errorf("verify default: %v", err)
 	}

@@ -2,6 +2,7 @@ package datacmd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -19,7 +20,24 @@ type VerifyOptions struct {
 
 	Name string
 	// Dir is the dataset directory; "" finds it like Open does.
-	Dir string
+	Dir  string
+	JSON bool
+}
+
+// VerifyResult is what bench data verify --json prints.
+type VerifyResult struct {
+	Dataset string      `json:"dataset"`
+	Dir     string      `json:"dir"`
+	OK      bool        `json:"ok"` // every file verified
+	Files   []FileCheck `json:"files"`
+}
+
+// FileCheck is one file's result in VerifyResult.
+type FileCheck struct {
+	Path    string `json:"path"`
+	OK      bool   `json:"ok"`
+	How     string `json:"how"`               // what it was checked against
+	Problem string `json:"problem,omitempty"` // why it failed
 }
 
 // NewCmdVerify returns `bench data verify NAME`.
@@ -45,6 +63,7 @@ archive was unpacked. Exits non-zero if any file fails.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "dataset directory (default: where bench finds it)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result of every file as JSON (the exit code still says whether all passed)")
 	return cmd
 }
 
@@ -69,6 +88,22 @@ func runVerify(opts *VerifyOptions) error {
 		return err
 	}
 	failed := 0
+	if opts.JSON {
+		res := VerifyResult{Dataset: opts.Name, Dir: dir, OK: true, Files: []FileCheck{}}
+		for _, c := range checks {
+			res.Files = append(res.Files, FileCheck{Path: c.Path, OK: c.OK, How: c.How, Problem: c.Problem})
+			if !c.OK {
+				res.OK = false
+				failed++
+			}
+		}
+		b, _ := json.MarshalIndent(res, "", "  ")
+		fmt.Fprintf(opts.IO.Out, "%s\n", b)
+		if failed > 0 {
+			return fmt.Errorf("%d of %d files of %s in %s failed verification; delete them and run `bench data fetch %s`", failed, len(checks), opts.Name, dir, opts.Name)
+		}
+		return nil
+	}
 	for _, c := range checks {
 		if c.OK {
 			fmt.Fprintf(opts.IO.Out, "ok    %s (%s)\n", c.Path, c.How)

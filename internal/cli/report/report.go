@@ -4,6 +4,7 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,7 @@ type ReportOptions struct {
 	Title string
 	// NoTable skips printing the main table to the terminal.
 	NoTable bool
+	JSON    bool
 }
 
 // NewCmdReport returns the report command. When runF is non-nil it is called
@@ -70,7 +72,17 @@ a corrupt one is an error (delete it to rebuild the rows from runs/).`,
 	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "folder for report.md and the PNGs (default: RESULTS_DIR)")
 	cmd.Flags().StringVar(&opts.Title, "title", "", "title of the report (default \"siambench report\")")
 	cmd.Flags().BoolVar(&opts.NoTable, "no-table", false, "do not print the main table")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what was written (report, plots, gaps) as JSON instead of the table")
 	return cmd
+}
+
+// Written is what bench report --json prints: the files it wrote and the
+// gaps it found (each names a file and what to do); the numbers themselves
+// are in the results directory's summary.json.
+type Written struct {
+	Report string   `json:"report"`
+	Plots  []string `json:"plots"`
+	Gaps   []string `json:"gaps"`
 }
 
 func runReport(opts *ReportOptions) error {
@@ -83,6 +95,11 @@ func runReport(opts *ReportOptions) error {
 	}
 	rep, err := reports.Generate(ctx, opts.Dir, reports.Options{OutDir: opts.OutDir, Title: opts.Title, Logger: opts.Logger})
 	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		b, _ := json.MarshalIndent(Written{Report: rep.Path, Plots: append([]string{}, rep.Plots...), Gaps: append([]string{}, rep.Gaps...)}, "", "  ")
+		_, err := fmt.Fprintf(opts.IO.Out, "%s\n", b)
 		return err
 	}
 	if !opts.NoTable {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -87,6 +88,21 @@ func TestReportRun(t *testing.T) {
 		t.Errorf("%d PNGs beside the report, want 6", len(pngs))
 	}
 
+	t.Run("json", func(t *testing.T) {
+		io, _, out, _ := iostreams.Test()
+		cmd := NewCmdReport(factory.New(io), nil)
+		cmd.SetArgs([]string{dir, "--json"})
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		var w Written
+		if err := json.Unmarshal(out.Bytes(), &w); err != nil {
+			t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+		}
+		if w.Report != filepath.Join(dir, "report.md") || len(w.Plots) != 6 || w.Gaps == nil {
+			t.Errorf("--json: %+v, want the report path, 6 plots and a (possibly empty) gaps list", w)
+		}
+	})
 	t.Run("no table, gaps reported", func(t *testing.T) {
 		if err := os.Remove(filepath.Join(dir, "summary.json")); err != nil {
 			t.Fatal(err)
