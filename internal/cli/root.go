@@ -32,9 +32,9 @@ func NewRootCmd(f *factory.Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bench",
 		Short: "Compare Siamese self-supervised learning methods fairly",
-		Long: `bench trains SimSiam, BYOL, SimCLR, SwAV and any method you add as a plugin
-under one shared backbone, one data pipeline and one evaluation protocol, and
-writes paper-style tables and plots.`,
+		Long: `bench trains SimSiam, BYOL, SimCLR, SwAV, MoCo v2, Barlow Twins and any
+method you add as a plugin under one shared backbone, one data pipeline and
+one evaluation protocol, and writes paper-style tables and plots.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
