@@ -82,6 +82,13 @@ func storageFull(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS)
 }
 
+// storageFullError is the error that stops a sweep on a full results file
+// system: what failed, and what to do.
+func (r *Runner) storageFullError(what string, err error) error {
+	return fmt.Errorf("%s: %w\nthe file system holding %s is full, over quota or read-only: free space (df -h %s) and rerun the same command; finished runs and epochs are kept",
+		what, err, r.Store.Dir, r.Store.Dir)
+}
+
 // splitSet holds the opened datasets of a sweep (after the split limits).
 type splitSet struct {
 	train, test data.Dataset
@@ -125,7 +132,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				return r.interrupted()
 			}
 			if storageFull(err) {
-				return fmt.Errorf("baselines: %w\nthe file system holding %s is full, over quota or read-only: free space (df -h %s) and rerun the same command", err, r.Store.Dir, r.Store.Dir)
+				return r.storageFullError("baselines", err)
 			}
 			// Baselines frame the numbers but are not what the sweep is
 			// for: log loudly and go on (the report shows them missing).
@@ -182,7 +189,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err != nil && storageFull(err) {
 			// Every later write fails the same way: stop now, leaving the
 			// run resumable (not "failed"); its last checkpoint is intact.
-			return fmt.Errorf("run %s: %w\nthe file system holding %s is full, over quota or read-only: free space (df -h %s) and rerun the same command; finished runs and epochs are kept", id, err, r.Store.Dir, r.Store.Dir)
+			return r.storageFullError("run "+id, err)
 		}
 		if newer := (*results.SchemaError)(nil); errors.As(err, &newer) {
 			// A newer bench wrote this run's files: marking it failed would

@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siambench/siambench/internal/proctest"
 	"github.com/siambench/siambench/plugins/toy"
 )
 
@@ -23,65 +23,15 @@ import (
 // healthy toy call, microseconds, ample time on a loaded machine).
 var fastKill = Options{StepTimeout: 2 * time.Second, CallTimeout: 2 * time.Second, KillGrace: 300 * time.Millisecond}
 
-// procStat returns the state letter and process group of pid ("" when gone).
-func procStat(pid int) (state string, pgrp int) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", 0
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 3 {
-		return "", 0
-	}
-	pgrp, _ = strconv.Atoi(f[2])
-	return f[0], pgrp
-}
-
-// groupMembers lists the live (not zombie) processes of process group pgid.
-func groupMembers(pgid int) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, g := procStat(pid); g == pgid && st != "" && st != "Z" {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-// markedProcs lists the live processes whose environment holds mark.
-func markedProcs(mark string) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(env, []byte(mark)) {
-			continue
-		}
-		if st, _ := procStat(pid); st != "" && st != "Z" {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 // waitStopped waits until pid is stopped (state T): the fault happened.
 func waitStopped(t *testing.T, pid int) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if st, _ := procStat(pid); st == "T" {
+		if st, _, _ := proctest.Stat(pid); st == "T" {
 			return
 		}
 	}
-	st, _ := procStat(pid)
+	st, _, _ := proctest.Stat(pid)
 	t.Fatalf("plugin %d never stopped (state %q)", pid, st)
 }
 
@@ -106,7 +56,7 @@ func killBounded(t *testing.T, c *Client, limit time.Duration) {
 	}
 	t.Logf("Kill returned after %v", time.Since(start).Round(time.Millisecond))
 	waitGone(t, pid)
-	if m := groupMembers(pid); len(m) > 0 {
+	if m := proctest.GroupMembers(pid); len(m) > 0 {
 		t.Errorf("processes %v of the plugin's group outlived Kill", m)
 	}
 	if dir == "" {
@@ -203,7 +153,7 @@ func TestCrashLeavesChild(t *testing.T) {
 	}
 	var kids []int
 	for deadline := time.Now().Add(5 * time.Second); len(kids) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, p := range groupMembers(pid) {
+		for _, p := range proctest.GroupMembers(pid) {
 			if p != pid {
 				kids = append(kids, p)
 			}
@@ -236,8 +186,8 @@ func TestCrashLeavesOrphan(t *testing.T) {
 	var orphans []int
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		orphans = nil
-		for _, p := range markedProcs(mark) {
-			if _, g := procStat(p); g != pid {
+		for _, p := range proctest.Marked(mark) {
+			if _, _, g := proctest.Stat(p); g != pid {
 				orphans = append(orphans, p)
 			}
 		}
@@ -332,7 +282,7 @@ func TestDescribeFaults(t *testing.T) {
 				t.Fatalf("Describe returned after %v", d)
 			}
 			time.Sleep(100 * time.Millisecond)
-			if left := markedProcs(mark); len(left) > 0 {
+			if left := proctest.Marked(mark); len(left) > 0 {
 				t.Fatalf("processes %v left running after Describe", left)
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siambench/siambench/internal/proctest"
 	"github.com/siambench/siambench/results"
 )
 
@@ -61,7 +62,7 @@ func startBenchEnv(t *testing.T, env []string, args ...string) *benchProc {
 	t.Cleanup(func() {
 		// If the test failed with bench or a plugin still running: end them.
 		b.cmd.Process.Kill()
-		for _, p := range markedProcs(b.mark) {
+		for _, p := range proctest.Marked(b.mark) {
 			syscall.Kill(p, syscall.SIGKILL)
 		}
 	})
@@ -86,7 +87,7 @@ func (b *benchProc) checkNothingLeft(t *testing.T) {
 	t.Helper()
 	var left []int
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if left = markedProcs(b.mark); len(left) == 0 {
+		if left = proctest.Marked(b.mark); len(left) == 0 {
 			break
 		}
 	}
@@ -103,28 +104,6 @@ func (b *benchProc) checkNothingLeft(t *testing.T) {
 	if len(files) > 0 {
 		t.Errorf("bench left in its TMPDIR: %v", files)
 	}
-}
-
-// markedProcs lists the live processes whose environment holds mark.
-func markedProcs(mark string) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(env, []byte(mark+"\x00")) {
-			continue
-		}
-		if b, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
-			if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && f[0] != "Z" {
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
 }
 
 func runStatus(t *testing.T, out string) (string, results.RunStatus) {
@@ -228,7 +207,7 @@ func TestSignalWithStoppedPlugin(t *testing.T) {
 				if _, st := runStatus(t, out); st.EpochsDone < 1 {
 					continue
 				}
-				if kids := childPIDs(b.cmd.Process.Pid); len(kids) == 1 {
+				if kids := proctest.Children(b.cmd.Process.Pid); len(kids) == 1 {
 					plugin = kids[0]
 				}
 			}

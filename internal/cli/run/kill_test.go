@@ -6,13 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/siambench/siambench/internal/proctest"
 	"github.com/siambench/siambench/results"
 )
 
@@ -182,28 +182,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// childPIDs returns the pids of the live processes whose parent is ppid.
-func childPIDs(ppid int) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// fields after the ")" that ends the command name: state ppid ...
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(ppid) && f[0] != "Z" {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 // TestPluginSIGKILLMidRun kills the real plugin process of a running sweep:
 // bench starts a new plugin, restores the last epoch checkpoint, redoes the
 // epoch, finishes the run and records the restart.
@@ -240,7 +218,7 @@ func TestPluginSIGKILLMidRun(t *testing.T) {
 		if results.ReadJSON(filepath.Join(out, results.RunsDir, id, results.StatusFile), &st) != nil || st.EpochsDone != 1 {
 			continue
 		}
-		kids := childPIDs(cmd.Process.Pid)
+		kids := proctest.Children(cmd.Process.Pid)
 		if len(kids) != 1 {
 			continue
 		}
