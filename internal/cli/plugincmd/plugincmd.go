@@ -68,9 +68,10 @@ func NewCmdNew(f *factory.Factory, runF func(*NewOptions) error) *cobra.Command 
 		Use:   "new NAME",
 		Short: "Scaffold a new method plugin",
 		Long: `Scaffold a method plugin named NAME: main.go (one line), method.go (a
-projector and a negative-cosine loss to replace with yours), method_test.go
-(the SDK conformance suite, the built binary checked over gRPC, a step
-benchmark) and a README. It compiles and passes its tests as generated.
+projector and a contrastive NT-Xent loss to replace with yours),
+method_test.go (the SDK conformance suite, a learning check, the built binary
+checked over gRPC, a step benchmark) and a README. It compiles, learns and
+passes its tests as generated.
 
 Inside a siambench checkout it goes to plugins/NAME, where make build builds
 bin/bench-method-NAME. Elsewhere it becomes its own Go module whose go.mod
