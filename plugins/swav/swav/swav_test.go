@@ -210,12 +210,13 @@ func TestPrototypesFrozenAndNormalised(t *testing.T) {
 	if err := m.Init(sdk.InitConfig{FeatureDim: 6, BatchSize: 8, Seed: 1, Options: small(nil)}); err != nil {
 		t.Fatal(err)
 	}
+	protos := m.Model().(*model).protos.T
 	norms := func() (lo, hi float64) {
 		lo, hi = math.Inf(1), 0
-		k, e := m.protos.T.Dim(0), m.protos.T.Dim(1)
+		k, e := protos.Dim(0), protos.Dim(1)
 		for r := 0; r < k; r++ {
 			s := 0.0
-			for _, x := range m.protos.T.Data[r*e : (r+1)*e] {
+			for _, x := range protos.Data[r*e : (r+1)*e] {
 				s += float64(x) * float64(x)
 			}
 			lo, hi = math.Min(lo, math.Sqrt(s)), math.Max(hi, math.Sqrt(s))
@@ -232,11 +233,11 @@ func TestPrototypesFrozenAndNormalised(t *testing.T) {
 	if lo, hi := norms(); math.Abs(lo-1) > 1e-5 || math.Abs(hi-1) > 1e-5 {
 		t.Errorf("frozen epoch 0: prototype norms in [%v, %v], want all 1 (normalised, not updated)", lo, hi)
 	}
-	frozen := append([]float32(nil), m.protos.T.Data...)
+	frozen := append([]float32(nil), protos.Data...)
 	if _, err := m.Step(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
-	for i, v := range m.protos.T.Data {
+	for i, v := range protos.Data {
 		if v != frozen[i] {
 			t.Fatalf("prototypes moved during the frozen epoch 0")
 		}
@@ -246,7 +247,7 @@ func TestPrototypesFrozenAndNormalised(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved := false
-	for i, v := range m.protos.T.Data {
+	for i, v := range protos.Data {
 		moved = moved || v != frozen[i]
 	}
 	if !moved {
@@ -262,6 +263,7 @@ func TestQueue(t *testing.T) {
 	if err := m.Init(sdk.InitConfig{FeatureDim: 6, BatchSize: 8, Seed: 1, Options: opts}); err != nil {
 		t.Fatal(err)
 	}
+	md := m.Model().(*model)
 	step := func(epoch int, seed uint64) sdk.StepOutput {
 		out, err := m.Step(context.Background(), sdk.StepInput{Epoch: epoch, LR: 0.1, Views: views(8, 6, 2, seed)})
 		if err != nil {
@@ -270,37 +272,39 @@ func TestQueue(t *testing.T) {
 		return out
 	}
 	step(0, 1)
-	if m.queue[0] != nil {
-		t.Fatal("queue allocated before queue_start")
+	for _, x := range md.queue[0].Data {
+		if x != 0 || md.queueFill() != 0 {
+			t.Fatal("queue filled before queue_start")
+		}
 	}
 	step(1, 2)
-	if m.queueFill != 8 || m.queueFull() {
-		t.Fatalf("after one queued step fill = %d", m.queueFill)
+	if md.queueFill() != 8 || md.queueFull() {
+		t.Fatalf("after one queued step fill = %d", md.queueFill())
 	}
 	// Newest first: the queue's first 8 rows are view 0's normalised
 	// embeddings (E = dim = 8), the rest still zeros.
 	var norm, rest float64
-	for _, x := range m.queue[0].Data[8*8:] {
+	for _, x := range md.queue[0].Data[8*8:] {
 		rest += math.Abs(float64(x))
 	}
 	if rest != 0 {
 		t.Errorf("queue rows beyond the first batch are not zero")
 	}
-	for _, x := range m.queue[0].Data[:8] {
+	for _, x := range md.queue[0].Data[:8] {
 		norm += float64(x) * float64(x)
 	}
 	if math.Abs(norm-1) > 1e-5 {
 		t.Errorf("queued embedding has norm² %v, want 1", norm)
 	}
-	if out := step(1, 3); out.Metrics["queue_used"] != 0 || !m.queueFull() {
-		t.Fatalf("queue should be full but not yet used: fill %d, metrics %v", m.queueFill, out.Metrics)
+	if out := step(1, 3); out.Metrics["queue_used"] != 0 || !md.queueFull() {
+		t.Fatalf("queue should be full but not yet used: fill %d, metrics %v", md.queueFill(), out.Metrics)
 	}
 	// With a full queue the batch's codes differ from the codes without it.
-	emb := m.queue[0].Data[:8*8]
-	withQ := m.assign(0, emb, 8)
-	m.queueFill = 0
-	without := m.assign(0, emb, 8)
-	m.queueFill = 16
+	emb := md.queue[0].Data[:8*8]
+	withQ := md.assign(0, emb, 8)
+	md.fill.Data[0] = 0
+	without := md.assign(0, emb, 8)
+	md.fill.Data[0] = 16
 	diff := 0.0
 	for i := range withQ {
 		diff = math.Max(diff, math.Abs(float64(withQ[i]-without[i])))
