@@ -18,7 +18,9 @@ const module = "github.com/siambench/siambench"
 
 // layerRules are the dependency rules: no package under From (tests
 // included) may depend, directly or through others, on a package under any
-// of Forbidden. Paths are relative to the module.
+// of Forbidden. Tests (not the package itself) may use the fixtures under
+// testFixtures, which are checked like the test that imports them: what
+// they depend on must obey the rule too. Paths are relative to the module.
 var layerRules = []struct {
 	From      string
 	Forbidden []string
@@ -31,6 +33,10 @@ var layerRules = []struct {
 	{"plugins", []string{"internal", "harness"},
 		"a method plugin is built from sdk and nn only"},
 }
+
+// testFixtures hold test-only code (the fault-injecting toy method), built
+// from sdk and nn like a real method.
+const testFixtures = "internal/testplugins"
 
 // goPackage is the part of `go list -json` this test reads.
 type goPackage struct {
@@ -71,9 +77,13 @@ func listDeps(t *testing.T, dir string) map[string]goPackage {
 	return pkgs
 }
 
+// isTest reports whether p is a test variant ("p [q.test]") or a test main.
+func isTest(p string) bool { return strings.Contains(p, " [") || strings.HasSuffix(p, ".test") }
+
 // violations returns, for each package under from that depends on a
 // package under a forbidden dir, one shortest import chain that shows it,
-// sorted. A package's test variant and test main count as the package.
+// sorted. A package's test variant and test main count as the package, and
+// may reach testFixtures (but not, through them, anything forbidden).
 func violations(pkgs map[string]goPackage, from string, forbidden []string) []string {
 	byRoot := map[string]string{}
 	roots := slices.Sorted(maps.Keys(pkgs))
@@ -90,7 +100,7 @@ func violations(pkgs map[string]goPackage, from string, forbidden []string) []st
 			p := queue[0]
 			queue = queue[1:]
 			for _, dir := range forbidden {
-				if under(p, dir) {
+				if under(p, dir) && !(isTest(root) && under(p, testFixtures)) {
 					chain := []string{p}
 					for q := parent[p]; q != ""; q = parent[q] {
 						chain = append([]string{q}, chain...)
@@ -145,11 +155,22 @@ func TestViolations(t *testing.T) {
 		m("internal/wire"):    {m("internal/wire"), nil},
 		m("nn"):               {m("nn"), nil},
 		m("sdkextra"):         {m("sdkextra"), []string{m("internal/wire")}}, // not under sdk/
+		// A test may use a fixture; the package itself may not, nor may the
+		// fixture lead on to a forbidden package.
+		m("sdk/t [sdk/t.test]"):      {m("sdk/t [sdk/t.test]"), []string{m(testFixtures + "/toy")}},
+		m(testFixtures + "/toy"):     {m(testFixtures + "/toy"), []string{m("sdk")}},
+		m("sdk/u"):                   {m("sdk/u"), []string{m(testFixtures + "/toy")}},
+		m("sdk/v_test [sdk/v.test]"): {m("sdk/v_test [sdk/v.test]"), []string{m(testFixtures + "/bad")}},
+		m(testFixtures + "/bad"):     {m(testFixtures + "/bad"), []string{m("internal/wire")}},
 	}
 	got := violations(pkgs, "sdk", []string{"internal", "harness"})
-	want := fmt.Sprintf("%s → %s → %s", m("sdk/x [sdk.test]"), m("hostlib"), m("internal/wire"))
-	if len(got) != 1 || got[0] != want {
-		t.Fatalf("violations = %q, want [%q]", got, want)
+	want := []string{
+		fmt.Sprintf("%s → %s", m("sdk/u"), m(testFixtures+"/toy")),
+		fmt.Sprintf("%s → %s → %s", m("sdk/v_test [sdk/v.test]"), m(testFixtures+"/bad"), m("internal/wire")),
+		fmt.Sprintf("%s → %s → %s", m("sdk/x [sdk.test]"), m("hostlib"), m("internal/wire")),
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("violations = %q, want %q", got, want)
 	}
 	if got := violations(pkgs, "nn", []string{"sdk"}); len(got) != 0 {
 		t.Fatalf("nn: violations = %q, want none", got)

@@ -12,7 +12,7 @@ import (
 	"github.com/siambench/siambench/harness/sweep"
 )
 
-const toyMain = "github.com/siambench/siambench/plugins/toy/cmd/bench-method-toy"
+const toyMain = "github.com/siambench/siambench/internal/testplugins/toy"
 
 // buildToy builds the toy plugin as DIR/bench-method-toy; with edited, its
 // main.go gets one more statement (through go build -overlay, so the
@@ -22,7 +22,7 @@ func buildToy(t *testing.T, dir string, edited bool) string {
 	bin := filepath.Join(dir, "bench-method-toy")
 	args := []string{"build", "-o", bin}
 	if edited {
-		src, err := filepath.Abs("../plugins/toy/cmd/bench-method-toy/main.go") // tests run in harness/
+		src, err := filepath.Abs("../internal/testplugins/toy/main.go") // tests run in harness/
 		if err != nil {
 			t.Fatal(err)
 		}

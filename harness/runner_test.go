@@ -18,8 +18,8 @@ import (
 
 	"github.com/siambench/siambench/data"
 	"github.com/siambench/siambench/harness/sweep"
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 	"github.com/siambench/siambench/nn"
-	"github.com/siambench/siambench/plugins/toy"
 	"github.com/siambench/siambench/reports"
 	"github.com/siambench/siambench/results"
 	"github.com/siambench/siambench/sdk"

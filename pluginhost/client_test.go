@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 	"github.com/siambench/siambench/nn"
-	"github.com/siambench/siambench/plugins/toy"
 	"github.com/siambench/siambench/sdk"
 	"github.com/siambench/siambench/sdk/sdktest"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/siambench/siambench/plugins/toy"
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 )
 
 func writeExe(t *testing.T, path, body string, mode os.FileMode) {

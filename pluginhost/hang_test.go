@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/siambench/siambench/internal/proctest"
-	"github.com/siambench/siambench/plugins/toy"
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 )
 
 // Tests of the reliability guarantees of docs/reliability.md: every wait on

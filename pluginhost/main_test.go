@@ -13,7 +13,7 @@ import (
 
 // Plugin binaries built once for the package's tests.
 var (
-	toyBin     string // plugins/toy as bench-method-toy
+	toyBin     string // internal/testplugins/toy as bench-method-toy
 	versionBin string // testdata/versionplugin: claims $FAKE_PROTOCOL
 )
 
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 	toyBin = filepath.Join(dir, "bench-method-toy")
 	versionBin = filepath.Join(dir, "bench-method-version")
 	for bin, pkg := range map[string]string{
-		toyBin:     "github.com/siambench/siambench/plugins/toy/cmd/bench-method-toy",
+		toyBin:     "github.com/siambench/siambench/internal/testplugins/toy",
 		versionBin: "github.com/siambench/siambench/pluginhost/testdata/versionplugin",
 	} {
 		var stderr bytes.Buffer

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 	"github.com/siambench/siambench/nn"
-	"github.com/siambench/siambench/plugins/toy"
 	"github.com/siambench/siambench/sdk"
 )
 

@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/models"
 	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/plugins/simsiam/simsiam"
-	"github.com/siambench/siambench/plugins/toy"
 	"github.com/siambench/siambench/sdk"
 )
 
@@ -39,7 +39,7 @@ func binary(b *testing.B, name string) string {
 		}
 		for n, p := range map[string]string{
 			"bench-method-simsiam": "github.com/siambench/siambench/plugins/simsiam",
-			"bench-method-toy":     "github.com/siambench/siambench/plugins/toy/cmd/bench-method-toy",
+			"bench-method-toy":     "github.com/siambench/siambench/internal/testplugins/toy",
 		} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, n), p).CombinedOutput()
 			if err != nil {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siambench/siambench/plugins/toy"
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 	"github.com/siambench/siambench/sdk"
 	"github.com/siambench/siambench/sdk/sdktest"
 )

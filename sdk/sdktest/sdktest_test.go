@@ -3,7 +3,7 @@ package sdktest_test
 import (
 	"testing"
 
-	"github.com/siambench/siambench/plugins/toy"
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 	"github.com/siambench/siambench/sdk"
 	"github.com/siambench/siambench/sdk/sdktest"
 )

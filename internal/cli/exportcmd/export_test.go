@@ -15,11 +15,11 @@ import (
 	"github.com/siambench/siambench/harness/sweep"
 	"github.com/siambench/siambench/internal/cli/factory"
 	"github.com/siambench/siambench/internal/iostreams"
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/models"
 	"github.com/siambench/siambench/nn/npy"
 	"github.com/siambench/siambench/nn/safetensors"
-	"github.com/siambench/siambench/plugins/toy"
 	"github.com/siambench/siambench/results"
 	"github.com/siambench/siambench/sdk"
 )

@@ -13,8 +13,8 @@ import (
 
 	"github.com/siambench/siambench/internal/cli/factory"
 	"github.com/siambench/siambench/internal/iostreams"
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 	"github.com/siambench/siambench/pluginhost"
-	"github.com/siambench/siambench/plugins/toy"
 	"github.com/siambench/siambench/sdk"
 )
 
@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	}
 	pluginDir = dir
 	var stderr bytes.Buffer
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "bench-method-toy"), "github.com/siambench/siambench/plugins/toy/cmd/bench-method-toy")
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "bench-method-toy"), "github.com/siambench/siambench/internal/testplugins/toy")
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build toy: %v\n%s", err, stderr.String())

@@ -158,7 +158,7 @@ func buildBinaries(t *testing.T) string {
 		if buildDir, buildErr = os.MkdirTemp("", "bench-e2e-*"); buildErr != nil {
 			return
 		}
-		for pkg, name := range map[string]string{"./cmd/bench": "bench", "./plugins/toy/cmd/bench-method-toy": "bench-method-toy",
+		for pkg, name := range map[string]string{"./cmd/bench": "bench", "./internal/testplugins/toy": "bench-method-toy",
 			"./plugins/simsiam": "bench-method-simsiam"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, name), pkg)
 			cmd.Dir = root

@@ -51,7 +51,7 @@ func startCluster(t *testing.T) *cluster {
 	c := &cluster{t: t, env: append(os.Environ(), conf), bin: filepath.Join(dir, "bin"), work: dir}
 	for pkg, name := range map[string]string{
 		"./cmd/bench": "bench", "./plugins/simsiam": "bench-method-simsiam", "./plugins/byol": "bench-method-byol",
-		"./plugins/toy/cmd/bench-method-toy": "bench-method-toy",
+		"./internal/testplugins/toy": "bench-method-toy",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(c.bin, name), pkg)
 		cmd.Dir = root

@@ -9,7 +9,7 @@ import (
 
 	plugin "github.com/hashicorp/go-plugin"
 
-	"github.com/siambench/siambench/plugins/toy"
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 	"github.com/siambench/siambench/sdk"
 	"github.com/siambench/siambench/wire"
 )

@@ -2,7 +2,7 @@
 package main
 
 import (
-	"github.com/siambench/siambench/plugins/toy"
+	"github.com/siambench/siambench/internal/testplugins/toy/toy"
 	"github.com/siambench/siambench/sdk"
 )
 
