@@ -1,95 +1,27 @@
 package exportcmd
 
 import (
-	"context"
-	"math/rand/v2"
+	"github.com/siambench/siambench/internal/clitest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/siambench/siambench/data"
 	"github.com/siambench/siambench/harness"
-	"github.com/siambench/siambench/harness/sweep"
 	"github.com/siambench/siambench/internal/cli/factory"
 	"github.com/siambench/siambench/internal/iostreams"
-	"github.com/siambench/siambench/internal/testplugins/toy/toy"
-	"github.com/siambench/siambench/nn"
-	"github.com/siambench/siambench/nn/models"
 	"github.com/siambench/siambench/nn/npy"
 	"github.com/siambench/siambench/nn/safetensors"
 	"github.com/siambench/siambench/results"
-	"github.com/siambench/siambench/sdk"
 )
 
-var (
-	runOnce sync.Once
-	runDir  string
-	runErr  error
-	runRoot string // removed by TestMain
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if runRoot != "" {
-		os.RemoveAll(runRoot)
-	}
-	os.Exit(code)
-}
-
-// trainedRun runs a one-epoch sweep of the toy method on resnet-tiny
-// (256 train, 100 test images) once and returns its run folder.
-func trainedRun(t *testing.T) string {
-	t.Helper()
-	runOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "bench-run-test")
-		if err != nil {
-			runErr = err
-			return
-		}
-		runRoot = dir
-		ctx := context.Background()
-		methods := harness.InProcess{"toy": func() sdk.Method { return toy.New() }}
-		off := false
-		cfg := sweep.Config{Methods: []string{"toy"}, Dataset: "default", Backbone: "resnet-tiny", BatchSizes: []int{32},
-			Epochs: []int{1}, Seeds: []int64{0}, TrainLimit: 256, TestLimit: 100, Baselines: &off, Transfer: []string{"none"}}
-		plan, err := sweep.MakePlan(ctx, cfg, methods.Describe, sweep.Code{Version: "test"})
-		if err != nil {
-			runErr = err
-			return
-		}
-		st, err := harness.OpenStore(dir)
-		if err != nil {
-			runErr = err
-			return
-		}
-		defer st.Close()
-		r := &harness.Runner{Plan: plan, Store: st, Methods: methods, Workers: 1,
-			NewBackbone: func(name string, c int, rng *rand.Rand) (nn.Module, error) { return models.New(name, c, rng) },
-			OpenDataset: func(ctx context.Context, name string) (*data.Splits, error) {
-				return data.Open(ctx, name, data.OpenOptions{})
-			}}
-		if runErr = r.Run(ctx); runErr == nil {
-			runDir = st.RunDir(plan.Runs[0].Config.ID)
-		}
-	})
-	if runErr != nil {
-		t.Fatal(runErr)
-	}
-	return runDir
-}
+func TestMain(m *testing.M) { clitest.Main(m) }
 
 func execute(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	io, _, out, _ := iostreams.Test()
-	cmd := NewCmdExport(factory.New(io), nil)
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Out)
-	cmd.SetErr(io.ErrOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.Execute()
+	err := clitest.Run(NewCmdExport(factory.New(io), nil), io, args...)
 	return out.String(), err
 }
 
@@ -108,12 +40,7 @@ func TestExportParse(t *testing.T) {
 	} {
 		io, _, _, _ := iostreams.Test()
 		var got *ExportOptions
-		cmd := NewCmdExport(factory.New(io), func(o *ExportOptions) error { got = o; return nil })
-		cmd.SetArgs(tc.args)
-		cmd.SetOut(io.Out)
-		cmd.SetErr(io.ErrOut)
-		cmd.SilenceUsage, cmd.SilenceErrors = true, true
-		err := cmd.Execute()
+		err := clitest.Run(NewCmdExport(factory.New(io), func(o *ExportOptions) error { got = o; return nil }), io, tc.args...)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || got != nil {
 				t.Errorf("%v: err %v, want %q", tc.args, err, tc.wantErr)
@@ -131,7 +58,7 @@ func TestExportParse(t *testing.T) {
 }
 
 func TestExportWeightsAndFeatures(t *testing.T) {
-	dir := trainedRun(t)
+	dir := clitest.TrainedRun(t)
 	var cfg results.RunConfig
 	if err := results.ReadJSON(filepath.Join(dir, results.ConfigFile), &cfg); err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ package kittest
 // Shapes: N = batch, D = encoder feature dim, K = projector output width.
 
 import (
-	"fmt"
 	"math"
 	"testing"
 
@@ -14,21 +13,6 @@ import (
 	"github.com/siambench/siambench/sdk"
 	"github.com/siambench/siambench/sdk/kit"
 )
-
-// recorder captures what Learns reports instead of failing the real test.
-type recorder struct {
-	testing.TB
-	errs, logs []string
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Errorf(format string, a ...any) {
-	r.errs = append(r.errs, fmt.Sprintf(format, a...))
-}
-func (r *recorder) Fatalf(format string, a ...any) {
-	r.errs = append(r.errs, fmt.Sprintf(format, a...))
-}
-func (r *recorder) Logf(format string, a ...any) { r.logs = append(r.logs, fmt.Sprintf(format, a...)) }
 
 const testK = 32 // projector output width of the test methods
 
@@ -151,9 +135,6 @@ func sinkhorn(scores []float32, n, k int, eps float64, iters int) []float32 {
 // TestLearnsCatchesPartialObjectives: each full loss passes Learns, and the
 // same loss without its anti-collapse term fails it.
 func TestLearnsCatchesPartialObjectives(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains six methods")
-	}
 	for _, tc := range []struct {
 		name     string
 		loss     func(z1, z2 *nn.Tensor) *nn.Tensor
@@ -167,11 +148,14 @@ func TestLearnsCatchesPartialObjectives(t *testing.T) {
 		{"swapped prediction without equipartition", swapped(false), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &recorder{TB: t}
-			res := Learns(r, lossMethod(tc.name, tc.loss), Config{Seed: 1}, testK)
+			res, err := Train(t.Context(), lossMethod(tc.name, tc.loss), Config{Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
 			t.Logf("%v", res)
-			if failed := len(r.errs) > 0; failed != tc.wantFail {
-				t.Errorf("Learns failed = %v, want %v; reports: %q", failed, tc.wantFail, r.errs)
+			why := Check(res, testK)
+			if failed := len(why) > 0; failed != tc.wantFail {
+				t.Errorf("Check fails = %v, want %v; reasons: %q", failed, tc.wantFail, why)
 			}
 		})
 	}
