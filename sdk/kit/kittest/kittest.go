@@ -20,9 +20,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strings"
 
+	"github.com/siambench/siambench/eval"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/optim"
 	"github.com/siambench/siambench/sdk"
@@ -52,7 +52,7 @@ type Config struct {
 	Nuisance  float64 // nuisance std [3]
 	Jitter    float64 // std of a view's jitter on the signal; local views get twice it [0.3]
 	EvalN     int     // bank and query size of the kNN evaluation [512]
-	K         int     // kNN neighbours [10]
+	K         int     // kNN neighbours [10]; the vote is eval.KNN's, the sweep's kNN monitor
 }
 
 func (c Config) withDefaults() Config {
@@ -197,14 +197,22 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 	}
 	bankX, bankY := evalSet()
 	qX, qY := evalSet()
-	eval := func() (float64, *nn.Tensor) {
+	knn := func(bank, query *nn.Tensor) float64 {
+		acc, err := eval.KNN(ctx, eval.Features{Data: bank.Data, Labels: bankY, N: bank.Dim(0), D: bank.Dim(1)},
+			eval.Features{Data: query.Data, Labels: qY, N: query.Dim(0), D: query.Dim(1)}, c.Classes, eval.KNNConfig{K: c.K})
+		if err != nil {
+			return 0 // non-finite features (a diverged method) or a cancelled ctx: nothing is classified
+		}
+		return acc
+	}
+	evaluate := func() (float64, *nn.Tensor) {
 		var fb, fq *nn.Tensor
 		nn.NoGrad(func() { fb, fq = enc.Forward(bankX), enc.Forward(qX) })
-		return KNN(fb, bankY, fq, qY, c.K), fq
+		return knn(fb, fq), fq
 	}
-	res := Result{RawAcc: KNN(bankX, bankY, qX, qY, c.K)}
+	res := Result{RawAcc: knn(bankX, qX)}
 	var fq0 *nn.Tensor
-	res.InitAcc, fq0 = eval()
+	res.InitAcc, fq0 = evaluate()
 	res.InitRank = Rank(fq0)
 
 	h := spec.Hyper
@@ -275,63 +283,10 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 		}
 	}
 	var fq *nn.Tensor
-	res.FinalAcc, fq = eval()
+	res.FinalAcc, fq = evaluate()
 	res.FeatureStd = kit.OutputStd(fq)
 	res.FinalRank = Rank(fq)
 	return res, nil
-}
-
-func normalised(z *nn.Tensor) []float64 {
-	n, d := z.Dim(0), z.Dim(1)
-	u := make([]float64, n*d)
-	for i := 0; i < n; i++ {
-		var s float64
-		for j := 0; j < d; j++ {
-			s += float64(z.Data[i*d+j]) * float64(z.Data[i*d+j])
-		}
-		s = math.Max(math.Sqrt(s), 1e-12)
-		for j := 0; j < d; j++ {
-			u[i*d+j] = float64(z.Data[i*d+j]) / s
-		}
-	}
-	return u
-}
-
-// KNN returns the accuracy of a k-nearest-neighbour classifier (cosine
-// similarity, majority vote; a tie goes to the label that reached the
-// count first, i.e. the one with nearer neighbours) that labels each query
-// row of query (M,D) from bank (N,D) with labels bankY.
-func KNN(bank *nn.Tensor, bankY []int, query *nn.Tensor, queryY []int, k int) float64 {
-	n, d, m := bank.Dim(0), bank.Dim(1), query.Dim(0)
-	b, q := normalised(bank), normalised(query)
-	correct := 0
-	type nb struct {
-		sim float64
-		y   int
-	}
-	nbs := make([]nb, n)
-	for i := 0; i < m; i++ {
-		for r := 0; r < n; r++ {
-			var s float64
-			for j := 0; j < d; j++ {
-				s += q[i*d+j] * b[r*d+j]
-			}
-			nbs[r] = nb{s, bankY[r]}
-		}
-		sort.Slice(nbs, func(a, c int) bool { return nbs[a].sim > nbs[c].sim })
-		votes := map[int]int{}
-		best, bestV := nbs[0].y, 0
-		for _, x := range nbs[:min(k, n)] {
-			votes[x.y]++
-			if votes[x.y] > bestV {
-				best, bestV = x.y, votes[x.y]
-			}
-		}
-		if best == queryY[i] {
-			correct++
-		}
-	}
-	return float64(correct) / float64(m)
 }
 
 // Rank returns the effective rank of the rows of z (N,D): the participation

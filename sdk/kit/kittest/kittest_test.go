@@ -2,38 +2,11 @@ package kittest
 
 import (
 	"context"
-	"math"
 	"testing"
 
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/sdk"
 )
-
-func TestKNN(t *testing.T) {
-	// Bank: two clusters along the axes; queries near each axis.
-	bank := nn.New([]float32{1, 0.1, 1, -0.1, 2, 0, 0.1, 1, -0.1, 1, 0, 3}, 6, 2)
-	bankY := []int{0, 0, 0, 1, 1, 1}
-	q := nn.New([]float32{5, 0.2, 0.3, 4, -0.2, 2}, 3, 2)
-	for _, tc := range []struct {
-		name   string
-		labels []int
-		k      int
-		want   float64
-	}{
-		{"all right", []int{0, 1, 1}, 3, 1},
-		{"one wrong", []int{0, 0, 1}, 3, 2.0 / 3},
-		// Every bank row votes: 3–3 ties, broken towards the label whose
-		// votes came first, i.e. the query's own (nearer) cluster.
-		{"k larger than bank", []int{0, 1, 1}, 100, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := KNN(bank, bankY, q, tc.labels, tc.k)
-			if math.Abs(got-tc.want) > 1e-12 {
-				t.Errorf("KNN = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
 
 // null returns zero gradients: the toy host must then leave the encoder
 // exactly as it was (its Hyper has no weight decay), so the final kNN
