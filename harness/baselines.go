@@ -149,31 +149,41 @@ func evaluateFeaturesTest(ctx context.Context, ds *splitSet, feat featureFunc) (
 	if b.KNNTop1, err = eval.KNN(ctx, tr, te, ds.classes, eval.KNNConfig{}); err != nil {
 		return b, te, err
 	}
+	p, transfer, err := probes(ctx, ds, tr, te, feat)
+	b.LinearTop1, b.Transfer = p.Top1, transfer
+	return b, te, err
+}
+
+// probes is the protocol's end of training for one backbone, run and
+// baseline alike: the linear probe on the main split's features tr and te,
+// and a linear probe on each transfer dataset's features from feat. The
+// transfer map is nil when the sweep has no transfer datasets.
+func probes(ctx context.Context, ds *splitSet, tr, te eval.Features, feat featureFunc) (eval.ProbeResult, map[string]float64, error) {
 	p, err := eval.LinearProbe(ctx, tr, te, ds.classes, eval.ProbeConfig{})
 	if err != nil {
-		return b, te, err
+		return p, nil, fmt.Errorf("linear probe: %w", err)
 	}
-	b.LinearTop1 = p.Top1
+	var transfer map[string]float64
 	for _, name := range ds.names {
 		t := ds.transfer[name]
 		ftr, err := feat(ctx, t.train)
 		if err != nil {
-			return b, te, err
+			return p, transfer, fmt.Errorf("transfer %s: %w", name, err)
 		}
 		fte, err := feat(ctx, t.test)
 		if err != nil {
-			return b, te, err
+			return p, transfer, fmt.Errorf("transfer %s: %w", name, err)
 		}
-		p, err := eval.LinearProbe(ctx, ftr, fte, t.classes, eval.ProbeConfig{})
+		tp, err := eval.LinearProbe(ctx, ftr, fte, t.classes, eval.ProbeConfig{})
 		if err != nil {
-			return b, te, fmt.Errorf("transfer %s: %w", name, err)
+			return p, transfer, fmt.Errorf("transfer %s: %w", name, err)
 		}
-		if b.Transfer == nil {
-			b.Transfer = map[string]float64{}
+		if transfer == nil {
+			transfer = map[string]float64{}
 		}
-		b.Transfer[name] = p.Top1
+		transfer[name] = tp.Top1
 	}
-	return b, te, nil
+	return p, transfer, nil
 }
 
 func (r *Runner) rawPixelBaseline(ctx context.Context, ds *splitSet) (results.Baseline, error) {
@@ -260,7 +270,7 @@ func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int6
 				cancel()
 				return results.Baseline{}, err
 			}
-			if !finite(loss.Data) {
+			if !nn.Finite(loss.Data) {
 				cancel()
 				return results.Baseline{}, fmt.Errorf("supervised training diverged at step %d", step)
 			}

@@ -457,16 +457,6 @@ func hashKey(v any) string {
 	return hex.EncodeToString(s[:])[:10]
 }
 
-// finite reports whether every value is finite.
-func finite(xs []float32) bool {
-	for _, v := range xs {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return false
-		}
-	}
-	return true
-}
-
 // runLogger returns a logger writing to both base and the run's log file.
 func runLogger(base *slog.Logger, path string) (*slog.Logger, func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)

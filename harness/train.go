@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -20,12 +21,13 @@ import (
 	"github.com/siambench/siambench/internal/rusage"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/optim"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/results"
 	"github.com/siambench/siambench/sdk"
 )
 
 // errDiverged marks a NaN/Inf in the loss, gradients or features.
-var errDiverged = errors.New("diverged")
+var errDiverged = pluginhost.ErrDiverged
 
 // trainer is one run being trained.
 type trainer struct {
@@ -419,7 +421,7 @@ func (t *trainer) epoch(ctx context.Context, e int) error {
 	if t.test, err = BackboneFeatures(ctx, t.backbone, t.ds.test); err != nil {
 		return err
 	}
-	if !finite(t.bank.Data) || !finite(t.test.Data) {
+	if !nn.Finite(t.bank.Data) || !nn.Finite(t.test.Data) {
 		return fmt.Errorf("%w: non-finite evaluation features after epoch %d", errDiverged, e+1)
 	}
 	knn, err := eval.KNN(ctx, t.bank, t.test, t.ds.classes, eval.KNNConfig{})
@@ -480,76 +482,12 @@ func (t *trainer) epoch(ctx context.Context, e int) error {
 // mode), the method's loss and feature gradients, back-propagation through
 // the backbone, the optimizer step and the target EMA.
 func (t *trainer) step(ctx context.Context, b data.Batch, step, epoch int, lr, mom float64) (sdk.StepOutput, error) {
-	feats := make([]*nn.Tensor, len(b.Views))
-	in := sdk.StepInput{Step: step, Epoch: epoch, LR: lr, BaseLR: t.cfg.LR, Momentum: mom,
-		Views: make([]*nn.Tensor, len(b.Views))}
-	err := nn.Catch(func() {
-		for i, v := range b.Views {
-			x := nn.New(v.Data, v.N, v.C, v.H, v.W)
-			feats[i] = t.backbone.Forward(x)
-			in.Views[i] = feats[i].Detach()
-		}
-		if t.target != nil {
-			// the target's intermediate activations are recycled at once
-			in.Targets = nn.NoGradRecycle(func() []*nn.Tensor {
-				var ts []*nn.Tensor
-				for _, v := range b.Views {
-					ts = append(ts, t.target.Forward(nn.New(v.Data, v.N, v.C, v.H, v.W)))
-				}
-				return ts
-			})
-		}
-	})
-	if err != nil {
-		return sdk.StepOutput{}, fmt.Errorf("backbone forward at step %d: %w", step, err)
+	inputs := make([]*nn.Tensor, len(b.Views))
+	for i, v := range b.Views {
+		inputs[i] = nn.New(v.Data, v.N, v.C, v.H, v.W)
 	}
-	for i, f := range feats {
-		if !finite(f.Data) {
-			return sdk.StepOutput{}, fmt.Errorf("%w: non-finite backbone features (view %d) at step %d, epoch %d", errDiverged, i, step, epoch+1)
-		}
-	}
-	out, err := t.inst.Step(ctx, in)
-	if err != nil {
-		return out, err
-	}
-	if math.IsNaN(out.Loss) || math.IsInf(out.Loss, 0) {
-		return out, fmt.Errorf("%w: loss is %v at step %d, epoch %d", errDiverged, out.Loss, step, epoch+1)
-	}
-	if len(out.Grads) != len(feats) {
-		return out, fmt.Errorf("method %s returned %d gradients for %d views", t.cfg.Method, len(out.Grads), len(feats))
-	}
-	for i, g := range out.Grads {
-		if g == nil || g.Len() != feats[i].Len() {
-			return out, fmt.Errorf("method %s: gradient of view %d has the wrong size", t.cfg.Method, i)
-		}
-		if !finite(g.Data) {
-			return out, fmt.Errorf("%w: non-finite feature gradient (view %d) at step %d, epoch %d", errDiverged, i, step, epoch+1)
-		}
-	}
-	err = nn.Catch(func() {
-		for i, f := range feats {
-			f.BackwardWith(out.Grads[i].Data)
-		}
-	})
-	if err != nil {
-		return out, fmt.Errorf("backbone backward at step %d: %w", step, err)
-	}
-	t.opt.Step(lr)
-	t.opt.ZeroGrad()
-	// Hand the step's activations back to the engine's pool (no allocation
-	// or GC next step); nothing below reads them.
-	for _, f := range feats {
-		f.FreeGraph()
-	}
-	for _, f := range in.Targets {
-		f.FreeGraph()
-	}
-	if t.target != nil {
-		if err := optim.EMAModule(t.target, t.backbone, mom); err != nil {
-			return out, fmt.Errorf("target EMA: %w", err)
-		}
-	}
-	return out, nil
+	return pluginhost.TrainStep(ctx, t.inst, pluginhost.Trainee{Backbone: t.backbone, Target: t.target, Opt: t.opt}, inputs,
+		sdk.StepInput{Step: step, Epoch: epoch, LR: lr, BaseLR: t.cfg.LR, Momentum: mom})
 }
 
 // evaluate runs the final evaluation and records the run's final status.
@@ -571,27 +509,14 @@ func (t *trainer) evaluate(ctx context.Context) error {
 	}
 	last := t.metrics[len(t.metrics)-1]
 	ev.KNNTop1, ev.FeatStd, ev.OutputStd = last.KNNTop1, last.FeatStd, last.OutputStd
-	probe, err := eval.LinearProbe(ctx, t.bank, t.test, t.ds.classes, eval.ProbeConfig{})
+	probe, transfer, err := probes(ctx, t.ds, t.bank, t.test, func(ctx context.Context, d data.Dataset) (eval.Features, error) {
+		return BackboneFeatures(ctx, t.backbone, d)
+	})
 	if err != nil {
-		return fmt.Errorf("linear probe: %w", err)
+		return err
 	}
 	ev.LinearTop1, ev.LinearTop5 = probe.Top1, probe.Top5
-	for _, name := range t.ds.names {
-		tr := t.ds.transfer[name]
-		ftr, err := BackboneFeatures(ctx, t.backbone, tr.train)
-		if err != nil {
-			return fmt.Errorf("transfer %s: %w", name, err)
-		}
-		fte, err := BackboneFeatures(ctx, t.backbone, tr.test)
-		if err != nil {
-			return fmt.Errorf("transfer %s: %w", name, err)
-		}
-		p, err := eval.LinearProbe(ctx, ftr, fte, tr.classes, eval.ProbeConfig{})
-		if err != nil {
-			return fmt.Errorf("transfer %s: %w", name, err)
-		}
-		ev.Transfer[name] = p.Top1
-	}
+	maps.Copy(ev.Transfer, transfer)
 	t.log.Info("evaluated", "knn_top1", ev.KNNTop1, "linear_top1", ev.LinearTop1, "transfer", ev.Transfer)
 	// Record the output width for reports (1/√d line) and the collapse flag.
 	if t.outDim == 0 {

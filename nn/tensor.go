@@ -19,6 +19,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -247,4 +248,14 @@ func Catch(fn func()) (err error) {
 	}()
 	fn()
 	return nil
+}
+
+// Finite reports whether every value of xs is finite (no NaN, no ±Inf).
+func Finite(xs []float32) bool {
+	for _, v := range xs {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/siambench/siambench/eval"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/optim"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/sdk"
 	"github.com/siambench/siambench/sdk/kit"
 )
@@ -217,7 +218,10 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 
 	h := spec.Hyper
 	lr := c.LR
-	opt := optim.NewSGD([]optim.Group{{Params: enc.Params(), WeightDecay: h.WeightDecay}}, h.Momentum, false)
+	tr := pluginhost.Trainee{Backbone: enc, Opt: optim.NewSGD([]optim.Group{{Params: enc.Params(), WeightDecay: h.WeightDecay}}, h.Momentum, false)}
+	if target != nil {
+		tr.Target = target // a nil *nn.Sequential would be a non-nil nn.Module
+	}
 	if err := m.Init(sdk.InitConfig{FeatureDim: c.FeatureDim, BatchSize: c.Batch, StepsPerEpoch: max(1, c.Steps/10),
 		TotalSteps: c.Steps, Seed: c.Seed, Options: c.Options}); err != nil {
 		return res, err
@@ -242,29 +246,18 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 		}
 		stepLR := optim.Cosine(step, c.Steps, 0, lr, 0)
 		si := sdk.StepInput{Step: step, Epoch: step / max(1, c.Steps/10), LR: stepLR, BaseLR: lr}
-		var xs []*nn.Tensor
-		var feats []*nn.Tensor
-		opt.ZeroGrad()
-		for _, j := range jitters {
+		if target != nil {
+			si.Momentum = spec.Target.MomentumAt(step, c.Steps)
+		}
+		xs := make([]*nn.Tensor, len(jitters))
+		for v, j := range jitters {
 			x := make([]float32, c.Batch*in)
 			for i, ins := range batch {
 				p.input(x[i*in:(i+1)*in], ins, j)
 			}
-			xt := nn.New(x, c.Batch, in)
-			xs = append(xs, xt)
-			f := enc.Forward(xt)
-			feats = append(feats, f)
-			si.Views = append(si.Views, f.Detach())
+			xs[v] = nn.New(x, c.Batch, in)
 		}
-		if target != nil {
-			si.Momentum = spec.Target.MomentumAt(step, c.Steps)
-			nn.NoGrad(func() {
-				for _, x := range xs {
-					si.Targets = append(si.Targets, target.Forward(x))
-				}
-			})
-		}
-		out, err := m.Step(ctx, si)
+		out, err := pluginhost.TrainStep(ctx, m, tr, xs, si)
 		if err != nil {
 			return res, fmt.Errorf("step %d: %w", step, err)
 		}
@@ -272,15 +265,6 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 		res.OutputStd = append(res.OutputStd, out.Metrics["output_std"])
 		res.OutputDim = out.Metrics["output_dim"]
 		res.Metrics = out.Metrics
-		for v, f := range feats {
-			f.BackwardWith(out.Grads[v].Data)
-		}
-		opt.Step(stepLR)
-		if target != nil {
-			if err := optim.EMAModule(target, enc, si.Momentum); err != nil {
-				return res, err
-			}
-		}
 	}
 	var fq *nn.Tensor
 	res.FinalAcc, fq = evaluate()
