@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -410,36 +409,20 @@ func (r *Runner) summaryRow(c results.RunConfig) (results.SummaryRun, bool, erro
 	if !ok || !isResult(st.Status) {
 		return results.SummaryRun{}, false, nil
 	}
-	row := results.SummaryRun{
-		ID: c.ID, Method: c.Method, Options: c.Options, Dataset: c.Dataset, Backbone: c.Backbone,
-		BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, Status: st.Status,
-		Transfer: map[string]float64{}, WallSeconds: st.WallSeconds, ImagesPerSecond: st.ImagesPerSecond,
-		PeakRSSBytes: st.PeakRSSBytes, Negatives: c.Negatives, MomentumEncoder: c.MomentumEncoder,
-		Error: st.Error, EpochsDone: st.EpochsDone, CollapseReason: st.CollapseReason, FinishedAt: st.FinishedAt,
-	}
-	if row.Options == nil {
-		row.Options = map[string]string{}
-	}
 	if cfg, err := r.readConfig(c.ID); err == nil {
-		row.OutputDim = cfg.OutputDim
+		c.OutputDim = cfg.OutputDim // known once the run has evaluated
 	}
-	if ev, ok, err := r.Store.Eval(c.ID); err != nil {
-		return row, false, err
-	} else if ok {
-		row.KNNTop1, row.BestKNNTop1, row.LinearTop1, row.LinearTop5 = ev.KNNTop1, ev.BestKNNTop1, ev.LinearTop1, ev.LinearTop5
-		row.FeatStd, row.OutputStd = ev.FeatStd, ev.OutputStd
-		for k, v := range ev.Transfer {
-			row.Transfer[k] = v
-		}
-	} else if ms, err := r.Store.Metrics(c.ID); err == nil && len(ms) > 0 {
-		// diverged or failed: the last monitored epoch is the best we know
-		last := ms[len(ms)-1]
-		row.KNNTop1, row.FeatStd, row.OutputStd = last.KNNTop1, last.FeatStd, last.OutputStd
-		for _, m := range ms {
-			row.BestKNNTop1 = math.Max(row.BestKNNTop1, m.KNNTop1)
-		}
+	ev, ok, err := r.Store.Eval(c.ID)
+	if err != nil {
+		return results.SummaryRun{}, false, err
 	}
-	return row, true, nil
+	var ms []results.EpochMetrics
+	evp := &ev
+	if !ok {
+		evp = nil
+		ms, _ = r.Store.Metrics(c.ID) // unreadable metrics: the row has no accuracies
+	}
+	return results.NewSummaryRun(c, &st, evp, ms), true, nil
 }
 
 func (r *Runner) readConfig(id string) (results.RunConfig, error) {

@@ -269,38 +269,33 @@ func rebuildSummary(ctx context.Context, sw *sweep) (*results.Summary, error) {
 			continue
 		}
 		rf := &runFiles{config: &cfg}
-		row := results.SummaryRun{
-			ID: e.Name(), Method: cfg.Method, Options: cfg.Options, Dataset: cfg.Dataset,
-			Backbone: cfg.Backbone, BatchSize: cfg.BatchSize, Epochs: cfg.Epochs, Seed: cfg.Seed,
-			Negatives: cfg.Negatives, MomentumEncoder: cfg.MomentumEncoder, Status: results.StatusPending,
-			OutputDim: cfg.OutputDim,
-		}
-		var st results.RunStatus
+		var st, stp = results.RunStatus{}, (*results.RunStatus)(nil)
 		switch err := results.ReadJSON(filepath.Join(rdir, results.StatusFile), &st); {
 		case err == nil:
-			rf.status = &st
-			row.Status, row.Error, row.EpochsDone = st.Status, st.Error, st.EpochsDone
-			row.WallSeconds, row.ImagesPerSecond, row.PeakRSSBytes = st.WallSeconds, st.ImagesPerSecond, st.PeakRSSBytes
-			row.CollapseReason, row.FinishedAt = st.CollapseReason, st.FinishedAt
+			rf.status, stp = &st, &st
 		case errors.Is(err, fs.ErrNotExist):
 		default:
 			sw.gap("run %s: %v; its status is unknown", e.Name(), err)
 		}
-		var ev results.Eval
+		var ev, evp = results.Eval{}, (*results.Eval)(nil)
+		var ms []results.EpochMetrics
 		switch err := results.ReadJSON(filepath.Join(rdir, results.EvalFile), &ev); {
 		case err == nil:
-			row.KNNTop1, row.BestKNNTop1, row.LinearTop1, row.LinearTop5 = ev.KNNTop1, ev.BestKNNTop1, ev.LinearTop1, ev.LinearTop5
-			row.Transfer, row.FeatStd, row.OutputStd = ev.Transfer, ev.FeatStd, ev.OutputStd
+			evp = &ev
 		case errors.Is(err, fs.ErrNotExist):
-			if row.Status == results.StatusCompleted || row.Status == results.StatusCollapsed {
-				sw.gap("run %s: status %s but no %s; its accuracies are left out", e.Name(), row.Status, results.EvalFile)
-				row.Status = results.StatusRunning
+			if stp != nil && (st.Status == results.StatusDiverged || st.Status == results.StatusFailed) {
+				// as the sweep's summary: the last monitored epoch (the file is checked again by loadRunFiles)
+				ms, _ = results.ReadMetrics(filepath.Join(rdir, results.MetricsFile))
 			}
 		default:
 			sw.gap("run %s: %v; its accuracies are left out", e.Name(), err)
-			if row.Status == results.StatusCompleted || row.Status == results.StatusCollapsed {
-				row.Status = results.StatusRunning
-			}
+		}
+		cfg.ID = e.Name()
+		row := results.NewSummaryRun(cfg, stp, evp, ms)
+		if evp == nil && (row.Status == results.StatusCompleted || row.Status == results.StatusCollapsed) {
+			sw.gap("run %s: status %s but no readable %s; its accuracies are left out", e.Name(), row.Status, results.EvalFile)
+			row.Status = results.StatusRunning
+			row.KNNTop1, row.BestKNNTop1, row.FeatStd, row.OutputStd = 0, 0, 0, 0
 		}
 		if sum.Environment == (results.Environment{}) {
 			sum.Environment = cfg.Environment

@@ -3,8 +3,10 @@ package reports
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/siambench/siambench/internal/clitest"
 	"image"
 	"image/color"
 	"image/png"
@@ -915,5 +917,26 @@ func TestPctRoundsTiesAwayFromZero(t *testing.T) {
 		if got := Pct(x); got != want {
 			t.Errorf("Pct(%v) = %s, want %s", x, got, want)
 		}
+	}
+}
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
+// A report that rebuilds summary.json from the run folders gets the rows the
+// sweep wrote (one results.NewSummaryRun for both), checked on a real sweep.
+func TestRebuiltRowsEqualSweepRows(t *testing.T) {
+	dir := filepath.Dir(filepath.Dir(clitest.TrainedRun(t))) // DIR/runs/ID
+	var want results.Summary
+	if err := results.ReadJSON(filepath.Join(dir, results.SummaryFile), &want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rebuildSummary(context.Background(), &sweep{dir: dir, configs: map[string]*runFiles{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gj, _ := json.Marshal(got.Runs)
+	wj, _ := json.Marshal(want.Runs)
+	if len(want.Runs) == 0 || string(gj) != string(wj) {
+		t.Errorf("rows rebuilt from the run folders differ from summary.json's:\nrebuilt      %s\nsummary.json %s", gj, wj)
 	}
 }
