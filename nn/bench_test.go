@@ -28,13 +28,13 @@ func BenchmarkBatchNorm1d(b *testing.B) {
 // non-backbone half of a method step.
 func BenchmarkSimSiamHeads(b *testing.B) {
 	r := rng(2)
-	proj := nn.NewMLP(r, "proj", 512,
-		nn.Block{Out: 2048, BN: true, ReLU: true},
-		nn.Block{Out: 2048, BN: true, ReLU: true},
-		nn.Block{Out: 2048, BN: true})
-	pred := nn.NewMLP(r, "pred", 2048,
-		nn.Block{Out: 512, BN: true, ReLU: true},
-		nn.Block{Out: 2048, Bias: true})
+	proj := newMLP(r, "proj", 512,
+		block{Out: 2048, BN: true, ReLU: true},
+		block{Out: 2048, BN: true, ReLU: true},
+		block{Out: 2048, BN: true})
+	pred := newMLP(r, "pred", 2048,
+		block{Out: 512, BN: true, ReLU: true},
+		block{Out: 2048, Bias: true})
 	v1 := req(nn.Randn(r, 1, 256, 512))
 	v2 := req(nn.Randn(r, 1, 256, 512))
 	b.ResetTimer()

@@ -129,9 +129,9 @@ func TestBatchNormTrainEval(t *testing.T) {
 func TestLinearAndMLPGradients(t *testing.T) {
 	r := rng(3)
 	x := req(nn.Randn(r, 1, 4, 3))
-	mlp := nn.NewMLP(r, "proj", 3,
-		nn.Block{Out: 5, BN: true, ReLU: true},
-		nn.Block{Out: 2, BN: false, Bias: true},
+	mlp := newMLP(r, "proj", 3,
+		block{Out: 5, BN: true, ReLU: true},
+		block{Out: 2, BN: false, Bias: true},
 	)
 	ins := []gradcheck.Input{{Name: "x", T: x}}
 	for _, p := range mlp.Params() {

@@ -235,39 +235,6 @@ func (s *Sequential) SetTraining(t bool) {
 // ---------------------------------------------------------------------------
 // MLP builder
 
-// Block is one layer of an MLP: Linear(in→Out, with bias if Bias), then BN
-// over Out features if BN, then ReLU if ReLU. SimSiam's projector is three
-// blocks all with BN, the last without ReLU; its predictor is
-// {2048→512, BN, ReLU} then {512→2048, no BN, no ReLU, Bias}.
-type Block struct {
-	Out  int
-	BN   bool
-	ReLU bool
-	Bias bool
-}
-
-// NewMLP builds a Sequential named name from blocks, starting from in
-// input features. Child names are "name.i.j.weight" etc. (i the block,
-// j the layer within it). It panics with a *ShapeError on a non-positive width.
-func NewMLP(rng *rand.Rand, name string, in int, blocks ...Block) *Sequential {
-	var mods []Module
-	for i, b := range blocks {
-		if in <= 0 || b.Out <= 0 {
-			panic(shapeErrorf("NewMLP", [][]int{{in, b.Out}}, "block %d has non-positive width", i))
-		}
-		layer := []Module{NewLinear(rng, in, b.Out, b.Bias)}
-		if b.BN {
-			layer = append(layer, NewBatchNorm(b.Out, true))
-		}
-		if b.ReLU {
-			layer = append(layer, NewReLU())
-		}
-		mods = append(mods, NewSequential("", layer...))
-		in = b.Out
-	}
-	return NewSequential(name, mods...)
-}
-
 // ---------------------------------------------------------------------------
 // Conv2d
 

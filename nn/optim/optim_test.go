@@ -111,8 +111,8 @@ func TestEMA(t *testing.T) {
 	}
 
 	r := rand.New(rand.NewPCG(1, 2))
-	online := nn.NewMLP(r, "m", 3, nn.Block{Out: 2, BN: true})
-	target := nn.NewMLP(r, "m", 3, nn.Block{Out: 2, BN: true})
+	online := nn.NewSequential("m", nn.NewLinear(r, 3, 2, false), nn.NewBatchNorm(2, true))
+	target := nn.NewSequential("m", nn.NewLinear(r, 3, 2, false), nn.NewBatchNorm(2, true))
 	online.Buffers()[0].T.Data[0] = 7
 	if err := EMAModule(target, online, 0.5); err != nil {
 		t.Fatal(err)
