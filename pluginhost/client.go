@@ -29,13 +29,13 @@ import (
 // returns errors wrapping sdk.ErrBadInput, sdk.ErrPanicked,
 // sdk.ErrNotSupported and context.Canceled as the plugin reported them.
 var (
-	// ErrCrashed: the plugin process died (killed, crashed, exited). Call
-	// Restart, then SetState with the last saved state.
+	// ErrCrashed: the plugin process died (killed, crashed, exited). Launch
+	// a new one, Init it as before and SetState the last saved state.
 	ErrCrashed = errors.New("plugin process crashed")
 	// ErrStepTimeout: a call took longer than its deadline
 	// (Options.StepTimeout for a step, Options.CallTimeout for the others;
 	// the error also wraps context.DeadlineExceeded). The plugin may be
-	// busy, hung or stopped: Restart it and restore its state.
+	// busy, hung or stopped: Kill it, launch a new one and restore its state.
 	ErrStepTimeout = errors.New("plugin call timed out")
 )
 
@@ -83,25 +83,23 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Client is a method running in a plugin process (Launch) or in-process
-// (Local). It implements sdk.Method and sdk.DetachedStepper; calls are
-// serialised. After a crash every call returns an ErrCrashed error until
-// Restart.
+// Client is a method running in a plugin process (Launch); in-process, a
+// method is run behind sdk.InProcess instead. It implements sdk.Method and
+// sdk.DetachedStepper; calls are serialised. After a crash every call
+// returns an ErrCrashed error.
 type Client struct {
 	path string
 	name string
 	opts Options
 
-	mu       sync.Mutex            // serialises calls
-	life     context.Context       // ends every call without a context of its own
-	procMu   sync.Mutex            // guards pc, proc and pid, so Kill never waits for a step
-	pc       *plugin.Client        // nil for Local
-	proc     *procRunner           // the process of pc
-	rpc      methodpb.MethodClient // nil for Local
-	local    sdk.Method            // guarded; nil for a plugin
-	spec     sdk.Spec
-	pid      int
-	lastInit *sdk.InitConfig
+	mu     sync.Mutex      // serialises calls
+	life   context.Context // ends every call without a context of its own
+	procMu sync.Mutex      // guards pc, proc and pid, so Kill never waits for a step
+	pc     *plugin.Client  // nil once killed
+	proc   *procRunner     // the process of pc
+	rpc    methodpb.MethodClient
+	spec   sdk.Spec
+	pid    int
 }
 
 // live holds the plugin clients with a process, for CleanupAll.
@@ -136,14 +134,6 @@ func CleanupAll() {
 	}
 	wg.Wait()
 	removeSocketRoot()
-}
-
-// Local returns a Client that runs m in-process, behind the same guard as a
-// plugin (sdk.InProcess). Restart re-initialises the same instance.
-func Local(m sdk.Method) *Client {
-	g := sdk.InProcess(m)
-	s := g.Describe()
-	return &Client{name: s.Name, path: "(in-process)", local: g, spec: s, opts: Options{}.withDefaults(), life: context.Background()}
 }
 
 // Launch starts the plugin binary at path in a process group of its own,
@@ -291,10 +281,10 @@ func mismatch(plugin string, v int) string {
 // Name is the method's name from its spec.
 func (c *Client) Name() string { return c.spec.Name }
 
-// Path is the plugin binary ("(in-process)" for Local).
+// Path is the plugin binary.
 func (c *Client) Path() string { return c.path }
 
-// Pid is the plugin's process id (0 for Local).
+// Pid is the plugin's process id.
 func (c *Client) Pid() int {
 	c.procMu.Lock()
 	defer c.procMu.Unlock()
@@ -317,7 +307,7 @@ func (e *remoteError) Unwrap() []error { return e.kind }
 func (c *Client) classify(call string, err error) error {
 	st, _ := status.FromError(err)
 	c.procMu.Lock()
-	exited := c.local == nil && (c.pc == nil || c.pc.Exited()) // nil: killed
+	exited := c.pc == nil || c.pc.Exited() // nil: killed
 	c.procMu.Unlock()
 	switch {
 	case exited || st.Code() == codes.Unavailable:
@@ -347,28 +337,15 @@ func (c *Client) callCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.life, c.opts.CallTimeout)
 }
 
-// Init initialises the method and remembers cfg for Restart.
+// Init initialises the method.
 func (c *Client) Init(cfg sdk.InitConfig) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.init(cfg)
-}
-
-func (c *Client) init(cfg sdk.InitConfig) error {
-	if c.local != nil {
-		if err := c.local.Init(cfg); err != nil {
-			return err
-		}
-	} else {
-		ctx, cancel := c.callCtx()
-		defer cancel()
-		_, err := c.rpc.Init(ctx, sdk.InitToProto(cfg))
-		if err != nil {
-			return c.classify("init", err)
-		}
+	ctx, cancel := c.callCtx()
+	defer cancel()
+	if _, err := c.rpc.Init(ctx, sdk.InitToProto(cfg)); err != nil {
+		return c.classify("init", err)
 	}
-	saved := cfg
-	c.lastInit = &saved
 	return nil
 }
 
@@ -387,19 +364,6 @@ func (c *Client) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tens
 	defer c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, c.opts.StepTimeout)
 	defer cancel()
-	if c.local != nil {
-		var out sdk.StepOutput
-		var err error
-		if isDetached {
-			out, err = c.local.(sdk.DetachedStepper).StepDetached(ctx, in, detached)
-		} else {
-			out, err = c.local.Step(ctx, in)
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w: %w", ErrStepTimeout, err)
-		}
-		return out, err
-	}
 	req, err := sdk.StepToProto(in, detached, isDetached)
 	if err != nil {
 		return sdk.StepOutput{}, fmt.Errorf("method %s: step %d: %w", c.name, in.Step, err)
@@ -419,9 +383,6 @@ func (c *Client) step(ctx context.Context, in sdk.StepInput, detached []*nn.Tens
 func (c *Client) State() ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.local != nil {
-		return c.local.State()
-	}
 	ctx, cancel := c.callCtx()
 	defer cancel()
 	resp, err := c.rpc.GetState(ctx, &methodpb.GetStateRequest{})
@@ -435,37 +396,10 @@ func (c *Client) State() ([]byte, error) {
 func (c *Client) SetState(blob []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.local != nil {
-		return c.local.SetState(blob)
-	}
 	ctx, cancel := c.callCtx()
 	defer cancel()
 	if _, err := c.rpc.SetState(ctx, &methodpb.StateBlob{Blob: blob}); err != nil {
 		return c.classify("set state", err)
-	}
-	return nil
-}
-
-// Restart replaces the plugin process with a new one (a go-plugin client
-// cannot be restarted) and re-runs Init with the last InitConfig. The
-// caller then restores the method's state with SetState. For Local it only
-// re-runs Init. ctx becomes the client's life (see Launch).
-func (c *Client) Restart(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.local == nil {
-		old := c.Pid()
-		c.Kill()
-		c.life = ctx
-		if err := c.start(ctx); err != nil {
-			return fmt.Errorf("restart method %s: %w", c.name, err)
-		}
-		c.opts.Logger.Info("plugin restarted", "method", c.name, "old_pid", old, "pid", c.pid)
-	}
-	if c.lastInit != nil {
-		if err := c.init(*c.lastInit); err != nil {
-			return fmt.Errorf("restart method %s: %w", c.name, err)
-		}
 	}
 	return nil
 }
@@ -523,12 +457,11 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// Exited reports whether the plugin process has exited or been killed
-// (false for Local).
+// Exited reports whether the plugin process has exited or been killed.
 func (c *Client) Exited() bool {
 	c.procMu.Lock()
 	defer c.procMu.Unlock()
-	return c.local == nil && (c.pc == nil || c.pc.Exited())
+	return c.pc == nil || c.pc.Exited()
 }
 
 // prefixWriter prefixes each line written to w.

@@ -66,11 +66,11 @@ func requireSame(t *testing.T, what string, a, b sdk.StepOutput) {
 // Over real gRPC the toy must give exactly what it gives in-process.
 func TestRemoteEqualsInProcess(t *testing.T) {
 	remote := launchToy(t, Options{})
-	local := Local(toy.New())
+	local := sdk.InProcess(toy.New())
 	if !reflect.DeepEqual(remote.Describe(), local.Describe()) {
 		t.Fatalf("specs differ:\nremote %+v\nlocal  %+v", remote.Describe(), local.Describe())
 	}
-	for _, c := range []*Client{remote, local} {
+	for _, c := range []sdk.Method{remote, local} {
 		if err := c.Init(toyCfg); err != nil {
 			t.Fatal(err)
 		}
@@ -106,15 +106,15 @@ func TestRemoteEqualsInProcess(t *testing.T) {
 func TestInitHyperReachesPlugin(t *testing.T) {
 	heavy := toyCfg
 	heavy.Hyper = sdk.Hyper{Optimizer: "sgd", WeightDecay: 0.5, Momentum: 0.9}
-	remote, local, plain := launchToy(t, Options{}), Local(toy.New()), launchToy(t, Options{})
-	for c, cfg := range map[*Client]sdk.InitConfig{remote: heavy, local: heavy, plain: toyCfg} {
+	remote, local, plain := launchToy(t, Options{}), sdk.InProcess(toy.New()), launchToy(t, Options{})
+	for c, cfg := range map[sdk.Method]sdk.InitConfig{remote: heavy, local: heavy, plain: toyCfg} {
 		if err := c.Init(cfg); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var outs [3]sdk.StepOutput
 	for k := 0; k < 2; k++ {
-		for i, c := range []*Client{remote, local, plain} {
+		for i, c := range []sdk.Method{remote, local, plain} {
 			o, err := c.Step(context.Background(), toyInput(k))
 			if err != nil {
 				t.Fatal(err)
@@ -137,10 +137,11 @@ func TestConformanceOverGRPC(t *testing.T) {
 	}
 }
 
-// SIGKILL the plugin mid-run: the next call is a crash; Restart + SetState
-// continues exactly as an uninterrupted run.
+// SIGKILL the plugin mid-run: the next call is a crash; a new plugin given
+// the same Init and the saved state continues exactly as an uninterrupted
+// run (what the harness does after a crash).
 func TestCrashRestartResumes(t *testing.T) {
-	ref := Local(toy.New())
+	ref := sdk.InProcess(toy.New())
 	if err := ref.Init(toyCfg); err != nil {
 		t.Fatal(err)
 	}
@@ -174,9 +175,7 @@ func TestCrashRestartResumes(t *testing.T) {
 	if !strings.Contains(err.Error(), strconv.Itoa(oldPid)) {
 		t.Errorf("crash error %q does not name the pid %d", err, oldPid)
 	}
-	if err := c.Restart(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	c = relaunch(t, c, toyCfg, Options{})
 	if c.Pid() == oldPid || c.Pid() == 0 {
 		t.Fatalf("restart kept pid %d", c.Pid())
 	}

@@ -2,9 +2,10 @@
 // bench-method-NAME binaries, reads their spec without starting them
 // (describe mode), launches them over go-plugin gRPC with process hygiene
 // (Pdeathsig, CleanupAll on signals), applies a deadline to every step,
-// classifies failures (crash, timeout, bad input, panic) and restarts a
-// crashed plugin. A Client implements sdk.Method, so the harness drives a
-// remote plugin and an in-process method (Local) the same way.
+// classifies failures (crash, timeout, bad input, panic), and runs the
+// host's half of a training step (TrainStep). A Client implements
+// sdk.Method, so the harness drives a plugin and an in-process method
+// (sdk.InProcess) the same way.
 package pluginhost
 
 import (

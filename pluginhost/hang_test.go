@@ -108,9 +108,7 @@ func TestStoppedPlugin(t *testing.T) {
 			}
 			waitStopped(t, pid)
 			killBounded(t, c, 5*time.Second)
-			if err := c.Restart(context.Background()); err != nil {
-				t.Fatalf("restart after a stopped plugin: %v", err)
-			}
+			c = relaunch(t, c, withOptions(toyCfg, "fault", "stop", "fault_step", "1", "fault_in", tc.in), fastKill)
 			if c.Pid() == pid {
 				t.Fatal("restart kept the stopped process")
 			}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/siambench/siambench/sdk"
 )
 
 // Plugin binaries built once for the package's tests.
@@ -58,6 +60,18 @@ func helperLaunch() {
 	fmt.Println(c.Pid())
 	time.Sleep(time.Minute)
 	os.Exit(0)
+}
+
+// relaunch kills c and launches a new toy plugin initialised with cfg, as
+// the harness does after a crash.
+func relaunch(t *testing.T, c *Client, cfg sdk.InitConfig, opts Options) *Client {
+	t.Helper()
+	c.Kill()
+	n := launchToy(t, opts)
+	if err := n.Init(cfg); err != nil {
+		t.Fatalf("init after relaunch: %v", err)
+	}
+	return n
 }
 
 func launchToy(t *testing.T, opts Options) *Client {

@@ -91,7 +91,7 @@ func BenchmarkMethodStep(b *testing.B) {
 	for _, m := range methods {
 		for _, d := range []int{64, 512} {
 			b.Run(fmt.Sprintf("%s/D=%d", m.name, d), func(b *testing.B) {
-				local := pluginhost.Local(m.new())
+				local := sdk.InProcess(m.new())
 				remote, err := pluginhost.Launch(context.Background(), binary(b, m.bin), pluginhost.Options{})
 				if err != nil {
 					b.Fatal(err)
@@ -100,7 +100,7 @@ func BenchmarkMethodStep(b *testing.B) {
 				initialise(b, local, d)
 				initialise(b, remote, d)
 				in := input(d)
-				step := func(c *pluginhost.Client) time.Duration {
+				step := func(c sdk.Method) time.Duration {
 					start := time.Now()
 					if _, err := c.Step(context.Background(), in); err != nil {
 						b.Fatal(err)
