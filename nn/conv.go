@@ -15,7 +15,7 @@ import (
 // col (K, nb·P) (im2col) and computes out (O, nb·P) = W (O,K) · col with one
 // GEMM, then scatters it to NCHW. Backward recomputes col rather than
 // keeping it (memory), and runs dW += dout·colᵀ and dcol = Wᵀ·dout, then
-// col2im. Conv2dNaive is the direct-loop reference twin.
+// col2im. Conv2dNaive (nn's tests) is the direct-loop reference twin.
 
 // convGeom holds a convolution's sizes.
 type convGeom struct {
@@ -66,25 +66,6 @@ func Conv2d(x, w, b *Tensor, stride, pad int) *Tensor {
 		}
 		dx, fresh := gradFor(x)
 		convBackward(dx, fresh, gradOf(w), db, dout, x.Data, w.Data, g)
-	}, x, w, b)
-}
-
-// Conv2dNaive computes the same as Conv2d with direct loops: the reference
-// the fast path is tested against, and a fallback for debugging.
-func Conv2dNaive(x, w, b *Tensor, stride, pad int) *Tensor {
-	g := convCheck("Conv2dNaive", x, w, b, stride, pad)
-	out := empty(g.n, g.o, g.oh, g.ow)
-	var bias []float32
-	if b != nil {
-		bias = b.Data
-	}
-	convForwardNaive(out.Data, x.Data, w.Data, bias, g)
-	return record(out, "Conv2dNaive", func(dout []float32) {
-		var db []float32
-		if b != nil {
-			db = gradOf(b)
-		}
-		convBackwardNaive(gradOf(x), gradOf(w), db, dout, x.Data, w.Data, g)
 	}, x, w, b)
 }
 
