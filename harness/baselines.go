@@ -16,7 +16,9 @@ import (
 	"github.com/siambench/siambench/eval"
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/optim"
+	"github.com/siambench/siambench/pluginhost"
 	"github.com/siambench/siambench/results"
+	"github.com/siambench/siambench/sdk"
 )
 
 // Supervised baseline recipe: SGD with momentum 0.9, lr 0.1·batch/256,
@@ -255,29 +257,25 @@ func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int6
 		first, step = c.Epoch, c.Step
 		r.logger().Info("supervised baseline resumed", "epoch", first, "checkpoint", ckpt)
 	}
+	// The backbone and the head share one optimizer (and checkpoint); the
+	// head's cross-entropy is the step's "method", so the step is the one
+	// every run takes (pluginhost.TrainStep).
+	sup := &supervisedHead{head: head}
+	tr := pluginhost.Trainee{Backbone: bb, Opt: opt}
 	for e := first; e < epochs; e++ {
 		var lossSum float64
 		n := 0
 		ectx, cancel := context.WithCancel(ctx)
 		for b := range loader.Epoch(ectx, e, 0) {
 			v := b.Views[0]
-			var loss *nn.Tensor
-			err := nn.Catch(func() {
-				loss = nn.CrossEntropy(head.Forward(bb.Forward(nn.New(v.Data, v.N, v.C, v.H, v.W))), b.Labels)
-				loss.Backward()
-			})
+			sup.labels = b.Labels
+			out, err := pluginhost.TrainStep(ctx, sup, tr, []*nn.Tensor{nn.New(v.Data, v.N, v.C, v.H, v.W)},
+				sdk.StepInput{Step: step, Epoch: e, LR: optim.Cosine(step, total, 0, lr0, 0), BaseLR: lr0})
 			if err != nil {
 				cancel()
-				return results.Baseline{}, err
+				return results.Baseline{}, fmt.Errorf("supervised baseline: %w", err)
 			}
-			if !nn.Finite(loss.Data) {
-				cancel()
-				return results.Baseline{}, fmt.Errorf("supervised training diverged at step %d", step)
-			}
-			opt.Step(optim.Cosine(step, total, 0, lr0, 0))
-			opt.ZeroGrad()
-			lossSum += float64(loss.Item())
-			loss.FreeGraph()
+			lossSum += out.Loss
 			n++
 			step++
 		}
@@ -302,6 +300,35 @@ func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int6
 	return evaluateFeatures(ctx, ds, func(ctx context.Context, d data.Dataset) (eval.Features, error) {
 		return BackboneFeatures(ctx, bb, d)
 	})
+}
+
+// supervisedHead is the supervised baseline's objective in the place of a
+// method: a linear classifier on the backbone's features and cross-entropy
+// against the batch's labels. Its parameters get their gradients here and
+// are stepped by the host's optimizer with the backbone's.
+type supervisedHead struct {
+	head   *nn.Linear
+	labels []int // the batch's, set before each step
+}
+
+func (s *supervisedHead) Describe() sdk.Spec        { return sdk.Spec{Name: "supervised"} }
+func (s *supervisedHead) Init(sdk.InitConfig) error { return nil }
+func (s *supervisedHead) State() ([]byte, error)    { return nil, nil } // in the host's checkpoint
+func (s *supervisedHead) SetState([]byte) error     { return nil }
+
+// Step returns the cross-entropy of the head on the features and its
+// gradient with respect to them; the head's gradients stay in its params.
+func (s *supervisedHead) Step(_ context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+	f := in.Views[0]
+	x := nn.New(f.Data, f.Shape()...).SetRequiresGrad(true)
+	var loss *nn.Tensor
+	if err := nn.Catch(func() {
+		loss = nn.CrossEntropy(s.head.Forward(x), s.labels)
+		loss.Backward()
+	}); err != nil {
+		return sdk.StepOutput{}, err
+	}
+	return sdk.StepOutput{Loss: float64(loss.Item()), Grads: []*nn.Tensor{nn.New(x.Grad, f.Shape()...)}}, nil
 }
 
 // prefixed renames params (so head and backbone names never clash in the optimizer).
