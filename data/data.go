@@ -32,7 +32,10 @@ type Dataset interface {
 	Classes() []string
 }
 
-// Splits is an opened dataset: its train and test splits and where it came from.
+// Splits is an opened dataset: its train and test splits and where it came
+// from. An unlabelled dataset (an image folder without class sub-folders,
+// "stl10-unlabeled") has only Train, whose labels are all -1, and no Test:
+// it can pre-train a backbone, and is evaluated on another (labelled) one.
 type Splits struct {
 	Train, Test Dataset
 	// Unlabeled is the extra unlabelled split (STL-10's 100,000 images) when
@@ -40,6 +43,10 @@ type Splits struct {
 	Unlabeled Dataset
 	Info      Info
 }
+
+// Labeled reports whether the dataset has labels and a test split (so it
+// can be evaluated on: kNN, linear probe, supervised baseline).
+func (s *Splits) Labeled() bool { return s.Test != nil }
 
 // Info describes where a dataset came from.
 type Info struct {

@@ -19,10 +19,17 @@ import (
 	"golang.org/x/image/draw"
 )
 
-// An image folder holds one sub-folder per class with PNG or JPEG files of any
-// size. If the folder has a train/ sub-folder, train/ is the train split and
-// test/ (or val/) the test split; otherwise every tenth image of each class
-// (in file-name order) is held out as the test split. Images are cropped to
+// A labelled image folder holds one sub-folder per class with PNG or JPEG
+// files of any size. If the folder has a train/ sub-folder, train/ is the
+// train split and test/ (or val/) the test split; otherwise every tenth
+// image of each class (in file-name order) is held out as the test split.
+//
+// Any other layout is an unlabelled folder: every PNG or JPEG below it, at
+// any depth (hidden files and folders skipped), in path order, is the one
+// split (Splits.Labeled is false), for pre-training only. A folder is
+// labelled when it (or its train/) has at least two sub-folders, holds no
+// image itself, and every image below it lies directly in one of those
+// sub-folders. Images are cropped to
 // their centre square and resized to Size×Size with a bilinear (anti-aliased)
 // filter. A folder whose images are all grayscale gives 1-channel images,
 // otherwise 3 channels (RGB; alpha is dropped).
@@ -57,6 +64,9 @@ func OpenFolder(ctx context.Context, root string, size int) (*Splits, error) {
 				break
 			}
 		}
+	}
+	if !classLayout(trainDir) {
+		return openUnlabeledFolder(ctx, root, size)
 	}
 	classes, trainItems, err := scanFolder(trainDir, nil)
 	if err != nil {
@@ -111,6 +121,97 @@ func OpenFolder(ctx context.Context, root string, size int) (*Splits, error) {
 	test.SetNorm(nm)
 	return &Splits{Train: train, Test: test, Info: Info{
 		Name: base, Title: "image folder " + root, Source: root,
+		License: "as given by the folder's owner", Norm: nm,
+	}}, nil
+}
+
+// classLayout reports whether dir is laid out as one sub-folder of images
+// per class (see OpenFolder).
+func classLayout(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return true // scanFolder reports it
+	}
+	classes := 0
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if !e.IsDir() {
+			if imageExt[strings.ToLower(filepath.Ext(e.Name()))] {
+				return false // an image outside any class folder
+			}
+			continue
+		}
+		classes++
+		sub, err := os.ReadDir(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return true
+		}
+		for _, f := range sub {
+			if f.IsDir() && !strings.HasPrefix(f.Name(), ".") && hasImages(filepath.Join(dir, e.Name(), f.Name())) {
+				return false // images nested deeper than a class folder
+			}
+		}
+	}
+	return classes >= 2
+}
+
+// hasImages reports whether some image lies at any depth below dir.
+func hasImages(dir string) bool {
+	found := false
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && imageExt[strings.ToLower(filepath.Ext(p))] {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
+// openUnlabeledFolder reads every image below root, at any depth, as one
+// unlabelled split.
+func openUnlabeledFolder(ctx context.Context, root string, size int) (*Splits, error) {
+	var items []folderItem
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("image folder: %w", err)
+		}
+		if p != root && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() && imageExt[strings.ToLower(filepath.Ext(p))] {
+			items = append(items, folderItem{path: p, label: -1})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("image folder %s is empty: no PNG or JPEG images at any depth (a labelled folder has one sub-folder of images per class)", root)
+	}
+	pix, c, err := decodeAll(ctx, items, size)
+	if err != nil {
+		return nil, err
+	}
+	labels := make([]int, len(items))
+	for i := range labels {
+		labels[i] = -1
+	}
+	base := "folder:" + root
+	train, err := NewMemory(base, c, size, size, pix, labels, nil)
+	if err != nil {
+		return nil, err
+	}
+	nm := computeNorm(train)
+	train.SetNorm(nm)
+	return &Splits{Train: train, Info: Info{
+		Name: base, Title: "unlabelled image folder " + root, Source: root,
 		License: "as given by the folder's owner", Norm: nm,
 	}}, nil
 }

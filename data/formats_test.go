@@ -162,6 +162,15 @@ func TestOpenSTL10(t *testing.T) {
 	if s2.Unlabeled != nil {
 		t.Fatal("unlabeled split loaded without being asked for")
 	}
+	// "stl10-unlabeled": the unlabelled images as the only split, for pre-training.
+	u, err := Open(context.Background(), "stl10-unlabeled", OpenOptions{Dir: dir})
+	must(t, err)
+	if u.Labeled() || u.Train.Len() != 4 || u.Train.Label(3) != -1 || u.Info.Name != "stl10-unlabeled" {
+		t.Fatalf("stl10-unlabeled: labelled %v, %d images, name %q", u.Labeled(), u.Train.Len(), u.Info.Name)
+	}
+	if !s.Labeled() || u.Info.Norm.Mean[0] == 0 {
+		t.Fatalf("stl10 labelled %v, unlabelled norm %v", s.Labeled(), u.Info.Norm)
+	}
 }
 
 func TestSTL10Errors(t *testing.T) {
@@ -242,6 +251,35 @@ func TestOpenFolder(t *testing.T) {
 	}
 }
 
+// A folder without class sub-folders is unlabelled: every image at any depth,
+// in path order, hidden ones skipped, labels -1, no test split.
+func TestOpenFolderUnlabeled(t *testing.T) {
+	root := t.TempDir()
+	writePNG(t, filepath.Join(root, "top.png"), solid(10, 10, color.RGBA{10, 200, 10, 255}))
+	writePNG(t, filepath.Join(root, "2021", "trip", "a.jpg"), solid(40, 20, color.RGBA{200, 10, 10, 255}))
+	writePNG(t, filepath.Join(root, "2022", "b.png"), solid(12, 12, color.RGBA{10, 10, 200, 255}))
+	writePNG(t, filepath.Join(root, ".thumbs", "c.png"), solid(4, 4, color.White))
+	s, err := Open(context.Background(), "folder:"+root, OpenOptions{ImageSize: 8})
+	must(t, err)
+	if s.Labeled() || s.Test != nil || s.Train.Len() != 3 {
+		t.Fatalf("labelled %v, test %v, %d images; want an unlabelled split of 3", s.Labeled(), s.Test, s.Train.Len())
+	}
+	// Path order: 2021/trip/a.jpg (red), 2022/b.png (blue), top.png (green).
+	for i, ch := range []int{0, 2, 1} {
+		im := s.Train.Image(i)
+		if s.Train.Label(i) != -1 || im.H != 8 || im.Pix[ch*64+36] < 150 {
+			t.Errorf("image %d: label %d, %dx%d, channel %d centre %d", i, s.Train.Label(i), im.H, im.W, ch, im.Pix[ch*64+36])
+		}
+	}
+	// Class folders, but one has a nested folder of images: unlabelled too.
+	root2 := t.TempDir()
+	writePNG(t, filepath.Join(root2, "cats", "a.png"), solid(4, 4, color.White))
+	writePNG(t, filepath.Join(root2, "dogs", "more", "b.png"), solid(4, 4, color.White))
+	if s, err := Open(context.Background(), "folder:"+root2, OpenOptions{}); err != nil || s.Labeled() || s.Train.Len() != 2 {
+		t.Fatalf("nested layout: %v, %+v", err, s)
+	}
+}
+
 func absDiff(a, b uint8) int {
 	if a > b {
 		return int(a - b)
@@ -294,8 +332,9 @@ func TestOpenFolderErrors(t *testing.T) {
 		{"empty folder", map[string]string{}, []string{"is empty"}},
 		{"class without images", map[string]string{"a/x.png": "png", "b/readme.txt": "hi"}, []string{`"b"`, "no PNG or JPEG"}},
 		{"unreadable image", map[string]string{"train/a/broken.png": "not a png", "train/a/ok.png": "png", "test/a/ok.png": "png"}, []string{"broken.png", "cannot decode"}},
-		{"no test images", map[string]string{"a/x.png": "png"}, []string{"no test images"}},
-		{"unknown test class", map[string]string{"train/a/x.png": "png", "test/zzz/y.png": "png"}, []string{`"zzz"`, "not among"}},
+		{"no test images", map[string]string{"a/x.png": "png", "b/y.png": "png"}, []string{"no test images"}},
+		{"unknown test class", map[string]string{"train/a/x.png": "png", "train/b/x.png": "png", "test/zzz/y.png": "png"}, []string{`"zzz"`, "not among"}},
+		{"unlabelled, unreadable", map[string]string{"x/y/broken.jpg": "not a jpeg"}, []string{"broken.jpg", "cannot decode"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -37,13 +37,15 @@ type OpenOptions struct {
 
 // Names lists the dataset names Open accepts (besides "folder:PATH").
 func Names() []string {
-	return []string{"default", "default-mnist", "fashion-mnist", "mnist", "cifar10", "cifar100", "stl10"}
+	return []string{"default", "default-mnist", "fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "stl10-unlabeled"}
 }
 
 // Open opens a dataset by name: "default" (the embedded Fashion-MNIST subset;
 // also used for ""), "default-mnist" (the embedded MNIST subset),
-// "fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", or
-// "folder:PATH" (an image folder, see OpenFolder). Train and test share the
+// "fashion-mnist", "mnist", "cifar10", "cifar100", "stl10",
+// "stl10-unlabeled" (STL-10's 100,000 unlabelled images as the only split,
+// for pre-training; evaluate on "stl10") or "folder:PATH" (an image folder,
+// labelled or not, see OpenFolder). Train and test share the
 // train split's normalisation (Info.Norm). Errors say what was missing or
 // broken and what to run.
 func Open(ctx context.Context, name string, opts OpenOptions) (*Splits, error) {
@@ -65,6 +67,10 @@ func Open(ctx context.Context, name string, opts OpenOptions) (*Splits, error) {
 		return openEmbedded("default", "fashion-mnist", "Fashion-MNIST (embedded stratified subset: 1,000 train + 200 test images per class)", "MIT (Zalando SE)", FashionMNISTClasses)
 	case "default-mnist":
 		return openEmbedded("default-mnist", "mnist", "MNIST (embedded stratified subset: 500 train + 100 test images per class)", "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes, Christopher J.C. Burges)", MNISTClasses)
+	}
+	unlabeledOnly := name == "stl10-unlabeled"
+	if unlabeledOnly {
+		name, opts.Unlabeled = "stl10", true
 	}
 	src, err := LookupSource(name)
 	if err != nil {
@@ -112,6 +118,13 @@ func Open(ctx context.Context, name string, opts OpenOptions) (*Splits, error) {
 			fi.Size = st.Size()
 		}
 		info.Files = append(info.Files, fi)
+	}
+	if unlabeledOnly {
+		info.Name, info.Title = "stl10-unlabeled", src.Title+", unlabelled split only"
+		nm := computeNorm(unl)
+		unl.SetNorm(nm)
+		info.Norm = nm
+		return &Splits{Train: unl, Info: info}, nil
 	}
 	return finish(train, test, unl, info), nil
 }

@@ -41,7 +41,7 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 	budgets := slices.Sorted(slices.Values(c.Epochs))
 	budgets = slices.Compact(budgets)
 	ident := func(name string, epochs int) string {
-		id := map[string]any{"name": name, "dataset": c.Dataset, "transfer": ds.names, "train_limit": c.TrainLimit,
+		id := map[string]any{"name": name, "dataset": c.Evaluation(), "transfer": ds.names, "train_limit": c.TrainLimit,
 			"test_limit": c.TestLimit, "code": r.Plan.CodeVersion}
 		if r.Plan.HostSHA256 != "" { // the baselines run in bench itself
 			id["host"] = r.Plan.HostSHA256
@@ -102,7 +102,7 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 					return nil, err
 				}
 			}
-			b.Dataset = c.Dataset
+			b.Dataset = c.Evaluation() // what it was computed on
 			if j.name != results.BaselineRawPixels {
 				b.Backbone = c.Backbone
 			}
@@ -207,7 +207,7 @@ func (r *Runner) randomInitBaseline(ctx context.Context, ds *splitSet, seed int6
 		return b, nil, err
 	}
 	// The report's scatter of the test features; a failure costs only the picture.
-	emb, err := embed(te, ds.test.Classes(), results.BaselineRandomInit, r.Plan.Config.Dataset)
+	emb, err := embed(te, ds.test.Classes(), results.BaselineRandomInit, r.Plan.Config.Evaluation())
 	if err != nil {
 		r.logger().Warn("no embedding of the random-init backbone for the report", "err", err)
 		return b, nil, nil

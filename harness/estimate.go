@@ -61,7 +61,7 @@ func (r *Runner) Estimates(ctx context.Context) (Estimate, error) {
 	if err != nil {
 		return e, err
 	}
-	e.TrainImages = ds.train.Len()
+	e.TrainImages = ds.pretrain.Len()
 	stepCost := map[int]time.Duration{} // per batch size: one view, forward+backward
 	fwdCost := map[int]time.Duration{}  // per image, forward only (monitors)
 	for _, bs := range r.Plan.Config.BatchSizes {
@@ -84,7 +84,7 @@ func (r *Runner) Estimates(ctx context.Context) (Estimate, error) {
 			state, left = fmt.Sprintf("resume at epoch %d", st.EpochsDone+1), c.Epochs-st.EpochsDone
 		}
 		views := 0.0 // views per image, in full-image equivalents (cost ∝ pixels)
-		side := ds.train.Image(0).H
+		side := ds.pretrain.Image(0).H
 		for _, v := range run.Spec.Views {
 			s := float64(viewSide(v.Size, side)) / float64(side)
 			views += float64(v.Count) * s * s
@@ -92,7 +92,7 @@ func (r *Runner) Estimates(ctx context.Context) (Estimate, error) {
 		if run.Spec.Target != nil {
 			views *= 4.0 / 3 // target forward ≈ a third of a training step
 		}
-		steps := ds.train.Len() / c.BatchSize
+		steps := ds.pretrain.Len() / c.BatchSize
 		monitor := time.Duration(ds.train.Len()+ds.test.Len()) * fwdCost[c.BatchSize]
 		perEpoch := time.Duration(float64(steps)*views*float64(stepCost[c.BatchSize])) + monitor
 		est := time.Duration(left) * perEpoch
@@ -148,7 +148,7 @@ func (r *Runner) measure(ctx context.Context, ds *splitSet, bs int) (step, fwdPe
 	if err != nil {
 		return 0, 0, err
 	}
-	im := ds.train.Image(0)
+	im := ds.pretrain.Image(0)
 	x := nn.Randn(rand.New(rand.NewPCG(3, 4)), 1, bs, im.C, im.H, im.W)
 	var times []time.Duration
 	for i := 0; i < 4; i++ {

@@ -90,7 +90,10 @@ func (r *Runner) storageFullError(what string, err error) error {
 
 // splitSet holds the opened datasets of a sweep (after the split limits).
 type splitSet struct {
-	train, test data.Dataset
+	// pretrain are the images methods train on: train, or the pre-training
+	// dataset's when the sweep evaluates on another (Config.EvalDataset).
+	pretrain    data.Dataset
+	train, test data.Dataset // the labelled evaluation splits
 	classes     int
 	channels    int
 	transfer    map[string]*splitSet // by dataset name
@@ -315,36 +318,73 @@ func (r *Runner) interrupted() error {
 
 // runImages is the number of training images a run processes (for ETAs).
 func (r *Runner) runImages(run sweep.Run, ds *splitSet) int64 {
-	steps := ds.train.Len() / run.Config.BatchSize
+	steps := ds.pretrain.Len() / run.Config.BatchSize
 	return int64(steps * run.Config.BatchSize * run.Config.Epochs)
 }
 
 func (r *Runner) openDatasets(ctx context.Context) (*splitSet, error) {
 	c := r.Plan.Config
-	open := func(name string) (*splitSet, error) {
+	open := func(name string) (*data.Splits, error) {
 		sp, err := r.OpenDataset(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("open dataset %s: %w", name, err)
 		}
+		return sp, nil
+	}
+	labelled := func(name string, sp *data.Splits) (*splitSet, error) {
 		s := &splitSet{train: NewSubset(sp.Train, c.TrainLimit), test: NewSubset(sp.Test, c.TestLimit), classes: len(sp.Train.Classes())}
 		if s.train.Len() == 0 || s.test.Len() == 0 {
 			return nil, fmt.Errorf("dataset %s: empty train or test split", name)
 		}
-		s.channels = s.train.Image(0).C
+		s.pretrain, s.channels = s.train, s.train.Image(0).C
 		return s, nil
 	}
-	main, err := open(c.Dataset)
+	pre, err := open(c.Dataset)
 	if err != nil {
 		return nil, err
 	}
+	var main *splitSet
+	switch eval := c.SeparateEval(); {
+	case eval == "" && !pre.Labeled():
+		return nil, sweep.Invalid(fmt.Errorf("dataset %s has no labels, so the backbones cannot be evaluated on it: pre-train on it and evaluate on a labelled dataset with the same channels, --eval-dataset NAME (e.g. --eval-dataset stl10 with stl10-unlabeled)", c.Dataset))
+	case eval == "":
+		if main, err = labelled(c.Dataset, pre); err != nil {
+			return nil, err
+		}
+	default:
+		ev, err := open(eval)
+		if err != nil {
+			return nil, err
+		}
+		if !ev.Labeled() {
+			return nil, sweep.Invalid(fmt.Errorf("evaluation dataset %s has no labels: --eval-dataset needs a labelled dataset (one sub-folder per class for a folder)", eval))
+		}
+		if main, err = labelled(eval, ev); err != nil {
+			return nil, err
+		}
+		main.pretrain = NewSubset(pre.Train, c.TrainLimit)
+		if main.pretrain.Len() == 0 {
+			return nil, fmt.Errorf("dataset %s has no images", c.Dataset)
+		}
+		if ch := main.pretrain.Image(0).C; ch != main.channels {
+			return nil, sweep.Invalid(fmt.Errorf("evaluation dataset %s has %d channels, the pre-training dataset %s has %d: a backbone trained on one cannot read the other", eval, main.channels, c.Dataset, ch))
+		}
+	}
 	for _, bs := range c.BatchSizes {
-		if bs > main.train.Len() {
-			return nil, fmt.Errorf("batch size %d exceeds the %d training images of %s: lower --batch-sizes or raise --train-limit", bs, main.train.Len(), c.Dataset)
+		if bs > main.pretrain.Len() {
+			return nil, fmt.Errorf("batch size %d exceeds the %d training images of %s: lower --batch-sizes or raise --train-limit", bs, main.pretrain.Len(), c.Dataset)
 		}
 	}
 	main.transfer = map[string]*splitSet{}
 	for _, t := range c.TransferDatasets() {
-		s, err := open(t)
+		sp, err := open(t)
+		if err != nil {
+			return nil, fmt.Errorf("transfer: %w", err)
+		}
+		if !sp.Labeled() {
+			return nil, sweep.Invalid(fmt.Errorf("transfer dataset %s has no labels: a transfer probe needs a labelled dataset", t))
+		}
+		s, err := labelled(t, sp)
 		if err != nil {
 			return nil, fmt.Errorf("transfer: %w", err)
 		}

@@ -4,6 +4,7 @@ package harness
 // D = backbone feature width.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,7 +101,7 @@ func (t *trainer) setup(ctx context.Context) error {
 	if t.backbone, err = t.r.NewBackbone(c.Backbone, t.ds.channels, rng); err != nil {
 		return fmt.Errorf("backbone %s: %w", c.Backbone, err)
 	}
-	if t.featDim, err = featureDim(t.backbone, t.ds.train); err != nil {
+	if t.featDim, err = featureDim(t.backbone, t.ds.pretrain); err != nil {
 		return err
 	}
 	if t.run.Spec.Target != nil {
@@ -122,7 +123,7 @@ func (t *trainer) setup(ctx context.Context) error {
 	for _, v := range t.run.Spec.Views {
 		views = append(views, data.ViewSpec{Count: v.Count, Size: v.Size, Preset: v.Preset, ScaleMin: v.ScaleMin, ScaleMax: v.ScaleMax})
 	}
-	t.loader, err = data.NewLoader(t.ds.train, data.LoaderConfig{BatchSize: c.BatchSize, Views: views, Seed: c.Seed, DropLast: true, Workers: t.r.Workers})
+	t.loader, err = data.NewLoader(t.ds.pretrain, data.LoaderConfig{BatchSize: c.BatchSize, Views: views, Seed: c.Seed, DropLast: true, Workers: t.r.Workers})
 	if err != nil {
 		return fmt.Errorf("loader for %s: %w", c.Method, err)
 	}
@@ -532,7 +533,7 @@ func (t *trainer) evaluate(ctx context.Context) error {
 	}
 	// The report's scatter of the test features; a failure here costs the
 	// picture, never the run.
-	if e, err := embed(t.test, t.ds.test.Classes(), t.cfg.Method, t.cfg.Dataset); err != nil {
+	if e, err := embed(t.test, t.ds.test.Classes(), t.cfg.Method, cmp.Or(t.cfg.EvalDataset, t.cfg.Dataset)); err != nil {
 		t.log.Warn("no embedding for the report", "err", err)
 	} else if err := t.r.Store.WriteEmbedding(t.cfg.ID, e); err != nil {
 		return err

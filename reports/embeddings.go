@@ -100,7 +100,7 @@ func embedGroups(sm *settingModel) (groups []embedGroup) {
 
 // embeddingFile is the PNG of a group.
 func embeddingFile(sm *settingModel, g embedGroup) string {
-	return fmt.Sprintf("embedding-%s-b%d-e%d.png", slug(sm.Dataset, sm.Backbone), g.batch, g.epochs)
+	return fmt.Sprintf("embedding-%s-b%d-e%d.png", slug(sm.fileKey(), sm.Backbone), g.batch, g.epochs)
 }
 
 // embeddingFigure draws a group's panels in a grid of at most four columns,
@@ -136,7 +136,7 @@ func embeddingFigure(sm *settingModel, g embedGroup, out string) (*figure, error
 		leg.Add(name, sc)
 	}
 	file := embeddingFile(sm, g)
-	title := fmt.Sprintf("Test features in 2-D (PCA), %s, %s: batch %d, %d epochs", orDash(sm.Dataset), orDash(sm.Backbone), g.batch, g.epochs)
+	title := fmt.Sprintf("Test features in 2-D (PCA), %s, %s: batch %d, %d epochs", orDash(sm.label()), orDash(sm.Backbone), g.batch, g.epochs)
 	if err := saveGrid(filepath.Join(out, file), 3.6*vg.Inch, title, panels, leg); err != nil {
 		return nil, err
 	}

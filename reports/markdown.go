@@ -35,7 +35,7 @@ func renderMarkdown(m *model, title string, figs []figure) []byte {
 	for _, sm := range m.settings {
 		h := "##"
 		if multi {
-			w("## Pre-trained on %s, backbone %s\n\n", orDash(sm.Dataset), orDash(sm.Backbone))
+			w("## Pre-trained on %s, backbone %s\n\n", orDash(sm.label()), orDash(sm.Backbone))
 			h = "###"
 		}
 		writeMain(&b, h, sm)
@@ -61,9 +61,9 @@ func writeHeader(b *bytes.Buffer, m *model) {
 	var datasets, backbones []string
 	seenD, seenB := map[string]bool{}, map[string]bool{}
 	for _, sm := range m.settings {
-		if sm.Dataset != "" && !seenD[sm.Dataset] {
-			seenD[sm.Dataset] = true
-			datasets = append(datasets, sm.Dataset)
+		if l := sm.label(); l != "" && !seenD[l] {
+			seenD[l] = true
+			datasets = append(datasets, l)
 		}
 		if sm.Backbone != "" && !seenB[sm.Backbone] {
 			seenB[sm.Backbone] = true
@@ -532,7 +532,7 @@ func writeTransfer(b *bytes.Buffer, h string, sm *settingModel) {
 	notes.write(b)
 	fmt.Fprintf(b, "How to read it: each backbone was pre-trained on %s, frozen, and probed with a linear classifier on each target dataset's train split, scored on its test split. "+
 		"The baseline rows apply the same probe on the target data to raw pixels, to a random-init backbone and to a backbone trained with labels on %s; \"—\" means that baseline was not computed for that target.\n\n",
-		orDash(sm.Dataset), orDash(sm.Dataset))
+		orDash(sm.label()), orDash(sm.evaluation()))
 }
 
 // --- ablations (Figure 2, Tables 1 and 3)

@@ -69,7 +69,7 @@ func buildModel(sw *sweep) *model {
 	byVariant := map[string]*variant{}
 	methods := map[string]bool{}
 	for _, r := range sw.runs {
-		s := Setting{Dataset: r.Dataset, Backbone: r.Backbone}
+		s := Setting{Dataset: r.Dataset, Eval: r.EvalDataset, Backbone: r.Backbone}
 		sm := bySetting[s]
 		if sm == nil {
 			sm = &settingModel{Setting: s, hasDefault: map[string]bool{}}
@@ -77,7 +77,7 @@ func buildModel(sw *sweep) *model {
 			m.settings = append(m.settings, sm)
 		}
 		methods[r.Method] = true
-		key := strings.Join([]string{r.Dataset, r.Backbone, r.Method, r.optKey, itoa(r.BatchSize), itoa(r.Epochs)}, "\x00")
+		key := strings.Join([]string{r.Dataset, r.EvalDataset, r.Backbone, r.Method, r.optKey, itoa(r.BatchSize), itoa(r.Epochs)}, "\x00")
 		v := byVariant[key]
 		if v == nil {
 			v = &variant{Setting: s, method: r.Method, optKey: r.optKey, batch: r.BatchSize, epochs: r.Epochs}
@@ -100,6 +100,9 @@ func buildModel(sw *sweep) *model {
 		a, b := m.settings[i], m.settings[j]
 		if a.Dataset != b.Dataset {
 			return a.Dataset < b.Dataset
+		}
+		if a.Eval != b.Eval {
+			return a.Eval < b.Eval
 		}
 		return a.Backbone < b.Backbone
 	})
@@ -160,7 +163,7 @@ func applicableBaselines(all []baseline, s Setting) []baseline {
 	score := map[string]int{}
 	for _, b := range all { // sorted by key: ties keep the first key
 		group := b.name + "\x00" + fmt.Sprintf("%09d", b.Epochs)
-		if b.Dataset != "" && b.Dataset != s.Dataset {
+		if b.Dataset != "" && b.Dataset != s.evaluation() {
 			continue
 		}
 		sc := 0

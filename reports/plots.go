@@ -273,13 +273,13 @@ func triptych(m *model, sm *settingModel, g curveGroup, out string) (*figure, er
 		}
 		std.Y.Max = math.Max(std.Y.Max, maxRef) * 1.08
 	}
-	title := fmt.Sprintf("%s, %s: batch %d, %d epochs", orDash(sm.Dataset), orDash(sm.Backbone), g.batch, g.epochs)
-	file := fmt.Sprintf("curves-%s-b%d-e%d.png", slug(sm.Dataset, sm.Backbone), g.batch, g.epochs)
+	title := fmt.Sprintf("%s, %s: batch %d, %d epochs", orDash(sm.label()), orDash(sm.Backbone), g.batch, g.epochs)
+	file := fmt.Sprintf("curves-%s-b%d-e%d.png", slug(sm.fileKey(), sm.Backbone), g.batch, g.epochs)
 	what := fmt.Sprintf("for %s at batch %d and %d epochs", strings.Join(labels, ", "), g.batch, g.epochs)
 	if g.byBatch {
 		v := g.variants[0]
-		title = fmt.Sprintf("%s, %s: %s, %d epochs, by batch size", orDash(sm.Dataset), orDash(sm.Backbone), v.label(), g.epochs)
-		file = fmt.Sprintf("curves-%s-%s-e%d-by-batch.png", slug(sm.Dataset, sm.Backbone), slug(methodLabel(v.method, v.optKey)), g.epochs)
+		title = fmt.Sprintf("%s, %s: %s, %d epochs, by batch size", orDash(sm.label()), orDash(sm.Backbone), v.label(), g.epochs)
+		file = fmt.Sprintf("curves-%s-%s-e%d-by-batch.png", slug(sm.fileKey(), sm.Backbone), slug(methodLabel(v.method, v.optKey)), g.epochs)
 		what = fmt.Sprintf("for %s at %d epochs and %s", v.label(), g.epochs, strings.Join(labels, ", "))
 	}
 	if err := savePanels(filepath.Join(out, file), 13.5*vg.Inch, 4.8*vg.Inch, title, []*plot.Plot{loss, std, knn}, leg); err != nil {
@@ -328,8 +328,8 @@ func accVsEpochs(m *model, sm *settingModel, out string) (*figure, error) {
 	if len(lines) == 0 {
 		return nil, nil
 	}
-	file := fmt.Sprintf("acc-vs-epochs-%s.png", slug(sm.Dataset, sm.Backbone))
-	title := fmt.Sprintf("Accuracy vs epoch budget, %s, %s", orDash(sm.Dataset), orDash(sm.Backbone))
+	file := fmt.Sprintf("acc-vs-epochs-%s.png", slug(sm.fileKey(), sm.Backbone))
+	title := fmt.Sprintf("Accuracy vs epoch budget, %s, %s", orDash(sm.label()), orDash(sm.Backbone))
 	if err := m.accFigure(sm, filepath.Join(out, file), title, "pre-training epochs", lines, xTicksAtData); err != nil {
 		return nil, err
 	}
@@ -344,8 +344,8 @@ func accVsBatch(m *model, sm *settingModel, out string) (*figure, error) {
 	if len(lines) == 0 {
 		return nil, nil
 	}
-	file := fmt.Sprintf("acc-vs-batch-%s.png", slug(sm.Dataset, sm.Backbone))
-	title := fmt.Sprintf("Accuracy vs batch size, %s, %s", orDash(sm.Dataset), orDash(sm.Backbone))
+	file := fmt.Sprintf("acc-vs-batch-%s.png", slug(sm.fileKey(), sm.Backbone))
+	title := fmt.Sprintf("Accuracy vs batch size, %s, %s", orDash(sm.label()), orDash(sm.Backbone))
 	if err := m.accFigure(sm, filepath.Join(out, file), title, "batch size (log scale)", lines, xLogTicksAtData); err != nil {
 		return nil, err
 	}
@@ -392,8 +392,8 @@ func accVsTime(m *model, sm *settingModel, out string) (*figure, error) {
 	if len(lines) == 0 {
 		return nil, nil
 	}
-	file := fmt.Sprintf("acc-vs-time-%s.png", slug(sm.Dataset, sm.Backbone))
-	title := fmt.Sprintf("Accuracy vs training wall time, %s, %s", orDash(sm.Dataset), orDash(sm.Backbone))
+	file := fmt.Sprintf("acc-vs-time-%s.png", slug(sm.fileKey(), sm.Backbone))
+	title := fmt.Sprintf("Accuracy vs training wall time, %s, %s", orDash(sm.label()), orDash(sm.Backbone))
 	if err := m.accFigure(sm, filepath.Join(out, file), title, "training wall time ("+unit+")", lines, xAuto); err != nil {
 		return nil, err
 	}

@@ -61,7 +61,32 @@ type Report struct {
 // within one setting.
 type Setting struct {
 	Dataset  string
+	Eval     string // the evaluation dataset when it is not Dataset (bench run --eval-dataset)
 	Backbone string
+}
+
+// evaluation is the dataset the setting's backbones were evaluated on.
+func (s Setting) evaluation() string {
+	if s.Eval != "" {
+		return s.Eval
+	}
+	return s.Dataset
+}
+
+// label names the setting's data in titles: "X", or "X, evaluated on Y".
+func (s Setting) label() string {
+	if s.Eval == "" {
+		return s.Dataset
+	}
+	return s.Dataset + ", evaluated on " + s.Eval
+}
+
+// fileKey names the setting's data in figure file names.
+func (s Setting) fileKey() string {
+	if s.Eval == "" {
+		return s.Dataset
+	}
+	return s.Dataset + "-eval-" + s.Eval
 }
 
 // Stat is a mean and sample standard deviation over N seeds, with the 95%

@@ -31,7 +31,7 @@ func PrintMainTable(w io.Writer, rows []MainRow, epochs map[Setting][]int) error
 				return err
 			}
 		}
-		if _, err := fmt.Fprintf(w, "%s, %s: top-1 %% (mean ± std over seeds, n = seeds)\n", orDash(s.Dataset), orDash(s.Backbone)); err != nil {
+		if _, err := fmt.Fprintf(w, "%s, %s: top-1 %% (mean ± std over seeds, n = seeds)\n", orDash(s.label()), orDash(s.Backbone)); err != nil {
 			return err
 		}
 		t := tablewriter.NewTable(w,

@@ -94,7 +94,8 @@ type RunConfig struct {
 	MethodVersion string            `json:"method_version"`
 	Options       map[string]string `json:"options,omitempty"` // method options as set by the user
 	Dataset       string            `json:"dataset"`
-	Transfer      []string          `json:"transfer,omitempty"` // datasets for transfer probes
+	EvalDataset   string            `json:"eval_dataset,omitempty"` // where it was evaluated, when not Dataset
+	Transfer      []string          `json:"transfer,omitempty"`     // datasets for transfer probes
 	Backbone      string            `json:"backbone"`
 	BatchSize     int               `json:"batch_size"`
 	Epochs        int               `json:"epochs"`
@@ -181,6 +182,7 @@ type SummaryRun struct {
 	Method          string             `json:"method"`
 	Options         map[string]string  `json:"options"`
 	Dataset         string             `json:"dataset"`
+	EvalDataset     string             `json:"eval_dataset,omitempty"`
 	Backbone        string             `json:"backbone"`
 	BatchSize       int                `json:"batch_size"`
 	Epochs          int                `json:"epochs"`

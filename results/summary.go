@@ -11,7 +11,7 @@ import "math"
 // is known of it.
 func NewSummaryRun(cfg RunConfig, st *RunStatus, ev *Eval, ms []EpochMetrics) SummaryRun {
 	row := SummaryRun{
-		ID: cfg.ID, Method: cfg.Method, Options: cfg.Options, Dataset: cfg.Dataset, Backbone: cfg.Backbone,
+		ID: cfg.ID, Method: cfg.Method, Options: cfg.Options, Dataset: cfg.Dataset, EvalDataset: cfg.EvalDataset, Backbone: cfg.Backbone,
 		BatchSize: cfg.BatchSize, Epochs: cfg.Epochs, Seed: cfg.Seed, Status: StatusPending,
 		Negatives: cfg.Negatives, MomentumEncoder: cfg.MomentumEncoder, OutputDim: cfg.OutputDim,
 		Transfer: map[string]float64{},

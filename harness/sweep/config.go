@@ -21,13 +21,16 @@ import (
 // flags and from a YAML file (see the yaml tags); flags given explicitly
 // override the file. Zero values mean the defaults of Defaults.
 type Config struct {
-	Methods    []string `yaml:"methods"`
-	Dataset    string   `yaml:"dataset"`
-	Transfer   []string `yaml:"transfer"` // datasets for transfer linear probes; ["none"] for none
-	Backbone   string   `yaml:"backbone"`
-	BatchSizes []int    `yaml:"batch_sizes"`
-	Epochs     []int    `yaml:"epochs"`
-	Seeds      []int64  `yaml:"seeds"`
+	Methods []string `yaml:"methods"`
+	Dataset string   `yaml:"dataset"`
+	// EvalDataset is where the backbone is evaluated (kNN bank and queries,
+	// linear probe, baselines); "" means Dataset, which then must have labels.
+	EvalDataset string   `yaml:"eval_dataset"`
+	Transfer    []string `yaml:"transfer"` // datasets for transfer linear probes; ["none"] for none
+	Backbone    string   `yaml:"backbone"`
+	BatchSizes  []int    `yaml:"batch_sizes"`
+	Epochs      []int    `yaml:"epochs"`
+	Seeds       []int64  `yaml:"seeds"`
 	// Set holds METHOD.KEY=VALUE assignments; VALUE may list several
 	// comma-separated values, each giving its own run (an option variant).
 	Set []string `yaml:"set"`
@@ -155,7 +158,7 @@ func checkIntegers(b []byte) error {
 }
 
 func yamlKeys() []string {
-	return []string{"methods", "dataset", "transfer", "backbone", "batch_sizes", "epochs", "seeds", "set", "train_limit", "test_limit", "baselines", "out"}
+	return []string{"methods", "dataset", "eval_dataset", "transfer", "backbone", "batch_sizes", "epochs", "seeds", "set", "train_limit", "test_limit", "baselines", "out"}
 }
 
 // Merge returns base with every non-zero field of over replacing it.
@@ -165,6 +168,9 @@ func Merge(base, over Config) Config {
 	}
 	if over.Dataset != "" {
 		base.Dataset = over.Dataset
+	}
+	if over.EvalDataset != "" {
+		base.EvalDataset = over.EvalDataset
 	}
 	if over.Transfer != nil {
 		base.Transfer = over.Transfer
@@ -199,12 +205,29 @@ func Merge(base, over Config) Config {
 	return base
 }
 
+// Evaluation returns the dataset the backbone is evaluated on: EvalDataset,
+// or Dataset when it is not set.
+func (c Config) Evaluation() string {
+	if c.EvalDataset != "" {
+		return c.EvalDataset
+	}
+	return c.Dataset
+}
+
+// SeparateEval returns EvalDataset when it differs from Dataset, else "".
+func (c Config) SeparateEval() string {
+	if c.EvalDataset == c.Dataset {
+		return ""
+	}
+	return c.EvalDataset
+}
+
 // TransferDatasets returns the transfer datasets, without "none" and without
-// the pre-training dataset itself.
+// the pre-training and evaluation datasets themselves.
 func (c Config) TransferDatasets() []string {
 	var out []string
 	for _, t := range c.Transfer {
-		if t == "none" || t == "" || t == c.Dataset || slices.Contains(out, t) {
+		if t == "none" || t == "" || t == c.Dataset || t == c.EvalDataset || slices.Contains(out, t) {
 			continue
 		}
 		out = append(out, t)
@@ -331,6 +354,9 @@ func (c Config) Argv() []string {
 	add("out", c.Out)
 	add("methods", join(c.Methods))
 	add("dataset", c.Dataset)
+	if c.EvalDataset != "" {
+		add("eval-dataset", c.EvalDataset)
+	}
 	if len(c.Transfer) == 0 {
 		add("transfer", "none")
 	} else {

@@ -237,6 +237,7 @@ type identity struct {
 	Hyper         sdk.Hyper         `json:"hyper"`
 	Target        *sdk.TargetSpec   `json:"target"`
 	Dataset       string            `json:"dataset"`
+	EvalDataset   string            `json:"eval_dataset,omitempty"` // omitted when Dataset: IDs as before
 	Transfer      []string          `json:"transfer"`
 	Backbone      string            `json:"backbone"`
 	BatchSize     int               `json:"batch_size"`
@@ -265,7 +266,7 @@ func newRun(cfg Config, spec sdk.Spec, method string, opts map[string]string, bs
 	}
 	id := identity{
 		Method: method, MethodVersion: spec.Version, Options: opts, Hyper: hyper, Target: target,
-		Dataset: cfg.Dataset, Transfer: cfg.TransferDatasets(), Backbone: cfg.Backbone,
+		Dataset: cfg.Dataset, EvalDataset: cfg.SeparateEval(), Transfer: cfg.TransferDatasets(), Backbone: cfg.Backbone,
 		BatchSize: bs, Epochs: epochs, Seed: seed, TrainLimit: cfg.TrainLimit, TestLimit: cfg.TestLimit,
 		CodeVersion: codeVersion, HostSHA256: code.HostSHA256, MethodSHA256: bin.SHA256,
 	}
@@ -280,6 +281,7 @@ func newRun(cfg Config, spec sdk.Spec, method string, opts map[string]string, bs
 		MethodVersion:   spec.Version,
 		Options:         opts,
 		Dataset:         cfg.Dataset,
+		EvalDataset:     cfg.SeparateEval(),
 		Transfer:        cfg.TransferDatasets(),
 		Backbone:        cfg.Backbone,
 		BatchSize:       bs,

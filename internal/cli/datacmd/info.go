@@ -108,6 +108,9 @@ func runInfo(opts *InfoOptions) error {
 		Mean: s.Info.Norm.Mean, Std: s.Info.Norm.Std, Files: s.Info.Files}
 	order := []string{"train", "test"}
 	splits := []data.Dataset{s.Train, s.Test}
+	if !s.Labeled() { // one unlabelled split
+		order, splits = []string{"unlabeled"}, []data.Dataset{s.Train}
+	}
 	if s.Unlabeled != nil {
 		order = append(order, "unlabeled")
 		splits = append(splits, s.Unlabeled)
@@ -127,7 +130,11 @@ func runInfo(opts *InfoOptions) error {
 	fmt.Fprintf(w, "source:   %s\n", out.Source)
 	fmt.Fprintf(w, "license:  %s\n", out.License)
 	fmt.Fprintf(w, "images:   %d×%d×%d (C×H×W)\n", im.C, im.H, im.W)
-	fmt.Fprintf(w, "norm:     mean %.4f  std %.4f\n\n", out.Mean, out.Std)
+	fmt.Fprintf(w, "norm:     mean %.4f  std %.4f\n", out.Mean, out.Std)
+	if !s.Labeled() {
+		fmt.Fprintln(w, "labels:   none: pre-train on it and evaluate on a labelled dataset (bench run --eval-dataset NAME)")
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprint(tw, "class")
 	for _, name := range order {
@@ -141,7 +148,7 @@ func runInfo(opts *InfoOptions) error {
 		}
 		fmt.Fprintln(tw)
 	}
-	if s.Unlabeled != nil {
+	if s.Unlabeled != nil || !s.Labeled() {
 		fmt.Fprint(tw, "(unlabeled)")
 		for _, name := range order {
 			fmt.Fprintf(tw, "\t%d", out.Splits[name].Unlabeled)

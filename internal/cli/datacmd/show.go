@@ -111,6 +111,9 @@ func runShow(opts *ShowOptions) error {
 	}
 	ds := s.Train
 	if opts.Split == "test" {
+		if !s.Labeled() {
+			return fmt.Errorf("dataset %s is unlabelled: it has one split, train (--split train)", opts.Dataset)
+		}
 		ds = s.Test
 	}
 	rows := pickRows(ds, opts.Images)

@@ -4,6 +4,7 @@
 package evalcmd
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -163,7 +164,7 @@ func runEval(opts *EvalOptions) error {
 			return err
 		}
 		res.Source = opts.RunDir
-		dc = harness.EvalDataConfig{Dataset: cfg.Dataset, Transfer: cfg.Transfer, TrainLimit: cfg.TrainLimit, TestLimit: cfg.TestLimit}
+		dc = harness.EvalDataConfig{Dataset: cmp.Or(cfg.EvalDataset, cfg.Dataset), Transfer: cfg.Transfer, TrainLimit: cfg.TrainLimit, TestLimit: cfg.TestLimit}
 		var ev results.Eval
 		if err := results.ReadJSON(filepath.Join(opts.RunDir, results.EvalFile), &ev); err == nil {
 			res.Stored = &ev

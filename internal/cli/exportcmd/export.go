@@ -4,6 +4,7 @@
 package exportcmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -127,7 +128,7 @@ func runExport(opts *ExportOptions) error {
 			return data.Open(ctx, name, data.OpenOptions{Logger: opts.Logger})
 		}
 	}
-	d, err := harness.OpenEvalData(ctx, open, harness.EvalDataConfig{Dataset: cfg.Dataset, TrainLimit: cfg.TrainLimit, TestLimit: cfg.TestLimit})
+	d, err := harness.OpenEvalData(ctx, open, harness.EvalDataConfig{Dataset: cmp.Or(cfg.EvalDataset, cfg.Dataset), TrainLimit: cfg.TrainLimit, TestLimit: cfg.TestLimit})
 	if err != nil {
 		return err
 	}

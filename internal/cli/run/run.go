@@ -179,7 +179,8 @@ Exit status:
 	fl := cmd.Flags()
 	fl.StringVar(&opts.ConfigFile, "config", "", "sweep `FILE` (YAML with the keys of these flags, e.g. batch_sizes: [128, 256])")
 	fl.StringSliceVar(&methods, "methods", nil, "methods to compare (default simsiam,byol,simclr,swav,mocov2,barlowtwins)")
-	fl.StringVar(&opts.Flags.Dataset, "dataset", "", "pre-training dataset: default, default-mnist, fashion-mnist, mnist, cifar10, cifar100, stl10, folder:PATH (default \"default\")")
+	fl.StringVar(&opts.Flags.Dataset, "dataset", "", "pre-training dataset: default, default-mnist, fashion-mnist, mnist, cifar10, cifar100, stl10, stl10-unlabeled, folder:PATH (default \"default\")")
+	fl.StringVar(&opts.Flags.EvalDataset, "eval-dataset", "", "labelled dataset the backbones are evaluated on (kNN, linear probe, baselines); default: the pre-training dataset, which then needs labels")
 	fl.StringSliceVar(&transfer, "transfer", nil, "datasets for transfer linear probes, or none (default default-mnist)")
 	fl.StringVar(&opts.Flags.Backbone, "backbone", "", fmt.Sprintf("shared backbone: %s (default %q)", strings.Join(models.Names(), ", "), sweep.DefaultBackbone))
 	fl.IntSliceVar(&batchSizes, "batch-sizes", nil, fmt.Sprintf("batch sizes (default %d)", sweep.DefaultBatchSize))
@@ -208,6 +209,7 @@ Exit status:
 	})
 	_ = cmd.RegisterFlagCompletionFunc("backbone", cobra.FixedCompletions(models.Names(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("dataset", cobra.FixedCompletions(data.Names(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("eval-dataset", cobra.FixedCompletions(data.Names(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
