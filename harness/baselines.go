@@ -38,8 +38,7 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 	c := r.Plan.Config
 	seed := c.Seeds[0]
 	bs := c.BatchSizes[0]
-	budgets := slices.Sorted(slices.Values(c.Epochs))
-	budgets = slices.Compact(budgets)
+	budgets := c.AllEpochs()
 	ident := func(name string, epochs int) string {
 		id := map[string]any{"name": name, "dataset": c.Evaluation(), "transfer": ds.names, "train_limit": c.TrainLimit,
 			"test_limit": c.TestLimit, "code": r.Plan.CodeVersion}

@@ -62,9 +62,14 @@ func (r *Runner) Estimates(ctx context.Context) (Estimate, error) {
 		return e, err
 	}
 	e.TrainImages = ds.pretrain.Len()
-	stepCost := map[int]time.Duration{} // per batch size: one view, forward+backward
-	fwdCost := map[int]time.Duration{}  // per image, forward only (monitors)
-	for _, bs := range r.Plan.Config.BatchSizes {
+	stepCost := map[int]time.Duration{}               // per batch size: one view, forward+backward
+	fwdCost := map[int]time.Duration{}                // per image, forward only (monitors)
+	batches := slices.Clone(r.Plan.Config.BatchSizes) // and those of every run (also sweeps bring their own)
+	for _, run := range r.Plan.Runs {
+		batches = append(batches, run.Config.BatchSize)
+	}
+	slices.Sort(batches)
+	for _, bs := range slices.Compact(batches) {
 		s, f, err := r.measure(ctx, ds, bs)
 		if err != nil {
 			return e, fmt.Errorf("measure backbone speed: %w", err)
@@ -106,7 +111,7 @@ func (r *Runner) Estimates(ctx context.Context) (Estimate, error) {
 	if r.Plan.Config.BaselinesOn() {
 		bs := r.Plan.Config.BatchSizes[0]
 		// the supervised baseline trains once per epoch budget
-		budgets := slices.Compact(slices.Sorted(slices.Values(r.Plan.Config.Epochs)))
+		budgets := r.Plan.Config.AllEpochs()
 		ep, eps := 0, make([]string, len(budgets))
 		for i, e := range budgets {
 			ep += e

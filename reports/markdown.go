@@ -43,6 +43,7 @@ func renderMarkdown(m *model, title string, figs []figure) []byte {
 		writeBatch(&b, h, sm)
 		writeTransfer(&b, h, sm)
 		writeAblations(&b, h, sm)
+		writePaperFindings(&b, h, sm)
 		writeComparisons(&b, h, sm)
 		writeKNN(&b, h, sm)
 		writeCost(&b, h, sm)

@@ -42,6 +42,49 @@ type Config struct {
 	// or off; nil means on.
 	Baselines *bool  `yaml:"baselines"`
 	Out       string `yaml:"out"`
+	// Also are further sweeps planned with this one into the same results:
+	// each takes methods, batch_sizes, epochs, seeds and set of its own
+	// (unset ones from here; its set replaces this one's, without one it
+	// keeps this one's assignments to its methods) and shares the data,
+	// backbone and baselines. A run two of them share runs once. A
+	// preset (bench run --preset) is a sweep with several.
+	Also []Config `yaml:"also"`
+	// Preset and File name where a sweep with also sweeps came from (bench
+	// run --preset, --config), so that Args, whose flags cannot say them,
+	// can name it; not part of the YAML.
+	Preset string `yaml:"-"`
+	File   string `yaml:"-"`
+}
+
+// sharedKeys are what an also sweep shares with its parent and may not set.
+func (c Config) sharedKeysSet() []string {
+	var out []string
+	for k, set := range map[string]bool{"dataset": c.Dataset != "", "eval_dataset": c.EvalDataset != "", "transfer": c.Transfer != nil,
+		"backbone": c.Backbone != "", "train_limit": c.TrainLimit != 0, "test_limit": c.TestLimit != 0,
+		"baselines": c.Baselines != nil, "out": c.Out != "", "also": c.Also != nil} {
+		if set {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Sub returns the also sweep a as a whole sweep: c's settings with a's
+// methods, batch sizes, epochs, seeds and set.
+// Without a set of its own it keeps c's assignments to its methods.
+func (c Config) Sub(a Config) Config {
+	sub := c
+	sub.Also, sub.Set = nil, nil
+	sub = Merge(sub, a)
+	if a.Set == nil {
+		for _, s := range c.Set {
+			if m, _, ok := strings.Cut(s, "."); ok && slices.Contains(sub.Methods, strings.ToLower(m)) {
+				sub.Set = append(sub.Set, s)
+			}
+		}
+	}
+	return sub
 }
 
 // ErrInvalid marks an error in what the user asked for (a flag value, the
@@ -103,7 +146,11 @@ func LoadFile(path string) (Config, error) {
 	if err := checkIntegers(b); err != nil {
 		return Config{}, Invalid(fmt.Errorf("sweep config %s: %w", path, err))
 	}
-	return parseConfig(b, path)
+	c, err := parseConfig(b, path)
+	if len(c.Also) > 0 { // flags cannot say its also sweeps: Args names the file
+		c.File = path
+	}
+	return c, err
 }
 
 // parseConfig is LoadFile on the content b of the file named path.
@@ -135,12 +182,25 @@ func checkIntegers(b []byte) error {
 	if err := yaml.Unmarshal(b, &doc); err != nil || len(doc.Content) == 0 {
 		return nil // the decoder reports it (or the file is empty)
 	}
-	top := doc.Content[0]
+	return checkIntegersIn(doc.Content[0])
+}
+
+// checkIntegersIn is checkIntegers on a mapping node, and on the mappings
+// of its also list.
+func checkIntegersIn(top *yaml.Node) error {
 	if top.Kind != yaml.MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		key, val := top.Content[i].Value, top.Content[i+1]
+		if key == "also" && val.Kind == yaml.SequenceNode {
+			for _, sub := range val.Content {
+				if err := checkIntegersIn(sub); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if !slices.Contains(intKeys, key) {
 			continue
 		}
@@ -158,7 +218,7 @@ func checkIntegers(b []byte) error {
 }
 
 func yamlKeys() []string {
-	return []string{"methods", "dataset", "eval_dataset", "transfer", "backbone", "batch_sizes", "epochs", "seeds", "set", "train_limit", "test_limit", "baselines", "out"}
+	return []string{"methods", "dataset", "eval_dataset", "transfer", "also", "backbone", "batch_sizes", "epochs", "seeds", "set", "train_limit", "test_limit", "baselines", "out"}
 }
 
 // Merge returns base with every non-zero field of over replacing it.
@@ -202,6 +262,15 @@ func Merge(base, over Config) Config {
 	if over.Out != "" {
 		base.Out = over.Out
 	}
+	if over.Also != nil {
+		base.Also = over.Also
+	}
+	if over.Preset != "" {
+		base.Preset = over.Preset
+	}
+	if over.File != "" {
+		base.File = over.File
+	}
 	return base
 }
 
@@ -233,6 +302,17 @@ func (c Config) TransferDatasets() []string {
 		out = append(out, t)
 	}
 	return out
+}
+
+// AllEpochs returns the epoch budgets of the sweep and its also sweeps,
+// sorted, each once (the supervised baseline is trained at each).
+func (c Config) AllEpochs() []int {
+	all := slices.Clone(c.Epochs)
+	for _, a := range c.Also {
+		all = append(all, c.Sub(a).Epochs...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
 }
 
 // BaselinesOn reports whether baselines are computed (the default).
@@ -284,6 +364,15 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseSets(c.Set); err != nil {
 		errs = append(errs, err.Error())
+	}
+	for i, a := range c.Also {
+		if keys := a.sharedKeysSet(); len(keys) > 0 {
+			errs = append(errs, fmt.Sprintf("also[%d] sets %s: an also sweep shares the data, backbone, baselines and results of the sweep it is part of; set these at the top level", i, strings.Join(keys, ", ")))
+			continue
+		}
+		if err := c.Sub(a).Validate(); err != nil {
+			errs = append(errs, fmt.Sprintf("also[%d]: %v", i, strings.TrimPrefix(err.Error(), "invalid sweep: ")))
+		}
 	}
 	if len(errs) > 0 {
 		return Invalid(fmt.Errorf("invalid sweep: %s", strings.Join(errs, "; ")))
@@ -350,6 +439,14 @@ func (c Config) Argv() []string {
 			s[i] = strconv.Itoa(x)
 		}
 		return join(s)
+	}
+	// A preset's or file's also sweeps have no flags: name the source, whose
+	// top level the flags below then restate.
+	if c.Preset != "" {
+		add("preset", c.Preset)
+	}
+	if c.File != "" {
+		add("config", c.File)
 	}
 	add("out", c.Out)
 	add("methods", join(c.Methods))

@@ -27,6 +27,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add("a: &a [x, x]\nmethods: *a\n")
 	f.Add(aliasBomb())
 	f.Add("baselines: null\nout: \"it's here\"\n")
+	f.Add("methods: [simsiam]\nalso:\n  - {methods: [byol], epochs: [2]}\n  - {set: [simsiam.stopgrad=false]}\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		c, err := parseConfig([]byte(in), "sweep.yaml")
 		if err != nil {
@@ -72,6 +73,12 @@ func normalize(c Config) Config {
 	}
 	if len(c.Set) == 0 {
 		c.Set = nil
+	}
+	if len(c.Also) == 0 {
+		c.Also = nil
+	}
+	for i, a := range c.Also {
+		c.Also[i] = normalize(a)
 	}
 	return c
 }

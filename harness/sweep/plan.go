@@ -130,6 +130,18 @@ func MakePlan(ctx context.Context, cfg Config, describe Describer, code Code) (*
 		}
 		seen[r.Config.ID] = true
 	}
+	for i, a := range cfg.Also {
+		sp, err := MakePlan(ctx, cfg.Sub(a), describe, code)
+		if err != nil {
+			return nil, fmt.Errorf("also[%d]: %w", i, err)
+		}
+		for _, r := range sp.Runs {
+			if !seen[r.Config.ID] { // shared with an earlier part: runs once
+				seen[r.Config.ID] = true
+				p.Runs = append(p.Runs, r)
+			}
+		}
+	}
 	return p, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -361,4 +362,62 @@ func TestMakePlan(t *testing.T) {
 			})
 		}
 	})
+}
+
+// Also sweeps: each is planned as the main sweep with its own methods,
+// budgets, seeds and set; a run two parts share runs once; shared settings
+// cannot be changed in a part.
+func TestAlsoSweeps(t *testing.T) {
+	ctx := context.Background()
+	c := Config{Methods: []string{"simsiam", "byol"}, Dataset: "default", Backbone: "refnet",
+		BatchSizes: []int{64}, Epochs: []int{2}, Seeds: []int64{0}, Set: []string{"simsiam.dim=512"},
+		Also: []Config{
+			{Methods: []string{"simsiam"}, Set: []string{"simsiam.stopgrad=true,false"}}, // its set replaces the top-level one
+			{Methods: []string{"simsiam"}, BatchSizes: []int{64, 128}, Seeds: []int64{0, 1}},
+			{Methods: []string{"byol"}, Epochs: []int{2}}, // the same as the main sweep's byol run
+		}}
+	p, err := MakePlan(ctx, c, describer, Code{Version: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range p.Runs {
+		got = append(got, fmt.Sprintf("%s b%d s%d %v", r.Config.Method, r.Config.BatchSize, r.Config.Seed, r.Config.Options))
+	}
+	want := []string{
+		"simsiam b64 s0 map[dim:512]", "byol b64 s0 map[]", // main
+		"simsiam b64 s0 map[stopgrad:true]", "simsiam b64 s0 map[stopgrad:false]", // also[0]
+		// also[1] keeps the top-level simsiam.dim; its b64 s0 run is the main one's
+		"simsiam b64 s1 map[dim:512]", "simsiam b128 s0 map[dim:512]", "simsiam b128 s1 map[dim:512]", // also[2] adds nothing
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("runs:\n%q\nwant\n%q", got, want)
+	}
+
+	for _, tc := range []struct {
+		also Config
+		want string
+	}{
+		{Config{Dataset: "cifar10"}, "also[0] sets dataset"},
+		{Config{Backbone: "resnet18-cifar", TrainLimit: 5}, "also[0] sets backbone, train_limit"},
+		{Config{Epochs: []int{0}}, "also[0]: epoch budget 0"},
+		{Config{Also: []Config{{}}}, "also[0] sets also"},
+	} {
+		bad := c
+		bad.Also = []Config{tc.also}
+		if _, err := MakePlan(ctx, bad, describer, Code{Version: "v1"}); err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("also %+v: err = %v, want %q", tc.also, err, tc.want)
+		}
+	}
+	// In a file, a float budget inside an also sweep is caught like one at the top.
+	if _, err := parseConfigChecked([]byte("methods: [simsiam]\nalso:\n  - epochs: [2.5]\n")); err == nil || !strings.Contains(err.Error(), "2.5 is not an integer") {
+		t.Errorf("float epochs in also: %v", err)
+	}
+}
+
+func parseConfigChecked(b []byte) (Config, error) {
+	if err := checkIntegers(b); err != nil {
+		return Config{}, err
+	}
+	return parseConfig(b, "sweep.yaml")
 }

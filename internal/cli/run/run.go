@@ -52,12 +52,14 @@ type RunOptions struct {
 	// ConfigFile is --config: a sweep.yaml; Flags holds only the flags given
 	// explicitly, which override the file, which overrides the defaults.
 	ConfigFile string
-	Flags      sweep.Config
-	DryRun     bool
-	JSON       bool // with DryRun: the plan as JSON
-	NoReport   bool
-	PluginDir  string
-	Exec       ExecOptions
+	// Preset is --preset: a sweep shipped with bench (sweep.Preset).
+	Preset    string
+	Flags     sweep.Config
+	DryRun    bool
+	JSON      bool // with DryRun: the plan as JSON
+	NoReport  bool
+	PluginDir string
+	Exec      ExecOptions
 	// StepTimeout and CallTimeout bound a plugin's step and its other
 	// calls (--step-timeout, --call-timeout); 0 means pluginhost's defaults.
 	StepTimeout, CallTimeout time.Duration
@@ -178,6 +180,7 @@ Exit status:
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.ConfigFile, "config", "", "sweep `FILE` (YAML with the keys of these flags, e.g. batch_sizes: [128, 256])")
+	fl.StringVar(&opts.Preset, "preset", "", "a sweep shipped with bench, as --config: "+strings.Join(sweep.PresetNames(), ", ")+" (--dry-run shows its plan and time)")
 	fl.StringSliceVar(&methods, "methods", nil, "methods to compare (default simsiam,byol,simclr,swav,mocov2,barlowtwins)")
 	fl.StringVar(&opts.Flags.Dataset, "dataset", "", "pre-training dataset: default, default-mnist, fashion-mnist, mnist, cifar10, cifar100, stl10, stl10-unlabeled, folder:PATH (default \"default\")")
 	fl.StringVar(&opts.Flags.EvalDataset, "eval-dataset", "", "labelled dataset the backbones are evaluated on (kNN, linear probe, baselines); default: the pre-training dataset, which then needs labels")
@@ -209,6 +212,7 @@ Exit status:
 	})
 	_ = cmd.RegisterFlagCompletionFunc("backbone", cobra.FixedCompletions(models.Names(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("dataset", cobra.FixedCompletions(data.Names(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(sweep.PresetNames(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("eval-dataset", cobra.FixedCompletions(data.Names(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -216,6 +220,16 @@ Exit status:
 // SweepConfig merges the defaults, the --config file and the explicit flags.
 func (o *RunOptions) SweepConfig() (sweep.Config, error) {
 	c := sweep.Defaults()
+	if o.Preset != "" && o.ConfigFile != "" {
+		return c, sweep.Invalid(fmt.Errorf("--preset and --config both name the sweep: give one (copy the preset's file from harness/sweep/presets/ to edit it)"))
+	}
+	if o.Preset != "" {
+		pc, err := sweep.Preset(o.Preset)
+		if err != nil {
+			return c, err
+		}
+		c = sweep.Merge(c, pc)
+	}
 	if o.ConfigFile != "" {
 		fc, err := sweep.LoadFile(o.ConfigFile)
 		if err != nil {
