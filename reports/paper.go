@@ -14,6 +14,7 @@ import (
 // SimSiam variant against SimSiam's defaults at the same budget.
 type paperFinding struct {
 	what    string // "no stop-gradient (Figure 2)"
+	method  string // the variant's method; "" for simsiam
 	options string // the variant's canonical options ("" for a batch size)
 	batch   int    // a Table 2 finding: the variant's batch size, against batch 64
 	paper   string // the paper's numbers, default → variant
@@ -40,6 +41,7 @@ var paperFindings = []paperFinding{
 	{what: "BN also on the predictor's output (Table 3d)", options: "head_bn=all", paper: "68.1 → unstable", delta: math.NaN()},
 	{what: "cross-entropy similarity (Section 4.5)", options: "similarity=xent", paper: "68.1 → 63.2", delta: -4.9},
 	{what: "asymmetric loss (Section 4.6)", options: "symmetric=false", paper: "68.1 → 64.8", delta: -3.3},
+	{what: "asymmetric 2×: two pairs per image (Section 4.6)", method: "simsiam2x", paper: "68.1 → 67.3", delta: -0.8},
 	{what: "output dimension 256 (Table C)", options: "dim=256", paper: "67.2 (d 512) → 65.3", delta: -1.9},
 	{what: "output dimension 2048 (Table C)", options: "dim=2048", paper: "67.2 (d 512) → 68.1", delta: 0.9},
 }
@@ -59,7 +61,10 @@ func (sm *settingModel) findingRows() []findingRow {
 	var out []findingRow
 	for _, f := range paperFindings {
 		for _, v := range sm.variants {
-			match := isSimSiam(v.method) && v.optKey == f.options
+			match := v.optKey == f.options && (f.method == "" && isSimSiam(v.method) || f.method != "" && v.method == f.method)
+			if f.batch == 0 && f.options == "" && f.method == "" {
+				match = false // (no such finding)
+			}
 			if f.batch != 0 {
 				match = match && v.batch == f.batch
 			}
