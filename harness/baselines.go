@@ -214,10 +214,6 @@ func (r *Runner) randomInitBaseline(ctx context.Context, ds *splitSet, seed int6
 	return b, emb, nil
 }
 
-// supervisedEpochHook, when set (tests), runs after each supervised epoch's
-// checkpoint; an error stops the training there, as a kill would.
-var supervisedEpochHook func(epoch int) error
-
 // supervisedBaseline trains the backbone with a linear head on the labels.
 // It checkpoints after every epoch at ckpt (backbone, head, BN statistics,
 // optimizer state) and resumes from there, so an interrupted sweep loses at
@@ -289,11 +285,6 @@ func (r *Runner) supervisedBaseline(ctx context.Context, ds *splitSet, seed int6
 		if err := saveCheckpoint(ckpt, runCheckpoint{ckptHeader: ckptHeader{Epoch: e + 1, Step: step}},
 			paramGroups, bufGroups, opt.State()); err != nil {
 			return results.Baseline{}, err
-		}
-		if supervisedEpochHook != nil {
-			if err := supervisedEpochHook(e + 1); err != nil {
-				return results.Baseline{}, err
-			}
 		}
 	}
 	return evaluateFeatures(ctx, ds, func(ctx context.Context, d data.Dataset) (eval.Features, error) {

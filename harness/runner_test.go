@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -459,25 +460,25 @@ func TestSupervisedBaselineResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ckpt := filepath.Join(t.TempDir(), "b", "sup.ckpt")
-	stop := errors.New("stopped after epoch 1")
-	supervisedEpochHook = func(epoch int) error {
+	// Interrupt as Ctrl-C does: cancel the context once epoch 1 is logged
+	// (its checkpoint is written next, the second epoch never starts).
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.Log = slog.New(epochWatch{func(epoch int) {
 		if epoch == 1 {
-			return stop
+			cancel()
 		}
-		return nil
-	}
-	_, err = r.supervisedBaseline(ctx, ds, 0, 32, 2, ckpt)
-	supervisedEpochHook = nil
-	if !errors.Is(err, stop) {
-		t.Fatalf("interrupted run: %v, want the hook's error", err)
+	}})
+	_, err = r.supervisedBaseline(cctx, ds, 0, 32, 2, ckpt)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v, want context.Canceled", err)
 	}
 	if c, _, err := loadCheckpoint(ckpt); err != nil || c.Epoch != 1 {
 		t.Fatalf("checkpoint after the stop: epoch %d, %v; want epoch 1", c.Epoch, err)
 	}
 	var trained []int // epochs the resumed call trains
-	supervisedEpochHook = func(epoch int) error { trained = append(trained, epoch); return nil }
+	r.Log = slog.New(epochWatch{func(epoch int) { trained = append(trained, epoch) }})
 	resumed, err := r.supervisedBaseline(ctx, ds, 0, 32, 2, ckpt)
-	supervisedEpochHook = nil
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,6 +491,26 @@ func TestSupervisedBaselineResumes(t *testing.T) {
 	if !(whole.KNNTop1 > 0.15) {
 		t.Errorf("supervised kNN %.3f: not trained", whole.KNNTop1)
 	}
+}
+
+// epochWatch is a log handler that calls on with the epoch of each
+// "supervised baseline" line (epoch "E/N").
+type epochWatch struct{ on func(epoch int) }
+
+func (h epochWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (h epochWatch) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h epochWatch) WithGroup(string) slog.Handler            { return h }
+func (h epochWatch) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Message == "supervised baseline" {
+		rec.Attrs(func(a slog.Attr) bool {
+			var e, n int
+			if _, err := fmt.Sscanf(a.Value.String(), "%d/%d", &e, &n); a.Key == "epoch" && err == nil {
+				h.on(e)
+			}
+			return true
+		})
+	}
+	return nil
 }
 
 // initFails is a method whose Init always fails (a bad option value that
