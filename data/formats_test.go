@@ -353,3 +353,11 @@ func TestOpenFolderErrors(t *testing.T) {
 		t.Errorf("missing folder: %v", err)
 	}
 }
+
+// stl10-unlabeled is opened from stl10's files; asked to fetch it, bench
+// says to fetch stl10.
+func TestSTL10UnlabeledFetch(t *testing.T) {
+	if _, err := LookupSource("stl10-unlabeled"); err == nil || !strings.Contains(err.Error(), "fetch stl10") {
+		t.Fatalf("LookupSource(stl10-unlabeled): %v", err)
+	}
+}

@@ -119,6 +119,9 @@ func LookupSource(name string) (Source, error) {
 		}
 		names = append(names, s.Name)
 	}
+	if name == "stl10-unlabeled" {
+		return Source{}, fmt.Errorf("dataset stl10-unlabeled is a split of stl10: fetch stl10 (its archive holds the unlabelled images)")
+	}
 	return Source{}, fmt.Errorf("unknown dataset %q: known downloadable datasets are %s", name, strings.Join(names, ", "))
 }
 
