@@ -140,6 +140,9 @@ func TestPaperFindings(t *testing.T) {
 	if row := comparisonRow(t, md, "cross-entropy similarity (Section 4.5)"); !strings.Contains(row, "**reproduced** (the same direction)") {
 		t.Errorf("xent row: %s", row)
 	}
+	if row := comparisonRow(t, md, "cross-entropy similarity (Section 4.5)"); strings.Count(row, "−2.0 [−2.0, −2.0]") != 2 {
+		t.Errorf("xent row lacks the kNN difference beside the linear one: %s", row)
+	}
 	if strings.Contains(md, "no predictor (Table 1a)") {
 		t.Error("a finding the sweep did not run is shown")
 	}
