@@ -31,18 +31,11 @@ func (sm *settingModel) comparisons() []comparison {
 			main = append(main, v)
 		}
 	}
-	find := func(pred func(*variant) bool) *variant {
-		for _, v := range sm.variants {
-			if pred(v) {
-				return v
-			}
-		}
-		return nil
-	}
+	find := sm.find
 	paired := func(label string, v, ref *variant) {
-		out = append(out, comparison{label: label, batch: v.batch, epochs: v.epochs,
-			linear: stats.Paired(v.bySeed(linearOf), ref.bySeed(linearOf)),
-			knn:    stats.Paired(v.bySeed(knnOf), ref.bySeed(knnOf))})
+		c := comparison{label: label, batch: v.batch, epochs: v.epochs}
+		c.linear, c.knn = pairedWith(v, ref)
+		out = append(out, c)
 	}
 	// methods against SimSiam
 	for _, v := range main {
@@ -81,6 +74,21 @@ func (sm *settingModel) comparisons() []comparison {
 		}
 	}
 	return out
+}
+
+// find returns the setting's first variant for which pred holds, or nil.
+func (sm *settingModel) find(pred func(*variant) bool) *variant {
+	for _, v := range sm.variants {
+		if pred(v) {
+			return v
+		}
+	}
+	return nil
+}
+
+// pairedWith is v minus ref, linear and kNN, paired by seed.
+func pairedWith(v, ref *variant) (linear, knn stats.Summary) {
+	return stats.Paired(v.bySeed(linearOf), ref.bySeed(linearOf)), stats.Paired(v.bySeed(knnOf), ref.bySeed(knnOf))
 }
 
 func isSimSiam(method string) bool { return strings.EqualFold(method, "simsiam") }

@@ -269,21 +269,23 @@ func rebuildSummary(ctx context.Context, sw *sweep) (*results.Summary, error) {
 			continue
 		}
 		rf := &runFiles{config: &cfg}
-		var st, stp = results.RunStatus{}, (*results.RunStatus)(nil)
-		switch err := results.ReadJSON(filepath.Join(rdir, results.StatusFile), &st); {
+		var st *results.RunStatus
+		var status results.RunStatus
+		switch err := results.ReadJSON(filepath.Join(rdir, results.StatusFile), &status); {
 		case err == nil:
-			rf.status, stp = &st, &st
+			st, rf.status = &status, &status
 		case errors.Is(err, fs.ErrNotExist):
 		default:
 			sw.gap("run %s: %v; its status is unknown", e.Name(), err)
 		}
-		var ev, evp = results.Eval{}, (*results.Eval)(nil)
+		var ev *results.Eval
+		var evFile results.Eval
 		var ms []results.EpochMetrics
-		switch err := results.ReadJSON(filepath.Join(rdir, results.EvalFile), &ev); {
+		switch err := results.ReadJSON(filepath.Join(rdir, results.EvalFile), &evFile); {
 		case err == nil:
-			evp = &ev
+			ev = &evFile
 		case errors.Is(err, fs.ErrNotExist):
-			if stp != nil && (st.Status == results.StatusDiverged || st.Status == results.StatusFailed) {
+			if st != nil && (st.Status == results.StatusDiverged || st.Status == results.StatusFailed) {
 				// as the sweep's summary: the last monitored epoch (the file is checked again by loadRunFiles)
 				ms, _ = results.ReadMetrics(filepath.Join(rdir, results.MetricsFile))
 			}
@@ -291,11 +293,10 @@ func rebuildSummary(ctx context.Context, sw *sweep) (*results.Summary, error) {
 			sw.gap("run %s: %v; its accuracies are left out", e.Name(), err)
 		}
 		cfg.ID = e.Name()
-		row := results.NewSummaryRun(cfg, stp, evp, ms)
-		if evp == nil && (row.Status == results.StatusCompleted || row.Status == results.StatusCollapsed) {
+		row := results.NewSummaryRun(cfg, st, ev, ms)
+		if ev == nil && (row.Status == results.StatusCompleted || row.Status == results.StatusCollapsed) {
 			sw.gap("run %s: status %s but no readable %s; its accuracies are left out", e.Name(), row.Status, results.EvalFile)
 			row.Status = results.StatusRunning
-			row.KNNTop1, row.BestKNNTop1, row.FeatStd, row.OutputStd = 0, 0, 0, 0
 		}
 		if sum.Environment == (results.Environment{}) {
 			sum.Environment = cfg.Environment

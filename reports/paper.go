@@ -2,8 +2,10 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/siambench/siambench/reports/stats"
 )
@@ -14,7 +16,7 @@ import (
 // SimSiam variant against SimSiam's defaults at the same budget.
 type paperFinding struct {
 	what    string // "no stop-gradient (Figure 2)"
-	method  string // the variant's method; "" for simsiam
+	method  string // the variant's method ("" means simsiam)
 	options string // the variant's canonical options ("" for a batch size)
 	batch   int    // a Table 2 finding: the variant's batch size, against batch 64
 	paper   string // the paper's numbers, default → variant
@@ -61,31 +63,21 @@ func (sm *settingModel) findingRows() []findingRow {
 	var out []findingRow
 	for _, f := range paperFindings {
 		for _, v := range sm.variants {
-			match := v.optKey == f.options && (f.method == "" && isSimSiam(v.method) || f.method != "" && v.method == f.method)
-			if f.batch == 0 && f.options == "" && f.method == "" {
-				match = false // (no such finding)
-			}
-			if f.batch != 0 {
-				match = match && v.batch == f.batch
-			}
-			if !match {
+			if !strings.EqualFold(v.method, cmp.Or(f.method, "simsiam")) || v.optKey != f.options || f.batch != 0 && v.batch != f.batch {
 				continue
 			}
 			refBatch := v.batch
 			if f.batch != 0 {
-				refBatch = 64
+				refBatch = 64 // the paper's Table 2 rows are against batch 64
 			}
-			var ref *variant
-			for _, r := range sm.variants {
-				if isSimSiam(r.method) && r.optKey == "" && r.batch == refBatch && r.epochs == v.epochs {
-					ref = r
-				}
-			}
+			ref := sm.find(func(r *variant) bool {
+				return isSimSiam(r.method) && r.optKey == "" && r.batch == refBatch && r.epochs == v.epochs
+			})
 			if ref == nil {
 				continue
 			}
-			row := findingRow{f: f, batch: v.batch, epochs: v.epochs, runs: len(v.runs), collapsed: v.collapsed(),
-				linear: stats.Paired(v.bySeed(linearOf), ref.bySeed(linearOf)), knn: stats.Paired(v.bySeed(knnOf), ref.bySeed(knnOf))}
+			row := findingRow{f: f, batch: v.batch, epochs: v.epochs, runs: len(v.runs), collapsed: v.collapsed()}
+			row.linear, row.knn = pairedWith(v, ref)
 			for _, r := range v.runs {
 				if !r.hasNumbers() {
 					row.issues++

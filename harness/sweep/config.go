@@ -56,17 +56,20 @@ type Config struct {
 	File   string `yaml:"-"`
 }
 
-// sharedKeys are what an also sweep shares with its parent and may not set.
+// sharedKeysSet lists the keys an also sweep shares with its parent (and
+// may not set) that c sets.
 func (c Config) sharedKeysSet() []string {
 	var out []string
-	for k, set := range map[string]bool{"dataset": c.Dataset != "", "eval_dataset": c.EvalDataset != "", "transfer": c.Transfer != nil,
-		"backbone": c.Backbone != "", "train_limit": c.TrainLimit != 0, "test_limit": c.TestLimit != 0,
-		"baselines": c.Baselines != nil, "out": c.Out != "", "also": c.Also != nil} {
-		if set {
-			out = append(out, k)
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{"also", c.Also != nil}, {"backbone", c.Backbone != ""}, {"baselines", c.Baselines != nil}, {"dataset", c.Dataset != ""},
+		{"eval_dataset", c.EvalDataset != ""}, {"out", c.Out != ""}, {"test_limit", c.TestLimit != 0},
+		{"train_limit", c.TrainLimit != 0}, {"transfer", c.Transfer != nil}} {
+		if k.set {
+			out = append(out, k.name)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 

@@ -98,9 +98,6 @@ type Result struct {
 	// FeatureStd is kit-style output_std of the trained encoder's features
 	// on the evaluation queries (the host's view of collapse).
 	FeatureStd float64
-	// InitRank and FinalRank are the effective rank (Rank) of the encoder's
-	// features on the evaluation queries at random init and after training.
-	InitRank, FinalRank float64
 }
 
 // Tail returns the mean of the last n entries of xs.
@@ -119,9 +116,9 @@ func Tail(xs []float64, n int) float64 {
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("kNN raw %.3f, init %.3f, final %.3f; loss %.4f → %.4f; output_std %.4f → %.4f; feature std %.4f; rank %.2f → %.2f",
+	return fmt.Sprintf("kNN raw %.3f, init %.3f, final %.3f; loss %.4f → %.4f; output_std %.4f → %.4f; feature std %.4f",
 		r.RawAcc, r.InitAcc, r.FinalAcc, Tail(r.Loss[:min(10, len(r.Loss))], 10), Tail(r.Loss, 10),
-		Tail(r.OutputStd[:min(10, len(r.OutputStd))], 10), Tail(r.OutputStd, 10), r.FeatureStd, r.InitRank, r.FinalRank)
+		Tail(r.OutputStd[:min(10, len(r.OutputStd))], 10), Tail(r.OutputStd, 10), r.FeatureStd)
 }
 
 // problem holds the class centres and draws instances and views.
@@ -212,9 +209,7 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 		return knn(fb, fq), fq
 	}
 	res := Result{RawAcc: knn(bankX, qX)}
-	var fq0 *nn.Tensor
-	res.InitAcc, fq0 = evaluate()
-	res.InitRank = Rank(fq0)
+	res.InitAcc, _ = evaluate()
 
 	h := spec.Hyper
 	lr := c.LR
@@ -269,44 +264,5 @@ func Train(ctx context.Context, m sdk.Method, cfg Config) (Result, error) {
 	var fq *nn.Tensor
 	res.FinalAcc, fq = evaluate()
 	res.FeatureStd = kit.OutputStd(fq)
-	res.FinalRank = Rank(fq)
 	return res, nil
-}
-
-// Rank returns the effective rank of the rows of z (N,D): the participation
-// ratio (Σλ)² / Σλ² of the eigenvalues λ of their (D,D) covariance,
-// computed as tr(C)² / ‖C‖²_F. It is D for features spread evenly over D
-// directions, 1 for features on a line (dimensional collapse) and 0 for
-// constant features (complete collapse).
-func Rank(z *nn.Tensor) float64 {
-	n, d := z.Dim(0), z.Dim(1)
-	mean := make([]float64, d)
-	for i := 0; i < n; i++ {
-		for j := 0; j < d; j++ {
-			mean[j] += float64(z.Data[i*d+j]) / float64(n)
-		}
-	}
-	cov := make([]float64, d*d) // C = (z − mean)ᵀ(z − mean) / N
-	x := make([]float64, d)
-	for i := 0; i < n; i++ {
-		for j := range x {
-			x[j] = float64(z.Data[i*d+j]) - mean[j]
-		}
-		for a := 0; a < d; a++ {
-			for b := 0; b < d; b++ {
-				cov[a*d+b] += x[a] * x[b] / float64(n)
-			}
-		}
-	}
-	var tr, fro float64
-	for a := 0; a < d; a++ {
-		tr += cov[a*d+a]
-	}
-	for _, v := range cov {
-		fro += v * v
-	}
-	if fro == 0 {
-		return 0
-	}
-	return tr * tr / fro
 }
