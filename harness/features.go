@@ -12,8 +12,33 @@ import (
 	"github.com/siambench/siambench/nn"
 )
 
-// evalBatch is the batch size of feature extraction (no gradients kept).
+// evalBatch is the largest batch of feature extraction (no gradients kept).
 const evalBatch = 500
+
+// evalBudget caps the activation storage of one feature-extraction batch.
+// A forward pass inside nn.NoGradRecycle holds all its intermediates until
+// it ends: 500 1×28×28 images hold 2.8 GB in ResNet-18-CIFAR (the host's
+// peak, by far), 0.47 GB in the reference network (nn.ForwardBytes). Each image's features do not
+// depend on the batch it is in (BN uses its running statistics), so the
+// batch changes memory and speed, never a number (TestFeaturesBatchFree).
+const evalBudget = 512 << 20
+
+// featureBatch returns how many images of ds one forward pass of m takes
+// within evalBudget (between 1 and evalBatch), from the footprint of a
+// probe batch of two images.
+func featureBatch(m nn.Module, ds data.Dataset, nm data.Norm) (int, error) {
+	idx := []int{0, min(1, ds.Len()-1)}
+	x, c, h, w := normalizedBatch(ds, idx, nm)
+	var bytes int64
+	err := nn.Catch(func() {
+		bytes = nn.ForwardBytes(func() []*nn.Tensor { return []*nn.Tensor{m.Forward(nn.New(x, len(idx), c, h, w))} })
+	})
+	if err != nil {
+		return 0, fmt.Errorf("features of %s: %w", ds.Name(), err)
+	}
+	per := max(1, bytes/int64(len(idx)))
+	return int(min(evalBatch, max(1, evalBudget/per))), nil
+}
 
 // normalizedBatch returns images idx of ds, normalised with nm, as NCHW.
 func normalizedBatch(ds data.Dataset, idx []int, nm data.Norm) (x []float32, c, h, w int) {
@@ -77,12 +102,24 @@ func BackboneFeatures(ctx context.Context, m nn.Module, ds data.Dataset) (eval.F
 	m.SetTraining(false)
 	defer m.SetTraining(true)
 	nm := data.NormOf(ds)
+	if ds.Len() == 0 {
+		return eval.Features{Labels: lab}, nil
+	}
+	batch, err := featureBatch(m, ds, nm)
+	if err != nil {
+		return eval.Features{}, err
+	}
+	return backboneFeatures(ctx, m, ds, lab, nm, batch)
+}
+
+// backboneFeatures is BackboneFeatures in batches of batch images.
+func backboneFeatures(ctx context.Context, m nn.Module, ds data.Dataset, lab []int, nm data.Norm, batch int) (eval.Features, error) {
 	f := eval.Features{Labels: lab, N: ds.Len()}
-	for start := 0; start < ds.Len(); start += evalBatch {
+	for start := 0; start < ds.Len(); start += batch {
 		if err := ctx.Err(); err != nil {
 			return eval.Features{}, err
 		}
-		idx := make([]int, min(evalBatch, ds.Len()-start))
+		idx := make([]int, min(batch, ds.Len()-start))
 		for i := range idx {
 			idx[i] = start + i
 		}

@@ -39,6 +39,23 @@ func NoGrad(fn func()) {
 // must not be used. Calls may nest; an inner call's results stay alive
 // until the outer call decides.
 func NoGradRecycle(fn func() []*Tensor) []*Tensor {
+	keep, _ := noGradRecycle(fn, false)
+	return keep
+}
+
+// ForwardBytes runs fn like NoGradRecycle, recycles everything its ops
+// made (its results too) and returns the bytes of that storage: what a
+// NoGradRecycle call of fn holds when fn returns, since every intermediate
+// lives until then. Callers size forward-only batches to a memory budget
+// with it (a probe batch of a few inputs scales linearly).
+func ForwardBytes(fn func() []*Tensor) int64 {
+	_, bytes := noGradRecycle(fn, true)
+	return bytes
+}
+
+// noGradRecycle is NoGradRecycle; with all, fn's results are recycled too.
+// It returns the bytes of pooled storage the ops inside fn made.
+func noGradRecycle(fn func() []*Tensor, all bool) ([]*Tensor, int64) {
 	arena.mu.Lock()
 	start := len(arena.ts)
 	arena.mu.Unlock()
@@ -50,10 +67,11 @@ func NoGradRecycle(fn func() []*Tensor) []*Tensor {
 	}()
 	kept := make(map[*float32]bool, len(keep))
 	for _, k := range keep {
-		if k != nil && cap(k.Data) > 0 {
+		if !all && k != nil && cap(k.Data) > 0 {
 			kept[unsafe.SliceData(k.Data)] = true
 		}
 	}
+	var bytes int64
 	arena.mu.Lock()
 	made := arena.ts[start:]
 	var survivors []*Tensor
@@ -61,6 +79,7 @@ func NoGradRecycle(fn func() []*Tensor) []*Tensor {
 		if !t.pooled || cap(t.Data) == 0 {
 			continue // freed meanwhile (FreeGraph)
 		}
+		bytes += 4 * int64(cap(t.Data))
 		if kept[unsafe.SliceData(t.Data)] {
 			survivors = append(survivors, t)
 			continue
@@ -74,7 +93,10 @@ func NoGradRecycle(fn func() []*Tensor) []*Tensor {
 		arena.ts = append(arena.ts, survivors...)
 	}
 	arena.mu.Unlock()
-	return keep
+	if all {
+		keep = nil
+	}
+	return keep, bytes
 }
 
 // arena records the tensors ops make while NoGradRecycle runs.

@@ -203,3 +203,30 @@ func TestNoGradRecycle(t *testing.T) {
 		t.Error("gradients still disabled after NoGradRecycle")
 	}
 }
+
+// TestForwardBytes: ForwardBytes counts the storage every op inside made
+// (each buffer's power-of-two capacity), results included, and recycles it
+// all: the result's storage is gone too.
+func TestForwardBytes(t *testing.T) {
+	r := rng(32)
+	x := nn.Randn(r, 1, 3, 5) // 15 floats: capacity 16
+	var res *nn.Tensor
+	got := nn.ForwardBytes(func() []*nn.Tensor {
+		res = nn.Scale(nn.ReLU(nn.Add(x, x)), 2)
+		return []*nn.Tensor{res}
+	})
+	if want := int64(3 * 16 * 4); got != want {
+		t.Errorf("ForwardBytes = %d, want %d (three tensors of capacity 16)", got, want)
+	}
+	if res.Data != nil {
+		t.Error("ForwardBytes kept its result's storage; it recycles everything")
+	}
+	// a layer's footprint grows with the batch
+	lin := nn.NewLinear(r, 8, 32, true)
+	x4, x8 := nn.Randn(r, 1, 4, 8), nn.Randn(r, 1, 8, 8)
+	one := nn.ForwardBytes(func() []*nn.Tensor { return []*nn.Tensor{lin.Forward(x4)} })
+	two := nn.ForwardBytes(func() []*nn.Tensor { return []*nn.Tensor{lin.Forward(x8)} })
+	if one < 4*32*4 || two != 2*one {
+		t.Errorf("Linear's footprint: %d bytes at 4 rows, %d at 8; want positive and doubling", one, two)
+	}
+}
