@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/siambench/siambench/nn"
@@ -64,5 +65,32 @@ func BenchmarkConvStride2(b *testing.B) {
 		y := nn.Conv2d(x, w, nil, 2, 1)
 		y.BackwardWith(seed)
 		y.FreeGraph()
+	}
+}
+
+// BenchmarkConvResNet18Stage times forward+backward (dx, dW) of one 3×3
+// stride-1 convolution of each ResNet-18-CIFAR stage at batch 128 (two
+// views of 64) on 32×32 input: 64 channels at 32×32, 128 at 16×16, 256 at
+// 8×8, 512 at 4×4 (the same FLOPs each). GFLOP/s is reported per stage:
+// the small planes are the ones stacking (stackImages) is for.
+func BenchmarkConvResNet18Stage(b *testing.B) {
+	for _, st := range []struct{ c, s int }{{64, 32}, {128, 16}, {256, 8}, {512, 4}} {
+		b.Run(fmt.Sprintf("c%d-%dx%d", st.c, st.s, st.s), func(b *testing.B) {
+			const n = 128
+			r := rng(4)
+			x := req(nn.Randn(r, 1, n, st.c, st.s, st.s))
+			w := req(nn.Randn(r, 0.05, st.c, st.c, 3, 3))
+			seed := nn.Randn(r, 1, n, st.c, st.s, st.s).Data
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				x.ZeroGrad()
+				w.ZeroGrad()
+				y := nn.Conv2d(x, w, nil, 1, 1)
+				y.BackwardWith(seed)
+				y.FreeGraph()
+			}
+			flops := 3 * 2 * float64(n*st.c*st.c*9*st.s*st.s)
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
 }

@@ -128,7 +128,7 @@ func convForwardPhased(out, x, w, bias []float32, g convGeom, r convRun, f gemm.
 		defer putScratch(grid)
 		for i := lo; i < hi; i++ {
 			phaseImage(xp, x[i*g.c*g.h*g.w:(i+1)*g.c*g.h*g.w], g.c, g, p)
-			tp.run(p.x, xp, grid)
+			tp.run(p.x.grid, p.x, xp, grid)
 			unpadGrid(out[i*g.o*P:(i+1)*g.o*P], grid, g.o, g.oh, g.ow, p.x, false, bias)
 		}
 	})

@@ -61,6 +61,10 @@ func TestConv2dMatchesNaive(t *testing.T) {
 		{2, 9, 7, 5, 3, 1, 2, 0},     // stride 2, 1×1 (a ResNet shortcut)
 		{2, 8, 5, 6, 3, 5, 2, 2},     // stride 2, 5×5 larger than half the image
 		{4, 16, 28, 28, 8, 3, 2, 1},  // the reference network's downsampling layer, smaller
+		{19, 16, 4, 4, 24, 3, 1, 1},  // 4×4 planes: stacked 16 to a buffer, the last stack of 3
+		{7, 8, 8, 8, 9, 3, 1, 1},     // 8×8 planes: stacks of 5, then 2
+		{5, 12, 6, 5, 8, 5, 1, 2},    // stacked 5×5 kernel: two shared border rows and columns
+		{9, 8, 3, 3, 4, 1, 1, 0},     // stacked 1×1: images back to back, no border
 	}
 	r := rng(6)
 	for _, tc := range cases {
