@@ -51,6 +51,8 @@ func testSgemmTaps(t *testing.T, tp Taps) {
 		{10, 45, 7, 3, 61},
 		{3, 5, 2, 2, 9},
 		{17, 100, 13, 25, 130},
+		{16, 60, 300, 9, 70},  // k in blocks (tapBlocks): 3 of 100
+		{9, 100, 161, 2, 110}, // just past the unblocked limit, ragged m
 	} {
 		m, n, k, taps, ldb := sz.m, sz.n, sz.k, sz.taps, sz.ldb
 		mp, np := ceilDiv(m, mr)*mr, ceilDiv(n, nr)*nr
