@@ -18,9 +18,10 @@ const evalBatch = 500
 // evalBudget caps the activation storage of one feature-extraction batch.
 // A forward pass inside nn.NoGradRecycle holds all its intermediates until
 // it ends: 500 1×28×28 images hold 2.8 GB in ResNet-18-CIFAR (the host's
-// peak, by far), 0.47 GB in the reference network (nn.ForwardBytes). Each image's features do not
-// depend on the batch it is in (BN uses its running statistics), so the
-// batch changes memory and speed, never a number (TestFeaturesBatchFree).
+// peak, by far), 0.47 GB in the reference network (nn.ForwardBytes). Each
+// image's features do not depend on the batch it is in (BN uses its
+// running statistics), so the batch changes memory and speed, never a
+// number (TestFeaturesBatchFree).
 const evalBudget = 512 << 20
 
 // featureBatch returns how many images of ds one forward pass of m takes

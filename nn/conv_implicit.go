@@ -36,10 +36,9 @@ func (g convGeom) implicit() bool {
 type padGeom struct {
 	wp, hp int // padded row length and number of rows
 	stride int // floats from one plane to the next (≥ hp·wp)
-	grid   int // output grid size of a full buffer: gridOf(imgs)
+	grid   int // output grid size of a full buffer (gridOf its images)
 	ld     int // row stride of a grid buffer: grid rounded up to the tap product's tile
 	size   int // floats of a padded buffer of ch planes (with read slack)
-	imgs   int // images per buffer
 	slot   int // floats from one image's rows to the next image's (imgs > 1)
 	h      int // image rows
 }
@@ -81,15 +80,15 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 // images (1: unstacked), read by a tap product whose tiles are nr columns
 // wide (1 for one Sgemm per tap).
 func newPadGeom(g convGeom, ch, nr, imgs int) padGeom {
-	p := padGeom{wp: g.w + 2*g.pad, hp: g.h + 2*g.pad, imgs: 1, h: g.h}
+	p := padGeom{wp: g.w + 2*g.pad, hp: g.h + 2*g.pad, h: g.h}
 	if imgs > 1 {
-		p.imgs, p.wp = imgs, g.w+g.pad
+		p.wp = g.w + g.pad
 		p.slot = (g.h + g.pad) * p.wp
 		p.hp = g.pad + imgs*(g.h+g.pad)
 	}
 	s := planeStride(p.hp * p.wp)
 	p.stride = s
-	p.grid = p.gridOf(p.imgs)
+	p.grid = p.gridOf(max(1, imgs))
 	p.ld = (p.grid + nr - 1) / nr * nr
 	// the last tap of the last plane reads up to kw−1 floats past it, and
 	// a tile product reads up to ld−grid more columns past the grid
