@@ -163,8 +163,7 @@ func (r *Runner) measure(ctx context.Context, ds *splitSet, bs int) (step, fwdPe
 		t0 := time.Now()
 		err := nn.Catch(func() {
 			out := bb.Forward(x)
-			out.BackwardWith(make([]float32, out.Len()))
-			out.FreeGraph() // as the training loop does: later steps reuse the buffers
+			out.BackwardWithFree(make([]float32, out.Len())) // as the training loop does
 		})
 		if err != nil {
 			return 0, 0, err

@@ -81,7 +81,12 @@ func (r *Runner) trainRun(ctx context.Context, idx int, run sweep.Run, ds *split
 	if err := t.resume(ctx); err != nil {
 		return err
 	}
+	// The engine's free lists hold this run's buffers between steps; the
+	// next run (another backbone or batch size) and the evaluation, whose
+	// shapes differ, start without them beside their own.
+	defer nn.ReleaseScratch()
 	err = t.train(ctx)
+	nn.ReleaseScratch()
 	if errors.Is(err, errDiverged) {
 		t.log.Warn("run diverged; metrics kept", "err", err)
 		t.status.Status, t.status.Error, t.status.FinishedAt = results.StatusDiverged, err.Error(), time.Now().UTC()

@@ -168,6 +168,20 @@ func gradFor(t *Tensor) (g []float32, fresh bool) {
 	return gradOf(t), false
 }
 
+// adoptGrad hands out's gradient storage to in, whose gradient has not been
+// allocated yet, and reports whether it did: a backward function whose
+// input gradient is computed elementwise in place from dout (each element
+// read before it is written) saves a buffer so. The engine does not
+// recycle an adopted dout (out.Grad is nil when the function returns).
+func adoptGrad(in, out *Tensor) bool {
+	if in == nil || !in.requiresGrad || in.Grad != nil || in.node == nil ||
+		out.Grad == nil || len(out.Grad) != len(in.Data) || in == out {
+		return false
+	}
+	in.Grad, out.Grad = out.Grad, nil
+	return true
+}
+
 // Detach returns a tensor sharing t's data with no link to the graph
 // (stop-gradient): nothing flows back through it.
 func (t *Tensor) Detach() *Tensor {
@@ -195,20 +209,88 @@ func (t *Tensor) BackwardWith(grad []float32) {
 	if !t.requiresGrad {
 		return
 	}
+	t.backward(grad, false)
+}
+
+// BackwardFree is Backward followed by FreeGraph, but each intermediate
+// tensor's storage is released as soon as the backward pass is past it
+// (the last backward step that reads it has run), as PyTorch frees a
+// graph's saved tensors. The gradients of the graph's leaves are the same
+// as Backward's; what it saves is the peak memory of the backward pass,
+// since the gradients of early layers reuse the storage of late layers'
+// activations. Read what is needed from the graph (t's value included)
+// before calling it; afterwards the graph is gone, as after FreeGraph.
+func (t *Tensor) BackwardFree() {
+	if len(t.Data) != 1 {
+		panic(shapeErrorf("BackwardFree", [][]int{t.shape}, "BackwardFree needs a scalar; use BackwardWithFree to seed a gradient of this shape"))
+	}
+	t.BackwardWithFree([]float32{1})
+}
+
+// BackwardWithFree is BackwardWith followed by FreeGraph, releasing as it
+// goes (see BackwardFree).
+func (t *Tensor) BackwardWithFree(grad []float32) {
+	if len(grad) != len(t.Data) {
+		panic(shapeErrorf("BackwardWithFree", [][]int{t.shape, {len(grad)}}, "gradient has %d elements, tensor has %d", len(grad), len(t.Data)))
+	}
+	if !t.requiresGrad {
+		t.FreeGraph()
+		return
+	}
+	t.backward(grad, true)
+}
+
+// backward runs the graph below t in reverse topological order from grad.
+// With free, every intermediate tensor is released once its own backward
+// step has run: the steps that read a tensor are its own and its
+// consumers', and a consumer comes later in the order, so it has run
+// already. Tensors whose storage a leaf of the graph shares (a Detach or
+// Reshape view used as an op's input without a link back) are released
+// at the end instead, with t itself.
+func (t *Tensor) backward(grad []float32, free bool) {
 	order := topoOrder(t)
+	var shared map[*float32]bool
+	if free {
+		shared = leafStorage(order)
+	}
 	g := gradOf(t)
 	for i, v := range grad {
 		g[i] += v
 	}
 	for i := len(order) - 1; i >= 0; i-- {
 		n := order[i]
-		if n.Grad == nil {
-			continue // no gradient reached it
+		if n.Grad != nil { // else no gradient reached it
+			n.node.backward(n.Grad)
+			putScratch(n.Grad) // intermediate gradient no longer needed (nil if adopted)
+			n.Grad = nil
 		}
-		n.node.backward(n.Grad)
-		putScratch(n.Grad) // intermediate gradient no longer needed
-		n.Grad = nil
+		if free && n != t && (cap(n.Data) == 0 || !shared[unsafe.SliceData(n.Data)]) {
+			n.release()
+			order[i] = nil
+		}
 	}
+	if !free {
+		return
+	}
+	for _, n := range order {
+		if n != nil {
+			n.release()
+		}
+	}
+}
+
+// leafStorage returns the storage of every input of the graph's ops that is
+// not itself an op output (nor a view linked back by Reshape).
+func leafStorage(order []*Tensor) map[*float32]bool {
+	m := map[*float32]bool{}
+	for _, n := range order {
+		for _, in := range n.node.inputs {
+			if in != nil && in.node == nil && cap(in.Data) > 0 {
+				m[unsafe.SliceData(in.Data)] = true
+			}
+		}
+	}
+	return m
 }
 
 // topoOrder returns the non-leaf tensors reachable from root, inputs before
@@ -300,17 +382,23 @@ func (t *Tensor) FreeGraph() {
 		return
 	}
 	for _, n := range topoOrder(t) {
-		if n.pooled {
-			putScratch(n.Data)
-			n.pooled = false
-		}
-		if n.Grad != nil && n.node != nil {
-			n.Grad = nil
-		}
-		n.Data = nil
-		n.node = nil
-		n.requiresGrad = false
+		n.release()
 	}
+}
+
+// release hands an intermediate tensor's storage back to the pool and cuts
+// its backward link.
+func (n *Tensor) release() {
+	if n.pooled {
+		putScratch(n.Data)
+		n.pooled = false
+	}
+	if n.Grad != nil && n.node != nil {
+		n.Grad = nil
+	}
+	n.Data = nil
+	n.node = nil
+	n.requiresGrad = false
 }
 
 // Custom makes out the result of a user-defined op on inputs, so gradients

@@ -18,17 +18,34 @@ import (
 // then be non-nil. gamma (scale) and beta (shift) are (C) or nil (1 and 0).
 // If eps is 0, 1e-5 is used. Training needs more than one value per channel.
 func BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32) *Tensor {
-	return batchNorm("BatchNorm", x, gamma, beta, runMean, runVar, training, momentum, eps, false)
+	return batchNorm("BatchNorm", x, nil, gamma, beta, runMean, runVar, training, momentum, eps, false)
 }
 
 // BatchNormReLU is ReLU(BatchNorm(...)) fused: one pass over the data
 // forward and no intermediate tensor; the ReLU mask is re-derived from the
 // output in backward. Arguments as BatchNorm.
 func BatchNormReLU(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32) *Tensor {
-	return batchNorm("BatchNormReLU", x, gamma, beta, runMean, runVar, training, momentum, eps, true)
+	return batchNorm("BatchNormReLU", x, nil, gamma, beta, runMean, runVar, training, momentum, eps, true)
 }
 
-func batchNorm(op string, x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32, relu bool) *Tensor {
+// BatchNormAddReLU is ReLU(BatchNorm(x, ...) + res) fused, for the end of a
+// residual block: res has x's shape. One output tensor is kept for
+// backward, not two (the normalised x is never stored), and the sum is
+// made row by row while the row is in cache. Other arguments as BatchNorm.
+func BatchNormAddReLU(x, res, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32) *Tensor {
+	if res == nil || !sameShape(x.shape, res.shape) {
+		var rs []int
+		if res != nil {
+			rs = res.shape
+		}
+		panic(shapeErrorf("BatchNormAddReLU", [][]int{x.shape, rs}, "the residual must have the input's shape"))
+	}
+	return batchNorm("BatchNormAddReLU", x, res, gamma, beta, runMean, runVar, training, momentum, eps, true)
+}
+
+// batchNorm is the three ops above: res (may be nil) is added before the
+// ReLU, which needs relu set.
+func batchNorm(op string, x, res, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32, relu bool) *Tensor {
 	if len(x.shape) != 2 && len(x.shape) != 4 {
 		panic(shapeErrorf(op, [][]int{x.shape}, "want (N,C) or (N,C,H,W)"))
 	}
@@ -80,16 +97,28 @@ func batchNorm(op string, x, gamma, beta, runMean, runVar *Tensor, training bool
 	if beta != nil {
 		b = beta.Data
 	}
+	var r []float32
+	if res != nil {
+		r = res.Data
+	}
 	out := empty(x.shape...)
-	bnApply(out.Data, x.Data, mean, invstd, g, b, n, c, hw, relu)
+	bnApply(out.Data, x.Data, r, mean, invstd, g, b, n, c, hw, relu)
 	var mask []float32 // the output, when fused with ReLU: dout counts where it is > 0
 	if relu {
 		mask = out.Data
 	}
 	return record(out, op, func(dout []float32) {
-		dx, fresh := gradFor(x)
+		if dr, fresh := gradFor(res); dr != nil {
+			reluBackward(dr, fresh, dout, mask) // ∂/∂res: dout where the output is > 0
+		}
+		// x's gradient takes dout's storage when it can (one buffer fewer
+		// in flight): bnBackward reads each element of dy before writing it
+		dx, fresh := dout, true
+		if hw == 1 || !adoptGrad(x, out) {
+			dx, fresh = gradFor(x)
+		}
 		bnBackward(dx, fresh, gradOf(gamma), gradOf(beta), dout, mask, x.Data, mean, invstd, g, n, c, hw, training)
-	}, x, gamma, beta)
+	}, x, gamma, beta, res)
 }
 
 // ---------------------------------------------------------------------------
@@ -123,10 +152,16 @@ func bnStats(x, mean, invstd []float32, n, c, hw int, eps float32) {
 	})
 }
 
-// bnApply computes y = (x−mean)·invstd·γ + β per channel (then max(y, 0)
-// when relu); γ, β may be nil.
-func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int, relu bool) {
+// bnApply computes y = (x−mean)·invstd·γ + β per channel, then adds res
+// when it is non-nil, then max(·, 0) when relu (which res needs); γ, β may
+// be nil. y may be x.
+func bnApply(y, x, res, mean, invstd, gamma, beta []float32, n, c, hw int, relu bool) {
 	if hw == 1 {
+		if res != nil {
+			bnApply1d(y, x, mean, invstd, gamma, beta, n, c, false)
+			addReLU(y, y, res)
+			return
+		}
 		bnApply1d(y, x, mean, invstd, gamma, beta, n, c, relu)
 		return
 	}
@@ -144,22 +179,34 @@ func bnApply(y, x, mean, invstd, gamma, beta []float32, n, c, hw int, relu bool)
 			xs := x[nc*hw : (nc+1)*hw]
 			ys := y[nc*hw : (nc+1)*hw]
 			ys = ys[:len(xs)]
-			if useAVX512 && len(xs) >= 16 {
-				v := len(xs) &^ 15
-				affineAVX512(&ys[0], &xs[0], v, scale, shift, relu)
-				xs, ys = xs[v:], ys[v:]
-			}
-			if relu {
-				for i, v := range xs {
-					ys[i] = max(v*scale+shift, 0)
-				}
+			if res != nil {
+				// the affine map, then the sum and ReLU on the row in cache
+				rs := res[nc*hw : (nc+1)*hw]
+				affineRow(ys, xs, scale, shift, false)
+				addReLURow(ys, ys, rs[:len(ys)])
 				continue
 			}
-			for i, v := range xs {
-				ys[i] = v*scale + shift
-			}
+			affineRow(ys, xs, scale, shift, relu)
 		}
 	})
+}
+
+// affineRow sets ys[i] = xs[i]·scale + shift (then max(·, 0) when relu).
+func affineRow(ys, xs []float32, scale, shift float32, relu bool) {
+	if useAVX512 && len(xs) >= 16 {
+		v := len(xs) &^ 15
+		affineAVX512(&ys[0], &xs[0], v, scale, shift, relu)
+		xs, ys = xs[v:], ys[v:]
+	}
+	if relu {
+		for i, v := range xs {
+			ys[i] = max(v*scale+shift, 0)
+		}
+		return
+	}
+	for i, v := range xs {
+		ys[i] = v*scale + shift
+	}
 }
 
 // bnBackward accumulates dx, dgamma, dbeta (each may be nil) from dy.
@@ -216,13 +263,10 @@ func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, in
 			mu, is := mean[ch], invstd[ch]
 			xs, gs, ds := x[nc*hw:(nc+1)*hw], dy[nc*hw:(nc+1)*hw], dx[nc*hw:(nc+1)*hw]
 			gs, ds = gs[:len(xs)], ds[:len(xs)]
-			// a fresh dx is cleared first, except where the training-mode
-			// kernel below overwrites it
+			// a fresh dx is overwritten, not added to; dx may be dy itself
+			// (an adopted gradient, see adoptGrad): each element of dy is
+			// read before the same element of dx is written
 			fresh := dxFresh
-			if fresh && !(training && useAVX512 && len(xs) >= 16) {
-				clear(ds)
-				fresh = false
-			}
 			var ms []float32
 			if mask != nil {
 				ms = mask[nc*hw : (nc+1)*hw]
@@ -235,7 +279,11 @@ func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, in
 					if ms != nil {
 						gj = reluGate(gj, ms[j])
 					}
-					ds[j] += k * gj
+					if fresh {
+						ds[j] = k * gj
+					} else {
+						ds[j] += k * gj
+					}
 				}
 				continue
 			}
@@ -251,20 +299,18 @@ func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, in
 				}
 				bnDxAVX512(&ds[0], &xs[0], &gs[0], mp, v, &c, fresh)
 				xs, gs, ds = xs[v:], gs[v:], ds[v:]
-				if fresh {
-					clear(ds) // the Go tail below adds
-				}
-			}
-			if ms != nil {
-				for j, v := range xs {
-					xhat := (v - mu) * is
-					ds[j] += k * (m*reluGate(gs[j], ms[j]) - a - xhat*b)
-				}
-				continue
 			}
 			for j, v := range xs {
 				xhat := (v - mu) * is
-				ds[j] += k * (m*gs[j] - a - xhat*b)
+				gj := gs[j]
+				if ms != nil {
+					gj = reluGate(gj, ms[j])
+				}
+				if fresh {
+					ds[j] = k * (m*gj - a - xhat*b)
+				} else {
+					ds[j] += k * (m*gj - a - xhat*b)
+				}
 			}
 		}
 	})

@@ -21,3 +21,6 @@ func Conv2dNaive(x, w, b *Tensor, stride, pad int) *Tensor {
 		convBackwardNaive(gradOf(x), gradOf(w), db, dout, x.Data, w.Data, g)
 	}, x, w, b)
 }
+
+// ScratchHeld is the bytes the free lists hold (tests only).
+func ScratchHeld() int64 { return scratchHeld.Load() }

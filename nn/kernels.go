@@ -92,18 +92,20 @@ func reluGate(g, y float32) float32 {
 
 // addReLU computes y = max(a+b, 0).
 func addReLU(y, a, b []float32) {
-	parallel.For(len(y), grainElems, func(lo, hi int) {
-		ys, as, bs := y[lo:hi], a[lo:hi], b[lo:hi]
-		as, bs = as[:len(ys)], bs[:len(ys)]
-		if useAVX512 && len(ys) >= 16 {
-			v := len(ys) &^ 15
-			addReLUAVX512(&ys[0], &as[0], &bs[0], v)
-			ys, as, bs = ys[v:], as[v:], bs[v:]
-		}
-		for i := range ys {
-			ys[i] = max(as[i]+bs[i], 0)
-		}
-	})
+	parallel.For(len(y), grainElems, func(lo, hi int) { addReLURow(y[lo:hi], a[lo:hi], b[lo:hi]) })
+}
+
+// addReLURow is addReLU on one thread; ys may be as or bs.
+func addReLURow(ys, as, bs []float32) {
+	as, bs = as[:len(ys)], bs[:len(ys)]
+	if useAVX512 && len(ys) >= 16 {
+		v := len(ys) &^ 15
+		addReLUAVX512(&ys[0], &as[0], &bs[0], v)
+		ys, as, bs = ys[v:], as[v:], bs[v:]
+	}
+	for i := range ys {
+		ys[i] = max(as[i]+bs[i], 0)
+	}
 }
 
 // addReLUBackward accumulates the gated gradient into da and db (either

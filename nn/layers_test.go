@@ -2,6 +2,7 @@ package nn_test
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/siambench/siambench/nn"
@@ -45,8 +46,10 @@ func TestBatchNormGradients(t *testing.T) {
 			if tc.relu {
 				bn = nn.BatchNormReLU
 			}
+			// x through an op, so BN's input is an intermediate whose
+			// gradient takes over dout's storage (adoptGrad)
 			f := func() *nn.Tensor {
-				return nn.Mul(bn(x, g, b, rm.Clone(), rv.Clone(), tc.training, 0.1, 1e-5), w)
+				return nn.Mul(bn(nn.Scale(x, 1), g, b, rm.Clone(), rv.Clone(), tc.training, 0.1, 1e-5), w)
 			}
 			// AllowKinks: with the fused ReLU a BN output may lie within the step of 0
 			gradcheck.Check(t, f, ins, gradcheck.Options{AllowKinks: tc.relu})
@@ -78,6 +81,51 @@ func TestBatchNormLargeMean(t *testing.T) {
 	want := 1e-4 * 64.0 / 63
 	if math.Abs(float64(rv.Data[0])-want) > 1e-2*want { // float32 holds 1000±0.01 to ~1e-3
 		t.Fatalf("variance around a large mean: want %g, got %g", want, rv.Data[0])
+	}
+}
+
+// TestBatchNormAddReLU checks the fused end of a residual block against
+// finite differences (x, the residual, γ, β) and, exactly, against
+// AddReLU(BatchNorm(x), res).
+func TestBatchNormAddReLU(t *testing.T) {
+	r := rng(5)
+	for _, tc := range []struct {
+		name     string
+		shape    []int
+		training bool
+	}{
+		{"2d-train", []int{3, 2, 5, 4}, true},
+		{"2d-eval", []int{2, 3, 2, 2}, false},
+		{"1d-train", []int{6, 3}, true},
+		{"2d-train-long-rows", []int{2, 2, 6, 6}, true}, // rows of 36: the AVX-512 path and a tail
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.shape[1]
+			x, res := req(nn.Randn(r, 1, tc.shape...)), req(nn.Randn(r, 1, tc.shape...))
+			g, b := req(positive(r, c)), req(nn.Randn(r, 1, c))
+			rm, rv := nn.Randn(r, 0.3, c), positive(r, c)
+			w := nn.Randn(r, 1, tc.shape...)
+			f := func() *nn.Tensor {
+				return nn.Mul(nn.BatchNormAddReLU(nn.Scale(x, 1), res, g, b, rm.Clone(), rv.Clone(), tc.training, 0.1, 1e-5), w)
+			}
+			gradcheck.Check(t, f, []gradcheck.Input{{Name: "x", T: x}, {Name: "res", T: res}, {Name: "gamma", T: g}, {Name: "beta", T: b}},
+				gradcheck.Options{AllowKinks: true})
+			var fused, plain *nn.Tensor
+			nn.NoGrad(func() {
+				fused = nn.BatchNormAddReLU(x, res, g, b, rm.Clone(), rv.Clone(), tc.training, 0.1, 1e-5)
+				plain = nn.AddReLU(nn.BatchNorm(x, g, b, rm.Clone(), rv.Clone(), tc.training, 0.1, 1e-5), res)
+			})
+			if d := maxRelDiff(fused.Data, plain.Data); d != 0 {
+				t.Fatalf("BatchNormAddReLU differs from AddReLU(BatchNorm) by %g", d)
+			}
+		})
+	}
+	x := nn.Randn(r, 1, 2, 3, 2, 2)
+	for _, bad := range []*nn.Tensor{nil, nn.Zeros(2, 3, 2, 1)} {
+		err := nn.Catch(func() { nn.BatchNormAddReLU(x, bad, nil, nil, nil, nil, true, 0.1, 0) })
+		if err == nil || !strings.Contains(err.Error(), "residual must have the input's shape") {
+			t.Fatalf("residual %v: want a shape error, got %v", bad, err)
+		}
 	}
 }
 

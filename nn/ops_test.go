@@ -332,3 +332,104 @@ func TestCustomOp(t *testing.T) {
 	}
 	gradcheck.Check(t, func() *nn.Tensor { return nn.Exp(f()) }, []gradcheck.Input{{Name: "a", T: a}, {Name: "b", T: b}}, gradcheck.Options{})
 }
+
+// TestBackwardFree checks BackwardFree against Backward then FreeGraph: the
+// same leaf gradients bit for bit (with recycled buffers poisoned, so a
+// tensor released while a later backward step still reads it shows as
+// NaN or a changed gradient), on a graph where stop-gradient views of
+// intermediates feed other branches (SimSiam's cross terms) and a Reshape
+// view is taken; and that it does release as it goes: when the first op's
+// backward runs, the activations above it are gone under BackwardFree and
+// still there under Backward.
+func TestBackwardFree(t *testing.T) {
+	r := rng(9)
+	x1, x2 := nn.Randn(r, 1, 4, 3, 6, 6), nn.Randn(r, 1, 4, 3, 6, 6)
+	w := req(nn.Randn(r, 0.3, 5, 3, 3, 3))
+	g, b := req(nn.Full(1, 5)), req(nn.Zeros(5))
+	w2 := req(nn.Randn(r, 0.3, 5, 5, 3, 3))
+	fc := req(nn.Randn(r, 0.3, 5, 5))
+	params := []*nn.Tensor{w, g, b, w2, fc}
+	var watched []*nn.Tensor // activations above the first op of view 1
+	var seen []bool          // whether each still held data when that op's backward ran
+	step := func(free bool) (float32, [][]float32) {
+		watched, seen = nil, nil
+		first := nn.Custom("probe", x1.Clone(), func(dout []float32, dins [][]float32) {
+			for _, a := range watched {
+				seen = append(seen, a.Data != nil)
+			}
+		}, req(nn.Zeros(1)))
+		enc := func(x *nn.Tensor) *nn.Tensor {
+			h := nn.BatchNormReLU(nn.Conv2d(x, w, nil, 1, 1), g, b, nil, nil, true, 0.1, 0)
+			h = nn.BatchNormAddReLU(nn.Conv2d(h, w2, nil, 1, 1), h, g, b, nil, nil, true, 0.1, 0)
+			watched = append(watched, h)
+			z := nn.GlobalAvgPool(h).Reshape(4, 5)
+			return z
+		}
+		z1, z2 := enc(nn.Add(first, x1)), enc(x2)
+		p1, p2 := nn.MatMul(z1, fc, false, true), nn.MatMul(z2, fc, false, true)
+		// symmetric loss against stop-gradient targets, as SimSiam's
+		loss := nn.Add(nn.SumAll(nn.Mul(p1, z2.Detach())), nn.SumAll(nn.Mul(p2, z1.Detach())))
+		v := loss.Item()
+		if free {
+			loss.BackwardFree()
+		} else {
+			loss.Backward()
+			loss.FreeGraph()
+		}
+		var grads [][]float32
+		for _, p := range params {
+			grads = append(grads, append([]float32(nil), p.Grad...))
+			p.ZeroGrad()
+		}
+		return v, grads
+	}
+	l0, g0 := step(false)
+	if !slices.Contains(seen, true) || slices.Contains(seen, false) {
+		t.Fatalf("under Backward the activations were not all held when the first op ran: %v", seen)
+	}
+	for i := 0; i < 3; i++ {
+		l, gr := step(true)
+		if l != l0 {
+			t.Fatalf("BackwardFree step %d: loss %g, Backward's %g", i+1, l, l0)
+		}
+		for j := range gr {
+			if d := maxRelDiff(gr[j], g0[j]); d != 0 || !nn.Finite(gr[j]) {
+				t.Fatalf("BackwardFree step %d: parameter %d's gradient differs from Backward's by %g", i+1, j, d)
+			}
+		}
+		// view 1's activations were released before its first op ran;
+		// view 2's too (its branch finished earlier in the backward order)
+		if slices.Contains(seen, true) {
+			t.Fatalf("BackwardFree step %d: activations still held when the first op's backward ran: %v", i+1, seen)
+		}
+		for _, a := range watched {
+			if a.Data != nil {
+				t.Fatal("BackwardFree left an intermediate's data in place")
+			}
+		}
+	}
+	if x1.Data == nil || w.Data == nil {
+		t.Fatal("BackwardFree released a leaf")
+	}
+	// a gradient of the wrong size is a shape error, not a panic elsewhere
+	y := nn.Exp(w)
+	if err := nn.Catch(func() { y.BackwardWithFree([]float32{1}) }); err == nil {
+		t.Fatal("BackwardWithFree accepted a gradient of the wrong size")
+	}
+}
+
+// TestReleaseScratch checks that a freed graph's buffers are held for the
+// next step and that ReleaseScratch lets them go.
+func TestReleaseScratch(t *testing.T) {
+	x := req(nn.Randn(rng(3), 1, 64, 1024))
+	y := nn.SumAll(nn.Exp(nn.Exp(x)))
+	before := nn.ScratchHeld()
+	y.BackwardFree()
+	if held := nn.ScratchHeld(); held < before+2*4*64*1024 {
+		t.Fatalf("after BackwardFree the free lists hold %d bytes, want at least %d more than %d", held, 2*4*64*1024, before)
+	}
+	nn.ReleaseScratch()
+	if held := nn.ScratchHeld(); held != 0 {
+		t.Fatalf("after ReleaseScratch the free lists hold %d bytes", held)
+	}
+}

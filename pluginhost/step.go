@@ -80,8 +80,10 @@ func TrainStep(ctx context.Context, m sdk.Method, tr Trainee, inputs []*nn.Tenso
 		}
 	}
 	err = nn.Catch(func() {
+		// each view's activations go back to the engine's pool as its
+		// backward pass moves down the network (nothing below reads them)
 		for i, f := range feats {
-			f.BackwardWith(out.Grads[i].Data)
+			f.BackwardWithFree(out.Grads[i].Data)
 		}
 	})
 	if err != nil {
@@ -89,11 +91,8 @@ func TrainStep(ctx context.Context, m sdk.Method, tr Trainee, inputs []*nn.Tenso
 	}
 	tr.Opt.Step(in.LR)
 	tr.Opt.ZeroGrad()
-	// Hand the step's activations back to the engine's pool (no allocation
-	// or GC next step); nothing below reads them.
-	for _, f := range feats {
-		f.FreeGraph()
-	}
+	// The target's outputs back to the engine's pool too (no allocation
+	// or GC next step).
 	for _, f := range in.Targets {
 		f.FreeGraph()
 	}

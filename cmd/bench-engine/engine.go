@@ -264,16 +264,15 @@ func (b *ourBench) params() int {
 	return n
 }
 
-// step is one training step: zero grads, forward, cross-entropy, backward,
-// SGD, then FreeGraph to hand the step's activations back to the engine's
-// pools (as the harness's training loop does). It returns the loss.
+// step is one training step: zero grads, forward, cross-entropy, backward
+// handing the activations back to the engine's pools as it goes (as the
+// harness's training loop does), SGD. It returns the loss.
 func (b *ourBench) step() float32 {
 	b.opt.ZeroGrad()
 	loss := nn.CrossEntropy(b.model.Forward(b.x), b.labels)
-	loss.Backward()
-	b.opt.Step(0.01)
 	l := loss.Item()
-	loss.FreeGraph()
+	loss.BackwardFree()
+	b.opt.Step(0.01)
 	return l
 }
 

@@ -91,6 +91,14 @@ func (c *convBN) forwardReLU(x *nn.Tensor) *nn.Tensor {
 	b := c.bn
 	return nn.BatchNormReLU(c.conv.Forward(x), b.Gamma.T, b.Beta.T, b.RunMean.T, b.RunVar.T, b.Training(), b.Momentum, b.Eps)
 }
+
+// forwardAddReLU is ReLU(Forward(x) + res) with BN, the sum and ReLU fused
+// (the end of a residual block: one tensor kept for backward, not two).
+func (c *convBN) forwardAddReLU(x, res *nn.Tensor) *nn.Tensor {
+	b := c.bn
+	return nn.BatchNormAddReLU(c.conv.Forward(x), res, b.Gamma.T, b.Beta.T, b.RunMean.T, b.RunVar.T, b.Training(), b.Momentum, b.Eps)
+}
+
 func (c *convBN) Params() []*nn.Param {
 	return append(c.conv.Params(), c.bn.Params()...)
 }
@@ -148,9 +156,9 @@ func (r *RefNet) all() modules { return modules{r.l1, r.l2, r.l3, r.l4} }
 // Forward maps x (N,C,H,W) to (N,64).
 func (r *RefNet) Forward(x *nn.Tensor) *nn.Tensor {
 	h := r.l1.forwardReLU(x)
-	h = nn.AddReLU(r.l2.Forward(h), h)
+	h = r.l2.forwardAddReLU(h, h)
 	h = r.l3.forwardReLU(h)
-	h = nn.AddReLU(r.l4.Forward(h), h)
+	h = r.l4.forwardAddReLU(h, h)
 	return nn.GlobalAvgPool(h)
 }
 
@@ -239,12 +247,11 @@ type basicBlock struct {
 }
 
 func (bb *basicBlock) Forward(x *nn.Tensor) *nn.Tensor {
-	h := bb.b.Forward(bb.a.forwardReLU(x))
 	s := x
 	if bb.short != nil {
 		s = bb.short.Forward(x)
 	}
-	return nn.AddReLU(h, s)
+	return bb.b.forwardAddReLU(bb.a.forwardReLU(x), s)
 }
 
 func (bb *basicBlock) mods() modules {
