@@ -178,11 +178,7 @@ func convForwardImplicit(out, x, w, bias []float32, g convGeom) {
 	r := newConvRun(g)
 	P := g.p()
 	imgs := stackImages(g)
-	nr := 1
-	if f, ok := gemm.TapsOf(r.be); ok {
-		_, nr = f.TapTile()
-	}
-	pg := newPadGeom(g, g.c, nr, imgs)
+	pg := newPadGeom(g, g.c, tapTileNR(r.be), imgs)
 	tp := newTapProduct(r.be, w, g, false, tapOffsets(g, pg.wp))
 	defer tp.free()
 	r.each(ceilDiv(g.n, imgs), func(lo, hi int) {
@@ -212,10 +208,7 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 	r := newConvRun(g)
 	P := g.p()
 	fused, _ := gemm.TapsOf(r.be)
-	nr := 1
-	if fused != nil {
-		_, nr = fused.TapTile()
-	}
+	nr := tapTileNR(r.be)
 	imgs := stackImages(g)
 	pgx := newPadGeom(g, g.c, nr, imgs) // padded x; its grid layout is dx's
 	pgd := newPadGeom(g, g.o, nr, imgs) // padded dout (same spatial layout)
@@ -371,6 +364,7 @@ func tapPanels(w []float32, g convGeom, dx bool) []float32 {
 type tapProduct struct {
 	m, k  int
 	fused gemm.Taps // nil: one Sgemm per tap
+	bf16  bool      // on AMX with bf16 operands (see SetPrecision): a is packed for gemm.BF16Taps
 	rows  int       // rows of the grid buffer (m rounded up to the tile)
 	nr    int       // the tile's width: newPadGeom's nr
 	a     []float32 // tapPanels (Sgemm per tap) or the packed form (fused)
@@ -388,6 +382,15 @@ func newTapProduct(be gemm.Backend, w []float32, g convGeom, dx bool, offs []int
 	}
 	panels := tapPanels(w, g, dx)
 	taps := g.kh * g.kw
+	if bt, ok := bf16Taps(be); ok {
+		mr, nr := bt.TapTile()
+		tp.bf16, tp.nr = true, nr
+		tp.rows = (tp.m + mr - 1) / mr * mr
+		tp.a = getScratch(bt.PackedTapsLen(tp.m, tp.k, taps))
+		bt.PackTaps(tp.a, panels, tp.m, tp.k, taps)
+		putScratch(panels)
+		return tp
+	}
 	if f, ok := gemm.TapsOf(be); ok {
 		mr, nr := f.TapTile()
 		tp.fused, tp.nr = f, nr
@@ -407,6 +410,16 @@ func (tp tapProduct) free() { putScratch(tp.a) }
 // run computes the first n columns of grid = Σ_t A_t · X_t for the padded
 // buffer xp laid out as pg.
 func (tp tapProduct) run(n int, pg padGeom, xp, grid []float32) {
+	if tp.bf16 {
+		// the padded planes as bf16 pair rows, then the AMX product
+		var bt gemm.BF16Taps
+		src := xp[:pg.size]
+		pairs := getScratch(gemm.BF16PairsLen(len(src), tp.k, pg.stride))
+		gemm.BF16Pairs(pairs, src, tp.k, pg.stride)
+		bt.SgemmTaps(tp.a, tp.m, n, tp.k, pairs, pg.stride, tp.offs, grid, pg.ld)
+		putScratch(pairs)
+		return
+	}
 	if tp.fused != nil {
 		tp.fused.SgemmTaps(tp.a, tp.m, n, tp.k, xp[:pg.size], pg.stride, tp.offs, grid, pg.ld)
 		return

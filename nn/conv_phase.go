@@ -117,8 +117,7 @@ func phaseRange(a, pad, size, n int) (i0, i1 int) {
 // the fused tap product f of r's backend.
 func convForwardPhased(out, x, w, bias []float32, g convGeom, r convRun, f gemm.Taps) {
 	P := g.p()
-	_, nr := f.TapTile()
-	p := newPhaseGeom(g, nr)
+	p := newPhaseGeom(g, tapTileNR(r.be))
 	tp := newTapProduct(r.be, w, g, false, p.offs)
 	defer tp.free()
 	r.each(g.n, func(lo, hi int) {

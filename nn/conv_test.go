@@ -5,11 +5,13 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/siambench/siambench/nn"
 	"github.com/siambench/siambench/nn/gemm"
 	"github.com/siambench/siambench/nn/gradcheck"
+	"golang.org/x/sys/cpu"
 )
 
 func TestConv2dGradients(t *testing.T) {
@@ -43,31 +45,36 @@ func TestConv2dGradients(t *testing.T) {
 // TestConv2dMatchesNaive compares the im2col+GEMM path with the direct
 // loops, forward and all three gradients, on odd shapes, including batches
 // big enough to span several im2col chunks.
+// convCases are the convolution shapes checked against the naive kernel:
+// every path (im2col, implicit GEMM with and without stacking, phased
+// stride 2, shifted planes) with ragged sizes.
+var convCases = []struct{ n, c, h, w, o, k, s, p int }{
+	{3, 3, 7, 5, 4, 3, 1, 1},
+	{2, 5, 9, 9, 3, 3, 2, 1},
+	{4, 2, 6, 7, 5, 1, 1, 0},
+	{1, 1, 11, 13, 2, 4, 3, 2},
+	{2, 3, 6, 5, 2, 5, 1, 2},     // "same" 5×5: the shifted-plane path
+	{2, 2, 3, 2, 3, 7, 1, 3},     // "same" kernel larger than the image
+	{70, 16, 32, 32, 2, 3, 1, 1}, // 16·9·1024 per image: three im2col chunks
+	{3, 9, 7, 6, 4, 5, 1, 2},     // same 5×5, ≥ 8 channels: implicit GEMM
+	{2, 8, 5, 5, 3, 1, 1, 0},     // 1×1, ≥ 8 channels: implicit GEMM, no border
+	{4, 12, 16, 16, 5, 3, 1, 1},  // 16×16 planes: padded plane stride adjusted
+	{3, 8, 9, 9, 5, 3, 2, 1},     // stride 2, ≥ 8 channels: phase-split implicit GEMM, odd size
+	{2, 10, 8, 7, 4, 3, 2, 0},    // stride 2, no padding
+	{2, 8, 6, 6, 3, 4, 2, 1},     // stride 2, even kernel
+	{2, 9, 7, 5, 3, 1, 2, 0},     // stride 2, 1×1 (a ResNet shortcut)
+	{2, 8, 5, 6, 3, 5, 2, 2},     // stride 2, 5×5 larger than half the image
+	{4, 16, 28, 28, 8, 3, 2, 1},  // the reference network's downsampling layer, smaller
+	{19, 16, 4, 4, 24, 3, 1, 1},  // 4×4 planes: stacked 16 to a buffer, the last stack of 3
+	{7, 8, 8, 8, 9, 3, 1, 1},     // 8×8 planes: stacks of 5, then 2
+	{5, 12, 6, 5, 8, 5, 1, 2},    // stacked 5×5 kernel: two shared border rows and columns
+	{9, 8, 3, 3, 4, 1, 1, 0},     // stacked 1×1: images back to back, no border
+	{3, 40, 10, 10, 36, 3, 1, 1}, // channels past one AMX tile step (32), ragged 32-row blocks
+}
+
 func TestConv2dMatchesNaive(t *testing.T) {
-	cases := []struct{ n, c, h, w, o, k, s, p int }{
-		{3, 3, 7, 5, 4, 3, 1, 1},
-		{2, 5, 9, 9, 3, 3, 2, 1},
-		{4, 2, 6, 7, 5, 1, 1, 0},
-		{1, 1, 11, 13, 2, 4, 3, 2},
-		{2, 3, 6, 5, 2, 5, 1, 2},     // "same" 5×5: the shifted-plane path
-		{2, 2, 3, 2, 3, 7, 1, 3},     // "same" kernel larger than the image
-		{70, 16, 32, 32, 2, 3, 1, 1}, // 16·9·1024 per image: three im2col chunks
-		{3, 9, 7, 6, 4, 5, 1, 2},     // same 5×5, ≥ 8 channels: implicit GEMM
-		{2, 8, 5, 5, 3, 1, 1, 0},     // 1×1, ≥ 8 channels: implicit GEMM, no border
-		{4, 12, 16, 16, 5, 3, 1, 1},  // 16×16 planes: padded plane stride adjusted
-		{3, 8, 9, 9, 5, 3, 2, 1},     // stride 2, ≥ 8 channels: phase-split implicit GEMM, odd size
-		{2, 10, 8, 7, 4, 3, 2, 0},    // stride 2, no padding
-		{2, 8, 6, 6, 3, 4, 2, 1},     // stride 2, even kernel
-		{2, 9, 7, 5, 3, 1, 2, 0},     // stride 2, 1×1 (a ResNet shortcut)
-		{2, 8, 5, 6, 3, 5, 2, 2},     // stride 2, 5×5 larger than half the image
-		{4, 16, 28, 28, 8, 3, 2, 1},  // the reference network's downsampling layer, smaller
-		{19, 16, 4, 4, 24, 3, 1, 1},  // 4×4 planes: stacked 16 to a buffer, the last stack of 3
-		{7, 8, 8, 8, 9, 3, 1, 1},     // 8×8 planes: stacks of 5, then 2
-		{5, 12, 6, 5, 8, 5, 1, 2},    // stacked 5×5 kernel: two shared border rows and columns
-		{9, 8, 3, 3, 4, 1, 1, 0},     // stacked 1×1: images back to back, no border
-	}
 	r := rng(6)
-	for _, tc := range cases {
+	for _, tc := range convCases {
 		name := fmt.Sprintf("n%d-c%d-%dx%d-o%d-k%d-s%d-p%d", tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.s, tc.p)
 		t.Run(name, func(t *testing.T) {
 			x := req(nn.Randn(r, 1, tc.n, tc.c, tc.h, tc.w))
@@ -91,6 +98,56 @@ func TestConv2dMatchesNaive(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConv2dBF16 runs convCases with bf16 precision (AMX) against the
+// float32 naive kernel: forward and input gradient within bf16's rounding
+// (two roundings of 2⁻⁹ per product), the weight and bias gradients, which
+// stay float32, as tight as fp32's; and the tap-product layers (3×3 same,
+// stride 2 forward, ≥ 8 channels) must really differ from fp32, or bf16 was
+// not used.
+func TestConv2dBF16(t *testing.T) {
+	if err := nn.SetPrecision(nn.BF16); err != nil {
+		if cpu.X86.HasAMXBF16 {
+			t.Fatalf("the CPU has AMX-BF16 but SetPrecision(BF16) refused: %v", err)
+		}
+		t.Skipf("no AMX here: %v", err)
+	}
+	defer nn.SetPrecision(nn.FP32)
+	r := rng(16)
+	rounded := 0
+	for _, tc := range convCases {
+		name := fmt.Sprintf("n%d-c%d-%dx%d-o%d-k%d-s%d-p%d", tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.s, tc.p)
+		t.Run(name, func(t *testing.T) {
+			x := req(nn.Randn(r, 1, tc.n, tc.c, tc.h, tc.w))
+			w := req(nn.Randn(r, 1, tc.o, tc.c, tc.k, tc.k))
+			b := req(nn.Randn(r, 1, tc.o))
+			fast := nn.Conv2d(nn.Scale(x, 1), w, b, tc.s, tc.p)
+			seed := nn.Randn(r, 1, fast.Shape()...).Data
+			fast.BackwardWith(seed)
+			fx, fw, fb := x.Grad, w.Grad, b.Grad
+			x.Grad, w.Grad, b.Grad = nil, nil, nil
+			slow := nn.Conv2dNaive(x, w, b, tc.s, tc.p)
+			slow.BackwardWith(seed)
+			for _, c := range []struct {
+				what      string
+				got, want []float32
+				tol       float64
+			}{{"out", fast.Data, slow.Data, 2e-2}, {"dx", fx, x.Grad, 2e-2}, {"dw", fw, w.Grad, 1e-4}, {"db", fb, b.Grad, 1e-4}} {
+				if d := maxRelDiff(c.got, c.want); d > c.tol {
+					t.Errorf("%s: max relative diff %.3g vs naive (bf16: within %g)", c.what, d, c.tol)
+				}
+			}
+			if maxRelDiff(fast.Data, slow.Data) > 3e-4 {
+				rounded++
+			}
+		})
+	}
+	// implicit GEMM (odd same kernels at ≥ 8 channels: 9 cases) and phased
+	// stride 2 at ≥ 8 channels (6)
+	if rounded < 15 {
+		t.Fatalf("only %d of %d cases differ from fp32 by bf16's rounding: bf16 was not used where it should be", rounded, len(convCases))
 	}
 }
 
@@ -252,5 +309,23 @@ func TestConv2dSchedules(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSetPrecisionErrors checks that bf16 is refused with a reason where
+// it cannot run (here: the naive GEMM backend) and that an unknown
+// precision names the choices; neither changes the precision.
+func TestSetPrecisionErrors(t *testing.T) {
+	prev := gemm.Current()
+	defer gemm.Use(prev)
+	gemm.Use(gemm.Naive{})
+	if err := nn.SetPrecision(nn.BF16); err == nil || !strings.Contains(err.Error(), "Go backend") && !strings.Contains(err.Error(), "AMX") {
+		t.Fatalf("bf16 on the naive backend: want an error naming the Go backend or AMX, got %v", err)
+	}
+	if err := nn.SetPrecision("fp16"); err == nil || !strings.Contains(err.Error(), "fp32 or bf16") {
+		t.Fatalf("precision fp16: want an error naming fp32 and bf16, got %v", err)
+	}
+	if p := nn.CurrentPrecision(); p != nn.FP32 {
+		t.Fatalf("a refused SetPrecision left the precision at %s", p)
 	}
 }

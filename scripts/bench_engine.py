@@ -67,8 +67,9 @@ def conv_train_flops(model, shape):
 
 
 class Bench:
-    def __init__(self, model, batch, shape, threads, seed):
+    def __init__(self, model, batch, shape, threads, seed, precision="fp32"):
         torch.manual_seed(seed)
+        self.precision = precision
         torch.set_num_threads(threads)
         self.model = Classifier(model, shape[0])
         self.flops = conv_train_flops(self.model, (batch,) + shape)
@@ -83,7 +84,13 @@ class Bench:
 
     def step(self):
         self.opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(self.model(self.x), self.y)
+        if self.precision == "bf16":
+            # CPU autocast: convolutions and linear layers on bf16 operands,
+            # batch norm, loss and the fp32 master weights as they are
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = F.cross_entropy(self.model(self.x), self.y)
+        else:
+            loss = F.cross_entropy(self.model(self.x), self.y)
         loss.backward()
         self.opt.step()
         return loss.item()
@@ -112,6 +119,7 @@ def main():
     ap.add_argument("--input", default="1x28x28", help="C x H x W of one image")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: CPU autocast to bfloat16")
     ap.add_argument("--serve", action="store_true")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
@@ -126,7 +134,7 @@ def main():
     if args.batch < 1 or args.threads < 1:
         ap.error("--batch and --threads must be at least 1")
 
-    b = Bench(args.model, args.batch, shape, args.threads, args.seed)
+    b = Bench(args.model, args.batch, shape, args.threads, args.seed, args.precision)
     info = {
         "engine": "pytorch",
         "torch": torch.__version__,

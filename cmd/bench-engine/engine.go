@@ -37,6 +37,7 @@ type options struct {
 	Script     string // scripts/bench_engine.py
 	CPUProfile string // write a CPU profile of our timed steps here
 	Backend    string // gemm backend name; "" reads $SIAMBENCH_GEMM
+	Precision  string // fp32 or bf16 (nn.SetPrecision; PyTorch autocast)
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -54,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.Python, "python", "/usr/bin/python3", "Python interpreter with torch (Debian python3-torch)")
 	fs.StringVar(&o.Script, "script", "scripts/bench_engine.py", "the PyTorch side")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of our timed steps to this file")
+	fs.StringVar(&o.Precision, "precision", "fp32", "precision of the convolution products on both sides: fp32, or bf16 (ours on AMX, PyTorch's CPU autocast)")
 	fs.StringVar(&o.Backend, "gemm", "", "gemm backend: go, go:KERNEL (e.g. go:avx2-6x16), gonum, naive (default: $"+gemm.EnvVar+", else go)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -106,12 +108,15 @@ func run(ctx context.Context, o *options, out io.Writer, log *slog.Logger) error
 	}
 	gemm.Use(be)
 	gemm.LogChoice(log)
+	if err := nn.SetPrecision(nn.Precision(o.Precision)); err != nil {
+		return fmt.Errorf("-precision %s: %w", o.Precision, err)
+	}
 
 	ours, err := newOurBench(o, o.Seed)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "gemm backend: %s (%s), GOMAXPROCS=%d\n", be.Name(), be.Info(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(out, "gemm backend: %s (%s), GOMAXPROCS=%d, precision %s\n", be.Name(), be.Info(), runtime.GOMAXPROCS(0), nn.CurrentPrecision())
 	var py *torchProc
 	if o.PyTorch {
 		py, err = startTorch(ctx, o)

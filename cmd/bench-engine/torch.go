@@ -39,7 +39,7 @@ func startTorch(ctx context.Context, o *options) (*torchProc, error) {
 	}
 	cmd := exec.CommandContext(ctx, o.Python, o.Script, "--serve",
 		"--batch", fmt.Sprint(o.Batch), "--model", o.Model, "--input", fmt.Sprintf("%dx%dx%d", o.C, o.H, o.W),
-		"--threads", "2", "--seed", fmt.Sprint(o.Seed))
+		"--threads", "2", "--seed", fmt.Sprint(o.Seed), "--precision", o.Precision)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p := &torchProc{cmd: cmd, stderr: &strings.Builder{}}
 	cmd.Stderr = p.stderr
