@@ -219,7 +219,8 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 		defer tp.free()
 	}
 	groups := r.groups(g.n)
-	parts := newTapParts(dw, groups, g) // per group: dW tap-major, (taps, O, C)
+	bt, bf := bf16Taps(r.be)
+	parts := newTapParts(dw, groups, g, bf) // per group: dW tap-major
 	// dout's junk grid columns are the padded buffer's zero borders: the
 	// grid view of dout starts pad rows and pad columns into it
 	gridOff := g.pad*pgd.wp + g.pad
@@ -251,10 +252,14 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 					// dW_t (O,C) += dout (O, grid) · X_tapᵀ; the grid's
 					// junk columns (borders, rows between images) read
 					// dout's zeros
-					if fused != nil {
+					switch {
+					case bf:
+						bt.SgemmTapsNT(g.o, g.c, n, dp[gridOff:pgd.size], pgd.stride,
+							xp[:pgx.size], pgx.stride, offs, parts[gi])
+					case fused != nil:
 						fused.SgemmTapsNT(g.o, g.c, n, dp[gridOff:pgd.size], pgd.stride,
 							xp[:pgx.size], pgx.stride, offs, parts[gi])
-					} else {
+					default:
 						for t, off := range offs {
 							r.be.Sgemm(false, true, g.o, g.c, n, 1, dp[gridOff:], pgd.stride,
 								xp[off:], pgx.stride, 1, parts[gi][t*g.o*g.c:], g.c)
@@ -270,27 +275,52 @@ func convBackwardImplicit(dx []float32, dxFresh bool, dw, dout, x, w []float32, 
 			}
 		}
 	})
-	addTapParts(dw, parts, g)
+	addTapParts(dw, parts, g, bf)
 }
 
-// newTapParts returns groups cleared tap-major (taps, O, C) weight
-// gradient buffers, or nil when dw is nil.
-func newTapParts(dw []float32, groups int, g convGeom) [][]float32 {
+// newTapParts returns groups cleared tap-major weight gradient buffers,
+// or nil when dw is nil: (taps, O, C), or with bf the layout of
+// gemm.BF16Taps.SgemmTapsNT, (taps, C, O) rounded up to 32 both ways.
+func newTapParts(dw []float32, groups int, g convGeom, bf bool) [][]float32 {
 	if dw == nil {
 		return nil
 	}
+	n := g.kh * g.kw * g.o * g.c
+	if bf {
+		n = gemm.BF16Taps{}.TapsNTLen(g.o, g.c, g.kh*g.kw)
+	}
 	parts := make([][]float32, groups)
 	for gi := range parts {
-		parts[gi] = getScratch(g.kh * g.kw * g.o * g.c)
+		parts[gi] = getScratch(n)
 		clear(parts[gi])
 	}
 	return parts
 }
 
-// addTapParts adds the tap-major (taps, O, C) partial weight gradients
-// into dw (O, C, KH, KW) in order, and returns them to the scratch pool.
-func addTapParts(dw []float32, parts [][]float32, g convGeom) {
+// addTapParts adds the partial weight gradients of newTapParts into dw
+// (O, C, KH, KW) in order, and returns them to the scratch pool.
+func addTapParts(dw []float32, parts [][]float32, g convGeom, bf bool) {
 	taps := g.kh * g.kw
+	if bf {
+		// (taps, C, O) rounded up: the parts summed first (contiguous),
+		// then one transposing pass
+		p := parts[0]
+		for _, q := range parts[1:] {
+			addTo(p, q)
+			putScratch(q)
+		}
+		op, cp := ceilDiv(g.o, 32)*32, ceilDiv(g.c, 32)*32
+		for t := 0; t < taps; t++ {
+			for c := 0; c < g.c; c++ {
+				row := p[(t*cp+c)*op:][:g.o]
+				for o, v := range row {
+					dw[(o*g.c+c)*taps+t] += v
+				}
+			}
+		}
+		putScratch(p)
+		return
+	}
 	for _, p := range parts {
 		for o := 0; o < g.o; o++ {
 			for c := 0; c < g.c; c++ {

@@ -192,7 +192,8 @@ func convBackwardPhased(dx []float32, dxFresh bool, dw, dout, x, w []float32, g 
 		}()
 	}
 	groups := r.groups(g.n)
-	parts := newTapParts(dw, groups, g) // per group: dW tap-major, (taps, O, C)
+	bt, bf := bf16Taps(r.be)
+	parts := newTapParts(dw, groups, g, bf) // per group: dW tap-major
 	// the forward grid view of padded dout: pu rows and pv columns in; its
 	// junk columns (ow ≥ OW) read the zero padding
 	gridOff := p.pu*p.wr + p.pv
@@ -216,8 +217,13 @@ func convBackwardPhased(dx []float32, dxFresh bool, dw, dout, x, w []float32, g 
 				}
 				if dw != nil {
 					phaseImage(xp, x[i*g.c*HW:(i+1)*g.c*HW], g.c, g, p)
-					f.SgemmTapsNT(g.o, g.c, p.x.grid, dp[gridOff:p.d.size], p.d.stride,
-						xp[:p.x.size], p.x.stride, p.offs, parts[gi])
+					if bf {
+						bt.SgemmTapsNT(g.o, g.c, p.x.grid, dp[gridOff:p.d.size], p.d.stride,
+							xp[:p.x.size], p.x.stride, p.offs, parts[gi])
+					} else {
+						f.SgemmTapsNT(g.o, g.c, p.x.grid, dp[gridOff:p.d.size], p.d.stride,
+							xp[:p.x.size], p.x.stride, p.offs, parts[gi])
+					}
 				}
 				if dx == nil {
 					continue
@@ -241,5 +247,5 @@ func convBackwardPhased(dx []float32, dxFresh bool, dw, dout, x, w []float32, g 
 			}
 		}
 	})
-	addTapParts(dw, parts, g)
+	addTapParts(dw, parts, g, bf)
 }

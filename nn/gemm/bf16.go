@@ -178,3 +178,79 @@ func (t BF16Taps) SgemmTaps(packed []float32, m, n, k int, b []float32, ldb int,
 		kern.AMXTapsBF16(taps, kb, packed[r*block:], b, ldb, offs, c[r*amxTile*ldc:], ldc, np)
 	}
 }
+
+// TapsNTLen is the length of the C that SgemmTapsNT adds into for taps
+// taps: per tap, n×m rounded up to multiples of 32 both ways.
+func (BF16Taps) TapsNTLen(m, n, taps int) int {
+	return taps * ceilDiv(n, amxTile) * amxTile * ceilDiv(m, amxTile) * amxTile
+}
+
+// SgemmTapsNT is Taps.SgemmTapsNT on bf16 operands, transposed: for every
+// tap t it adds B_t·Aᵀ (n×m) into C_t = c[t·np·mp:] (np×mp row-major, np
+// and mp being n and m rounded up to 32), where A is m×k (rows lda apart)
+// and B_t is n×k at b[offs[t]:] (rows ldb apart): a convolution's weight
+// gradient as dW_tᵀ (C×O) += X_t·dYᵀ, with X_t read in place at any
+// offset. A is converted to pair rows and transposed once per call; B is
+// converted once and read at every tap's offset.
+func (t BF16Taps) SgemmTapsNT(m, n, k int, a []float32, lda int, b []float32, ldb int, offs []int, c []float32) {
+	taps := len(offs)
+	if m <= 0 || n <= 0 || k <= 0 || taps == 0 {
+		panic(fmt.Sprintf("gemm: BF16Taps.SgemmTapsNT: m=%d n=%d k=%d and %d taps must all be ≥ 1", m, n, k, taps))
+	}
+	mp, np := ceilDiv(m, amxTile)*amxTile, ceilDiv(n, amxTile)*amxTile
+	kq := pairRows(k) // pair rows of the transposed A
+	if (m-1)*lda+k > len(a) {
+		panic(fmt.Sprintf("gemm: BF16Taps.SgemmTapsNT: A (len %d) must hold %d rows of %d, %d apart", len(a), m, k, lda))
+	}
+	maxOff := 0
+	for _, o := range offs {
+		if o < 0 || o+(n-1)*ldb+k > len(b) {
+			panic(fmt.Sprintf("gemm: BF16Taps.SgemmTapsNT: B (len %d) must hold %d rows of %d, %d apart, from offset %d", len(b), n, k, ldb, o))
+		}
+		maxOff = max(maxOff, o)
+	}
+	if len(c) < t.TapsNTLen(m, n, taps) {
+		panic(fmt.Sprintf("gemm: BF16Taps.SgemmTapsNT: C has %d floats, need %d (TapsNTLen)", len(c), t.TapsNTLen(m, n, taps)))
+	}
+	// Aᵀ as pair rows: at[q·mp + i] = (A[i][2q], A[i][2q+1]), zero past m, k
+	atb := getBuf(kq * mp)
+	defer putBuf(atb)
+	at := (*atb)[:kq*mp]
+	clear(at)
+	rb := getBuf(kq)
+	defer putBuf(rb)
+	row := (*rb)[:kq]
+	for i := 0; i < m; i++ {
+		clear(row)
+		kern.ConvertBF16(row, a[i*lda:i*lda+k], bf16Bits)
+		for q, w := range row {
+			at[q*mp+i] = w
+		}
+	}
+	// B as bf16 values, two to a slot; the tiles read up to 32·kb values
+	// from each tap's offset of each of np rows
+	values := max(len(b), (np-1)*ldb+maxOff+2*kq)
+	xb := getBuf((values + 1) / 2)
+	defer putBuf(xb)
+	x16 := (*xb)[:(values+1)/2]
+	kern.ConvertBF16(x16, b, bf16Bits)
+	if tail := len(b) / 2; tail < len(x16) { // values past b: zero
+		if len(b)%2 == 1 {
+			x16[tail] = math.Float32frombits(math.Float32bits(x16[tail]) & 0xffff)
+			tail++
+		}
+		clear(x16[tail:])
+	}
+	kb := kq / amxPairs
+	adj := make([]int, taps)
+	for cb := 0; cb < np; cb += amxTile {
+		for ti, o := range offs {
+			adj[ti] = o + cb*ldb
+		}
+		for ob := 0; ob < mp; ob += amxTile {
+			kern.AMXTapsNTBF16(taps, kb, x16, ldb, adj, at[ob:], mp, c[cb*mp+ob:], mp, np*mp)
+		}
+	}
+}
+
+func bf16Bits(f float32) uint16 { return uint16(BF16(f)) }

@@ -226,3 +226,65 @@ func BenchmarkTapsBF16(b *testing.B) {
 		}
 	}
 }
+
+// TestBF16TapsNTAgreesWithFloat64 checks the weight-gradient product on
+// AMX against float64 sums of the bf16-rounded operands, added onto a C
+// that already holds values, with odd offsets (pairs straddling the
+// alignment), odd k and sizes that are not multiples of 32.
+func TestBF16TapsNTAgreesWithFloat64(t *testing.T) {
+	tp, err := BF16TapsOf(Go{})
+	if err != nil {
+		if cpu.X86.HasAMXBF16 {
+			t.Fatalf("the CPU has AMX-BF16 but BF16TapsOf(Go{}) refused: %v", err)
+		}
+		t.Skipf("no AMX on this CPU: %v", err)
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	round := func(f float32) float64 { return float64(FromBF16(BF16(f))) }
+	for _, sz := range []struct{ m, n, k, taps, lda, ldb int }{
+		{32, 32, 32, 1, 32, 33},
+		{64, 64, 1088, 9, 1090, 1190},
+		{10, 45, 37, 3, 40, 61},
+		{3, 5, 1, 2, 9, 9},
+		{40, 33, 100, 25, 101, 131},
+	} {
+		m, n, k, taps, lda, ldb := sz.m, sz.n, sz.k, sz.taps, sz.lda, sz.ldb
+		offs := make([]int, taps)
+		hi := 0
+		for i := range offs {
+			offs[i] = 1 + rng.IntN(2*ldb)
+			hi = max(hi, offs[i])
+		}
+		a := make([]float32, (m-1)*lda+k)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+		b := make([]float32, hi+(n-1)*ldb+k)
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		mp, np := ceilDiv(m, 32)*32, ceilDiv(n, 32)*32
+		c := make([]float32, tp.TapsNTLen(m, n, taps))
+		for i := range c {
+			c[i] = float32(rng.NormFloat64())
+		}
+		c0 := append([]float32(nil), c...)
+		tp.SgemmTapsNT(m, n, k, a, lda, b, ldb, offs, c)
+		for ti, o := range offs {
+			for j := 0; j < n; j++ {
+				for i := 0; i < m; i++ {
+					want, scale := float64(c0[ti*np*mp+j*mp+i]), 1.0
+					for p := 0; p < k; p++ {
+						v := round(a[i*lda+p]) * round(b[o+j*ldb+p])
+						want += v
+						scale += math.Abs(v)
+					}
+					got := float64(c[ti*np*mp+j*mp+i])
+					if math.IsNaN(got) || math.Abs(got-want) > 1e-5*scale {
+						t.Fatalf("m=%d n=%d k=%d: C_%d[%d][%d] = %v, want %v", m, n, k, ti, j, i, got, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
@@ -65,5 +66,35 @@ func PairsBF16(dst, lo, hi []float32, fallback func(lo, hi float32) float32) {
 	}
 	for q := range dst {
 		dst[q] = fallback(lo[q], hi[q])
+	}
+}
+
+//go:noescape
+func amxTapsNTBF16(cfg *[64]byte, taps, kb int, a *float32, lda int, offs *int, b *float32, ldb int, c *float32, ldc, tapStride int)
+
+//go:noescape
+func cvtBF16AVX512(dst, src *float32, n int)
+
+// AMXTapsNTBF16 adds, for t < taps, Σ_{i<kb} A_t(i)·B(i) into the 32×32
+// block of C_t at c[t·tapStride:] (rows ldc floats apart): A_t(i) is 32
+// rows (lda bf16 values apart) of 32 consecutive bf16 values starting at
+// value offs[t] + 32·i of a (a holds two bf16 values per float32 slot);
+// B(i) is 16 rows of pair words (ldb apart) × 32 columns from b[16·i·ldb].
+// Call it only when AMXBF16 is nil; the caller checks the bounds.
+func AMXTapsNTBF16(taps, kb int, a []float32, lda int, offs []int, b []float32, ldb int, c []float32, ldc, tapStride int) {
+	amxTapsNTBF16(&amxConfig, taps, kb, &a[0], 2*lda, &offs[0], &b[0], 4*ldb, &c[0], 4*ldc, 4*tapStride)
+}
+
+// ConvertBF16 writes the bf16 of src[q] as the q-th 16-bit value of dst
+// (which holds two per float32 slot: len(dst) ≥ ceil(len(src)/2)), with
+// AVX-512 where there is some.
+func ConvertBF16(dst, src []float32, one func(float32) uint16) {
+	d16 := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(dst))), 2*len(dst))[:len(src)]
+	if v := len(src) &^ 15; v > 0 && cpu.X86.HasAVX512F {
+		cvtBF16AVX512(&dst[0], &src[0], v)
+		d16, src = d16[v:], src[v:]
+	}
+	for q, f := range src {
+		d16[q] = one(f)
 	}
 }

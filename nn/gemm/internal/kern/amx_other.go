@@ -2,7 +2,10 @@
 
 package kern
 
-import "errors"
+import (
+	"errors"
+	"unsafe"
+)
 
 // AMXBF16 reports why the AMX bf16 kernels cannot run: not on this platform.
 func AMXBF16() error {
@@ -18,5 +21,18 @@ func AMXTapsBF16(taps, kb int, a, b []float32, ldb int, offs []int, c []float32,
 func PairsBF16(dst, lo, hi []float32, fallback func(lo, hi float32) float32) {
 	for q := range dst {
 		dst[q] = fallback(lo[q], hi[q])
+	}
+}
+
+// AMXTapsNTBF16 is never called off amd64 (AMXBF16 is an error).
+func AMXTapsNTBF16(taps, kb int, a []float32, lda int, offs []int, b []float32, ldb int, c []float32, ldc, tapStride int) {
+	panic("unreachable")
+}
+
+// ConvertBF16 writes the bf16 of src[q] as the q-th 16-bit value of dst.
+func ConvertBF16(dst, src []float32, one func(float32) uint16) {
+	d16 := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(dst))), 2*len(dst))[:len(src)]
+	for q, f := range src {
+		d16[q] = one(f)
 	}
 }
