@@ -47,6 +47,9 @@ func (r *Runner) baselines(ctx context.Context, ds *splitSet) (map[string]result
 		}
 		if name != results.BaselineRawPixels {
 			id["backbone"], id["seed"] = c.Backbone, seed
+			if p := c.PrecisionName(); p != "fp32" {
+				id["precision"] = p // fp32 baselines keep their IDs
+			}
 		}
 		if name == results.BaselineSupervised {
 			id["batch"], id["epochs"] = bs, epochs

@@ -97,6 +97,7 @@ type RunConfig struct {
 	EvalDataset   string            `json:"eval_dataset,omitempty"` // where it was evaluated, when not Dataset
 	Transfer      []string          `json:"transfer,omitempty"`     // datasets for transfer probes
 	Backbone      string            `json:"backbone"`
+	Precision     string            `json:"precision,omitempty"` // bf16, or empty for fp32 (nn.SetPrecision)
 	BatchSize     int               `json:"batch_size"`
 	Epochs        int               `json:"epochs"`
 	Seed          int64             `json:"seed"`

@@ -28,9 +28,13 @@ type Config struct {
 	EvalDataset string   `yaml:"eval_dataset"`
 	Transfer    []string `yaml:"transfer"` // datasets for transfer linear probes; ["none"] for none
 	Backbone    string   `yaml:"backbone"`
-	BatchSizes  []int    `yaml:"batch_sizes"`
-	Epochs      []int    `yaml:"epochs"`
-	Seeds       []int64  `yaml:"seeds"`
+	// Precision of the backbone's convolution products: fp32 (""), or bf16
+	// (AMX bf16 operands, float32 sums, weights and everything else; see
+	// nn.SetPrecision).
+	Precision  string  `yaml:"precision"`
+	BatchSizes []int   `yaml:"batch_sizes"`
+	Epochs     []int   `yaml:"epochs"`
+	Seeds      []int64 `yaml:"seeds"`
 	// Set holds METHOD.KEY=VALUE assignments; VALUE may list several
 	// comma-separated values, each giving its own run (an option variant).
 	Set []string `yaml:"set"`
@@ -64,7 +68,7 @@ func (c Config) sharedKeysSet() []string {
 		name string
 		set  bool
 	}{{"also", c.Also != nil}, {"backbone", c.Backbone != ""}, {"baselines", c.Baselines != nil}, {"dataset", c.Dataset != ""},
-		{"eval_dataset", c.EvalDataset != ""}, {"out", c.Out != ""}, {"test_limit", c.TestLimit != 0},
+		{"eval_dataset", c.EvalDataset != ""}, {"out", c.Out != ""}, {"precision", c.Precision != ""}, {"test_limit", c.TestLimit != 0},
 		{"train_limit", c.TrainLimit != 0}, {"transfer", c.Transfer != nil}} {
 		if k.set {
 			out = append(out, k.name)
@@ -105,6 +109,14 @@ func (e invalidError) Is(target error) bool { return target == ErrInvalid }
 
 // DefaultMethods are the methods of a sweep that names none.
 var DefaultMethods = []string{"simsiam", "byol", "simclr", "swav", "mocov2", "barlowtwins"}
+
+// PrecisionName is c's precision, fp32 when unset.
+func (c Config) PrecisionName() string {
+	if c.Precision == "" {
+		return "fp32"
+	}
+	return c.Precision
+}
 
 // Defaults returns the default sweep: every built-in method on the embedded
 // Fashion-MNIST subset, with a transfer probe on the embedded MNIST subset.
@@ -241,6 +253,9 @@ func Merge(base, over Config) Config {
 	if over.Backbone != "" {
 		base.Backbone = over.Backbone
 	}
+	if over.Precision != "" {
+		base.Precision = over.Precision
+	}
 	if over.BatchSizes != nil {
 		base.BatchSizes = over.BatchSizes
 	}
@@ -342,6 +357,9 @@ func (c Config) Validate() error {
 	}
 	if c.Backbone == "" {
 		errs = append(errs, "no backbone: use --backbone "+DefaultBackbone)
+	}
+	if p := c.Precision; p != "" && p != "fp32" && p != "bf16" {
+		errs = append(errs, fmt.Sprintf("precision %q: use fp32 or bf16", p))
 	}
 	if len(c.BatchSizes) == 0 {
 		errs = append(errs, "no batch sizes")
@@ -463,6 +481,9 @@ func (c Config) Argv() []string {
 		add("transfer", join(c.Transfer))
 	}
 	add("backbone", c.Backbone)
+	if c.Precision != "" && c.Precision != "fp32" {
+		add("precision", c.Precision)
+	}
 	add("batch-sizes", ints(c.BatchSizes))
 	add("epochs", ints(c.Epochs))
 	seeds := make([]string, len(c.Seeds))

@@ -252,6 +252,7 @@ type identity struct {
 	EvalDataset   string            `json:"eval_dataset,omitempty"` // omitted when Dataset: IDs as before
 	Transfer      []string          `json:"transfer"`
 	Backbone      string            `json:"backbone"`
+	Precision     string            `json:"precision,omitempty"` // omitted for fp32: IDs as before
 	BatchSize     int               `json:"batch_size"`
 	Epochs        int               `json:"epochs"`
 	Seed          int64             `json:"seed"`
@@ -279,7 +280,7 @@ func newRun(cfg Config, spec sdk.Spec, method string, opts map[string]string, bs
 	id := identity{
 		Method: method, MethodVersion: spec.Version, Options: opts, Hyper: hyper, Target: target,
 		Dataset: cfg.Dataset, EvalDataset: cfg.SeparateEval(), Transfer: cfg.TransferDatasets(), Backbone: cfg.Backbone,
-		BatchSize: bs, Epochs: epochs, Seed: seed, TrainLimit: cfg.TrainLimit, TestLimit: cfg.TestLimit,
+		Precision: bf16Only(cfg.PrecisionName()), BatchSize: bs, Epochs: epochs, Seed: seed, TrainLimit: cfg.TrainLimit, TestLimit: cfg.TestLimit,
 		CodeVersion: codeVersion, HostSHA256: code.HostSHA256, MethodSHA256: bin.SHA256,
 	}
 	b, err := json.Marshal(id) // map keys are sorted: canonical
@@ -296,6 +297,7 @@ func newRun(cfg Config, spec sdk.Spec, method string, opts map[string]string, bs
 		EvalDataset:     cfg.SeparateEval(),
 		Transfer:        cfg.TransferDatasets(),
 		Backbone:        cfg.Backbone,
+		Precision:       bf16Only(cfg.PrecisionName()),
 		BatchSize:       bs,
 		Epochs:          epochs,
 		Seed:            seed,
@@ -372,4 +374,13 @@ func resolveHyper(spec sdk.Spec, opts map[string]string) (sdk.Hyper, *sdk.Target
 		return h, nil, fmt.Errorf("base lr %v must be > 0", h.BaseLR)
 	}
 	return h, target, nil
+}
+
+// bf16Only is p when it is not the default fp32, else "" (omitted from run
+// identities and configs, so fp32 runs keep their IDs).
+func bf16Only(p string) string {
+	if p == "fp32" {
+		return ""
+	}
+	return p
 }

@@ -153,6 +153,7 @@ func TestValidate(t *testing.T) {
 		{"epochs 0", func(c *Config) { c.Epochs = []int{0} }, "epoch budget 0"},
 		{"bad set", func(c *Config) { c.Set = []string{"stopgrad=false"} }, "METHOD.KEY=VALUE"},
 		{"empty set value", func(c *Config) { c.Set = []string{"simsiam.dim=1,"} }, "empty value"},
+		{"precision", func(c *Config) { c.Precision = "fp16" }, "use fp32 or bf16"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,6 +237,7 @@ func TestMakePlan(t *testing.T) {
 			"hyper":    func(c *Config) { c.Set = []string{"simsiam.base_lr=0.1"} },
 			"limit":    func(c *Config) { c.TrainLimit = 100 },
 			"transfer": func(c *Config) { c.Transfer = []string{"default-mnist"} },
+			"bf16":     func(c *Config) { c.Precision = "bf16" },
 		}
 		for name, mod := range changes {
 			c := base
@@ -254,6 +256,12 @@ func TestMakePlan(t *testing.T) {
 		c.Baselines = &f
 		if id(c, "v1") != ref {
 			t.Error("output dir or baselines changed the id")
+		}
+		// fp32 named is the default: the same runs as before the setting
+		c = base
+		c.Precision = "fp32"
+		if id(c, "v1") != ref {
+			t.Error("precision fp32 changed the id of a run that does not set it")
 		}
 	})
 

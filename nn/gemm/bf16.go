@@ -54,7 +54,7 @@ func BF16TapsOf(b Backend) (BF16Taps, error) {
 		return BF16Taps{}, fmt.Errorf("bf16: %w; use fp32", err)
 	}
 	if _, ok := b.(Go); !ok {
-		return BF16Taps{}, fmt.Errorf("bf16 needs the Go backend (%s=go), not %s", EnvVar, b.Name())
+		return BF16Taps{}, fmt.Errorf("bf16 needs the Go backend (%s=go), not %s; set it, or use fp32", EnvVar, b.Name())
 	}
 	return BF16Taps{}, nil
 }

@@ -40,6 +40,7 @@ func TestExitCodes(t *testing.T) {
 		notOut   []string
 		report   []string // substrings of report.md; nil: not checked
 		noDir    bool     // the results directory must not be created
+		env      []string // added to the environment
 	}{
 		{name: "all completed", args: []string{"--methods", "toy"}, wantCode: 0,
 			wantOut: []string{"completed"}, notOut: []string{"failed"}},
@@ -59,6 +60,12 @@ func TestExitCodes(t *testing.T) {
 			wantOut: []string{"option hidden=0: must be ≥ 1"}, noDir: true},
 		{name: "NaN hyperparameter, dry run", args: []string{"--methods", "simsiam", "--set", "simsiam.base_lr=NaN", "--dry-run"}, wantCode: 2,
 			wantOut: []string{"base_lr=NaN: not a finite number"}, notOut: []string{"json: unsupported value"}, noDir: true},
+		{name: "unknown precision", args: []string{"--methods", "toy", "--precision", "fp16", "--dry-run"}, wantCode: 2,
+			wantOut: []string{`precision "fp16": use fp32 or bf16`}, noDir: true},
+		// bf16 where it cannot run (here a backend without AMX products;
+		// on a CPU without AMX the reason is the CPU): refused, not emulated
+		{name: "bf16 on the naive backend", args: []string{"--methods", "toy", "--precision", "bf16"}, wantCode: 2,
+			env: []string{"SIAMBENCH_GEMM=naive"}, wantOut: []string{"--precision bf16: bf16", "use fp32"}, noDir: true},
 		{name: "YAML epochs 2.5", args: []string{"--config", yml, "--dry-run"}, wantCode: 2,
 			wantOut: []string{"epochs: 2.5 is not an integer"}, noDir: true},
 	}
@@ -68,7 +75,7 @@ func TestExitCodes(t *testing.T) {
 			args := append(append([]string{"run"}, tc.args...), small...)
 			args = append(args, "--out", out)
 			cmd := exec.Command(filepath.Join(bin, "bench"), args...)
-			cmd.Env = append(os.Environ(), "SIAMBENCH_PLUGIN_PATH=")
+			cmd.Env = append(append(os.Environ(), "SIAMBENCH_PLUGIN_PATH="), tc.env...)
 			var buf bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &buf, &buf
 			err := cmd.Run()

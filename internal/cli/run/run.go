@@ -186,6 +186,7 @@ Exit status:
 	fl.StringVar(&opts.Flags.EvalDataset, "eval-dataset", "", "labelled dataset the backbones are evaluated on (kNN, linear probe, baselines); default: the pre-training dataset, which then needs labels")
 	fl.StringSliceVar(&transfer, "transfer", nil, "datasets for transfer linear probes, or none (default default-mnist)")
 	fl.StringVar(&opts.Flags.Backbone, "backbone", "", fmt.Sprintf("shared backbone: %s (default %q)", strings.Join(models.Names(), ", "), sweep.DefaultBackbone))
+	fl.StringVar(&opts.Flags.Precision, "precision", "", "precision of the backbone's convolutions: fp32, or bf16 (AMX: Intel Sapphire Rapids or later; weights, BN and losses stay fp32) (default \"fp32\")")
 	fl.IntSliceVar(&batchSizes, "batch-sizes", nil, fmt.Sprintf("batch sizes (default %d)", sweep.DefaultBatchSize))
 	fl.IntSliceVar(&epochs, "epochs", nil, fmt.Sprintf("epoch budgets (default %d)", sweep.DefaultEpochs))
 	fl.Int64SliceVar(&seeds, "seeds", nil, "seeds (default 0)")
@@ -345,6 +346,9 @@ func runSweep(opts *RunOptions) error {
 	}
 	gemm.Use(backend)
 	gemm.LogChoice(log)
+	if err := nn.SetPrecision(nn.Precision(cfg.PrecisionName())); err != nil {
+		return sweep.Invalid(fmt.Errorf("--precision %s: %w", cfg.PrecisionName(), err))
+	}
 	env := environment(opts.Version)
 	log.Info("bench run", "code_version", opts.Version, "gemm", env.GEMMBackend, "cores", env.Cores)
 	code := sweep.Code{Version: opts.Version}
