@@ -412,25 +412,27 @@ func newTapProduct(be gemm.Backend, w []float32, g convGeom, dx bool, offs []int
 	}
 	panels := tapPanels(w, g, dx)
 	taps := g.kh * g.kw
+	// the packing both fused products share
+	var pk interface {
+		TapTile() (mr, nr int)
+		PackedTapsLen(m, k, taps int) int
+		PackTaps(dst, a []float32, m, k, taps int)
+	}
 	if bt, ok := bf16Taps(be); ok {
-		mr, nr := bt.TapTile()
-		tp.bf16, tp.nr = true, nr
-		tp.rows = (tp.m + mr - 1) / mr * mr
-		tp.a = getScratch(bt.PackedTapsLen(tp.m, tp.k, taps))
-		bt.PackTaps(tp.a, panels, tp.m, tp.k, taps)
-		putScratch(panels)
+		tp.bf16, pk = true, bt
+	} else if f, ok := gemm.TapsOf(be); ok {
+		tp.fused, pk = f, f
+	}
+	if pk == nil {
+		tp.a = panels
 		return tp
 	}
-	if f, ok := gemm.TapsOf(be); ok {
-		mr, nr := f.TapTile()
-		tp.fused, tp.nr = f, nr
-		tp.rows = (tp.m + mr - 1) / mr * mr
-		tp.a = getScratch(f.PackedTapsLen(tp.m, tp.k, taps))
-		f.PackTaps(tp.a, panels, tp.m, tp.k, taps)
-		putScratch(panels)
-	} else {
-		tp.a = panels
-	}
+	mr, nr := pk.TapTile()
+	tp.nr = nr
+	tp.rows = (tp.m + mr - 1) / mr * mr
+	tp.a = getScratch(pk.PackedTapsLen(tp.m, tp.k, taps))
+	pk.PackTaps(tp.a, panels, tp.m, tp.k, taps)
+	putScratch(panels)
 	return tp
 }
 

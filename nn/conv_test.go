@@ -3,6 +3,7 @@ package nn_test
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -72,29 +73,38 @@ var convCases = []struct{ n, c, h, w, o, k, s, p int }{
 	{3, 40, 10, 10, 36, 3, 1, 1}, // channels past one AMX tile step (32), ragged 32-row blocks
 }
 
+// convVsNaive runs one case of convCases through Conv2d and Conv2dNaive,
+// forward and backward from the same random dout, and returns the pairs
+// (fast, naive) of the output and of the x, w and b gradients.
+func convVsNaive(r *rand.Rand, tc struct{ n, c, h, w, o, k, s, p int }) [4][2][]float32 {
+	x := req(nn.Randn(r, 1, tc.n, tc.c, tc.h, tc.w))
+	w := req(nn.Randn(r, 1, tc.o, tc.c, tc.k, tc.k))
+	b := req(nn.Randn(r, 1, tc.o))
+	// through an op, so the convolution's dx is a fresh (recycled,
+	// NaN-poisoned) buffer it must write in full, not += into
+	fast := nn.Conv2d(nn.Scale(x, 1), w, b, tc.s, tc.p)
+	seed := nn.Randn(r, 1, fast.Shape()...).Data
+	fast.BackwardWith(seed)
+	fx, fw, fb := x.Grad, w.Grad, b.Grad
+	x.Grad, w.Grad, b.Grad = nil, nil, nil
+	slow := nn.Conv2dNaive(x, w, b, tc.s, tc.p)
+	slow.BackwardWith(seed)
+	return [4][2][]float32{{fast.Data, slow.Data}, {fx, x.Grad}, {fw, w.Grad}, {fb, b.Grad}}
+}
+
+var convParts = [4]string{"out", "dx", "dw", "db"}
+
+func convCaseName(tc struct{ n, c, h, w, o, k, s, p int }) string {
+	return fmt.Sprintf("n%d-c%d-%dx%d-o%d-k%d-s%d-p%d", tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.s, tc.p)
+}
+
 func TestConv2dMatchesNaive(t *testing.T) {
 	r := rng(6)
 	for _, tc := range convCases {
-		name := fmt.Sprintf("n%d-c%d-%dx%d-o%d-k%d-s%d-p%d", tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.s, tc.p)
-		t.Run(name, func(t *testing.T) {
-			x := req(nn.Randn(r, 1, tc.n, tc.c, tc.h, tc.w))
-			w := req(nn.Randn(r, 1, tc.o, tc.c, tc.k, tc.k))
-			b := req(nn.Randn(r, 1, tc.o))
-			// through an op, so the convolution's dx is a fresh (recycled,
-			// NaN-poisoned) buffer it must write in full, not += into
-			fast := nn.Conv2d(nn.Scale(x, 1), w, b, tc.s, tc.p)
-			seed := nn.Randn(r, 1, fast.Shape()...).Data
-			fast.BackwardWith(seed)
-			fx, fw, fb := x.Grad, w.Grad, b.Grad
-			x.Grad, w.Grad, b.Grad = nil, nil, nil
-			slow := nn.Conv2dNaive(x, w, b, tc.s, tc.p)
-			slow.BackwardWith(seed)
-			for _, c := range []struct {
-				what      string
-				got, want []float32
-			}{{"out", fast.Data, slow.Data}, {"dx", fx, x.Grad}, {"dw", fw, w.Grad}, {"db", fb, b.Grad}} {
-				if d := maxRelDiff(c.got, c.want); d > 1e-4 {
-					t.Errorf("%s: max relative diff %.3g vs naive", c.what, d)
+		t.Run(convCaseName(tc), func(t *testing.T) {
+			for i, pair := range convVsNaive(r, tc) {
+				if d := maxRelDiff(pair[0], pair[1]); d > 1e-4 {
+					t.Errorf("%s: max relative diff %.3g vs naive", convParts[i], d)
 				}
 			}
 		})
@@ -117,29 +127,16 @@ func TestConv2dBF16(t *testing.T) {
 	defer nn.SetPrecision(nn.FP32)
 	r := rng(16)
 	rounded := 0
+	tol := [4]float64{2e-2, 2e-2, 2e-2, 1e-4}
 	for _, tc := range convCases {
-		name := fmt.Sprintf("n%d-c%d-%dx%d-o%d-k%d-s%d-p%d", tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.s, tc.p)
-		t.Run(name, func(t *testing.T) {
-			x := req(nn.Randn(r, 1, tc.n, tc.c, tc.h, tc.w))
-			w := req(nn.Randn(r, 1, tc.o, tc.c, tc.k, tc.k))
-			b := req(nn.Randn(r, 1, tc.o))
-			fast := nn.Conv2d(nn.Scale(x, 1), w, b, tc.s, tc.p)
-			seed := nn.Randn(r, 1, fast.Shape()...).Data
-			fast.BackwardWith(seed)
-			fx, fw, fb := x.Grad, w.Grad, b.Grad
-			x.Grad, w.Grad, b.Grad = nil, nil, nil
-			slow := nn.Conv2dNaive(x, w, b, tc.s, tc.p)
-			slow.BackwardWith(seed)
-			for _, c := range []struct {
-				what      string
-				got, want []float32
-				tol       float64
-			}{{"out", fast.Data, slow.Data, 2e-2}, {"dx", fx, x.Grad, 2e-2}, {"dw", fw, w.Grad, 2e-2}, {"db", fb, b.Grad, 1e-4}} {
-				if d := maxRelDiff(c.got, c.want); d > c.tol {
-					t.Errorf("%s: max relative diff %.3g vs naive (bf16: within %g)", c.what, d, c.tol)
+		t.Run(convCaseName(tc), func(t *testing.T) {
+			pairs := convVsNaive(r, tc)
+			for i, pair := range pairs {
+				if d := maxRelDiff(pair[0], pair[1]); d > tol[i] {
+					t.Errorf("%s: max relative diff %.3g vs naive (bf16: within %g)", convParts[i], d, tol[i])
 				}
 			}
-			if maxRelDiff(fast.Data, slow.Data) > 3e-4 && maxRelDiff(fw, w.Grad) > 3e-4 {
+			if maxRelDiff(pairs[0][0], pairs[0][1]) > 3e-4 && maxRelDiff(pairs[2][0], pairs[2][1]) > 3e-4 {
 				rounded++
 			}
 		})
