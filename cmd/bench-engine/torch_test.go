@@ -55,7 +55,7 @@ func TestTorchEndToEndSmallBatch(t *testing.T) {
 func TestTorchSideReportsSameFlopsAndParams(t *testing.T) {
 	havePyTorch(t)
 	for _, m := range models.Names() {
-		o := &options{Batch: 3, Model: m, C: 3, H: 32, W: 32, Seed: 1, Python: "/usr/bin/python3", Script: script}
+		o := &options{Batch: 3, Model: m, C: 3, H: 32, W: 32, Seed: 1, Precision: "fp32", Python: "/usr/bin/python3", Script: script}
 		p, err := startTorch(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
@@ -72,7 +72,7 @@ func TestTorchSideReportsSameFlopsAndParams(t *testing.T) {
 		}
 		p.close()
 	}
-	p, err := startTorch(context.Background(), &options{Batch: 3, Model: "refnet", C: 1, H: 28, W: 28, Seed: 1, Python: "/usr/bin/python3", Script: script})
+	p, err := startTorch(context.Background(), &options{Batch: 3, Model: "refnet", C: 1, H: 28, W: 28, Seed: 1, Precision: "fp32", Python: "/usr/bin/python3", Script: script})
 	if err != nil {
 		t.Fatal(err)
 	}
