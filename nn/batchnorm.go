@@ -193,9 +193,9 @@ func bnApply(y, x, res, mean, invstd, gamma, beta []float32, n, c, hw int, relu 
 
 // affineRow sets ys[i] = xs[i]·scale + shift (then max(·, 0) when relu).
 func affineRow(ys, xs []float32, scale, shift float32, relu bool) {
-	if useAVX512 && len(xs) >= 16 {
+	if useRowKern && len(xs) >= 16 {
 		v := len(xs) &^ 15
-		affineAVX512(&ys[0], &xs[0], v, scale, shift, relu)
+		rowAffine(&ys[0], &xs[0], v, scale, shift, relu)
 		xs, ys = xs[v:], ys[v:]
 	}
 	if relu {
@@ -289,7 +289,7 @@ func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, in
 			}
 			k := g * is / m
 			a, b := sumDy[ch], sumDyXhat[ch]
-			if useAVX512 && len(xs) >= 16 {
+			if useRowKern && len(xs) >= 16 {
 				v := len(xs) &^ 15
 				c := [6]float32{mu, is, k, m, a, b}
 				var mp *float32
@@ -297,7 +297,7 @@ func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, in
 					mp = &ms[0]
 					ms = ms[v:]
 				}
-				bnDxAVX512(&ds[0], &xs[0], &gs[0], mp, v, &c, fresh)
+				rowBnDx(&ds[0], &xs[0], &gs[0], mp, v, &c, fresh)
 				xs, gs, ds = xs[v:], gs[v:], ds[v:]
 			}
 			for j, v := range xs {
@@ -319,10 +319,10 @@ func bnBackward(dx []float32, dxFresh bool, dgamma, dbeta, dy, mask, x, mean, in
 // shiftedSums returns Σ(x−shift) and Σ(x−shift)² over xs, with four
 // independent accumulators so the adds pipeline (a fixed order: deterministic).
 func shiftedSums(xs []float32, shift float32) (s, q float32) {
-	if useAVX512 && len(xs) >= 16 {
+	if useRowKern && len(xs) >= 16 {
 		v := len(xs) &^ 15
 		var lanes [32]float32
-		shiftedSumsAVX512(&xs[0], v, shift, &lanes)
+		rowShiftedSums(&xs[0], v, shift, &lanes)
 		s, q = sumLanes(&lanes)
 		ts, tq := shiftedSumsGo(xs[v:], shift)
 		return s + ts, q + tq
@@ -360,10 +360,10 @@ func shiftedSumsGo(xs []float32, shift float32) (s, q float32) {
 // dySums returns Σdy and Σdy·(x−mu) over a row, four accumulators wide.
 func dySums(xs, dy []float32, mu float32) (a, b float32) {
 	dy = dy[:len(xs)]
-	if useAVX512 && len(xs) >= 16 {
+	if useRowKern && len(xs) >= 16 {
 		v := len(xs) &^ 15
 		var lanes [32]float32
-		dySumsAVX512(&xs[0], &dy[0], nil, v, mu, &lanes)
+		rowDySums(&xs[0], &dy[0], nil, v, mu, &lanes)
 		a, b = sumLanes(&lanes)
 		ta, tb := dySumsGo(xs[v:], dy[v:], mu)
 		return a + ta, b + tb
@@ -394,10 +394,10 @@ func dySumsGo(xs, dy []float32, mu float32) (a, b float32) {
 // dySumsMasked is dySums with dy gated by the fused ReLU's output mask.
 func dySumsMasked(xs, dy, mask []float32, mu float32) (a, b float32) {
 	dy, mask = dy[:len(xs)], mask[:len(xs)]
-	if useAVX512 && len(xs) >= 16 {
+	if useRowKern && len(xs) >= 16 {
 		v := len(xs) &^ 15
 		var lanes [32]float32
-		dySumsAVX512(&xs[0], &dy[0], &mask[0], v, mu, &lanes)
+		rowDySums(&xs[0], &dy[0], &mask[0], v, mu, &lanes)
 		a, b = sumLanes(&lanes)
 		ta, tb := dySumsMaskedGo(xs[v:], dy[v:], mask[v:], mu)
 		return a + ta, b + tb

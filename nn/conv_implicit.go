@@ -145,8 +145,8 @@ func copyRows(dst, src []float32, rows, cols, dstStride, srcStride, zero int, ad
 	}
 	_ = dst[(rows-1)*dstStride+cols+zero-1]
 	_ = src[(rows-1)*srcStride+cols-1]
-	if useAVX512 && zero <= 16 && cols > 0 {
-		copyRowsAVX512(&dst[0], &src[0], rows, cols, dstStride, srcStride, zero, add)
+	if useRowKern && zero <= 16 && cols > 0 {
+		rowCopyRows(&dst[0], &src[0], rows, cols, dstStride, srcStride, zero, add)
 		return
 	}
 	for r := 0; r < rows; r++ {

@@ -66,9 +66,9 @@ func reluBackward(dx []float32, fresh bool, dout, y []float32) {
 		d, g, ys := dx[lo:hi], dout[lo:hi], y[lo:hi]
 		g = g[:len(d)]
 		ys = ys[:len(d)]
-		if useAVX512 && len(d) >= 16 {
+		if useRowKern && len(d) >= 16 {
 			v := len(d) &^ 15
-			gateAddAVX512(&d[0], nil, &g[0], &ys[0], v, fresh, false)
+			rowGateAdd(&d[0], nil, &g[0], &ys[0], v, fresh, false)
 			d, g, ys = d[v:], g[v:], ys[v:]
 		}
 		if fresh {
@@ -98,9 +98,9 @@ func addReLU(y, a, b []float32) {
 // addReLURow is addReLU on one thread; ys may be as or bs.
 func addReLURow(ys, as, bs []float32) {
 	as, bs = as[:len(ys)], bs[:len(ys)]
-	if useAVX512 && len(ys) >= 16 {
+	if useRowKern && len(ys) >= 16 {
 		v := len(ys) &^ 15
-		addReLUAVX512(&ys[0], &as[0], &bs[0], v)
+		rowAddReLU(&ys[0], &as[0], &bs[0], v)
 		ys, as, bs = ys[v:], as[v:], bs[v:]
 	}
 	for i := range ys {
@@ -114,7 +114,7 @@ func addReLUBackward(da, db []float32, freshA, freshB bool, dout, y []float32) {
 	parallel.For(len(dout), grainElems, func(lo, hi int) {
 		g, ys := dout[lo:hi], y[lo:hi]
 		ys = ys[:len(g)]
-		if useAVX512 && len(g) >= 16 && (da != nil || db != nil) {
+		if useRowKern && len(g) >= 16 && (da != nil || db != nil) {
 			v := len(g) &^ 15
 			d, d2, f, f2 := da, db, freshA, freshB
 			if d == nil {
@@ -125,7 +125,7 @@ func addReLUBackward(da, db []float32, freshA, freshB bool, dout, y []float32) {
 			if d2 != nil {
 				p2 = &d2[lo : lo+v][0]
 			}
-			gateAddAVX512(&dd[0], p2, &g[0], &ys[0], v, f, f2)
+			rowGateAdd(&dd[0], p2, &g[0], &ys[0], v, f, f2)
 			lo += v
 			g, ys = g[v:], ys[v:]
 		}

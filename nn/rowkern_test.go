@@ -6,13 +6,73 @@ import (
 	"testing"
 )
 
-// TestRowKernels checks the AVX-512 row kernels (where the CPU has them)
-// against their Go loops on every length up to 100 and unaligned starts:
-// the elementwise ones bit for bit, the sums to float32 rounding.
-func TestRowKernels(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("no AVX-512 row kernels in this build or on this CPU")
+// rowSet is one set of assembly row kernels.
+type rowSet struct {
+	name        string
+	affine      func(y, x *float32, n int, scale, shift float32, relu bool)
+	shiftedSums func(x *float32, n int, shift float32, out *[32]float32)
+	dySums      func(x, dy, mask *float32, n int, mu float32, out *[32]float32)
+	bnDx        func(dx, x, dy, mask *float32, n int, c *[6]float32, fresh bool)
+	addReLU     func(y, a, b *float32, n int)
+	gateAdd     func(d, d2, dout, y *float32, n int, fresh, fresh2 bool)
+	copyRows    func(dst, src *float32, rows, cols, dstStride, srcStride, zero int, add bool)
+}
+
+// rowSets lists the kernel sets this CPU runs: AVX-512 and AVX2 on an
+// AVX-512 machine (the AVX2 set is what a CPU without AVX-512 gets), AVX2
+// alone on one without. It fails the test on an amd64 CPU with neither
+// (every x86-64 CPU sold since 2015 has AVX2).
+func rowSets(t *testing.T) []rowSet {
+	var s []rowSet
+	if useAVX512 {
+		s = append(s, rowSet{"avx512", affineAVX512, shiftedSumsAVX512, dySumsAVX512, bnDxAVX512, addReLUAVX512, gateAddAVX512, copyRowsAVX512})
 	}
+	if hasAVX2FMA {
+		s = append(s, rowSet{"avx2", affineAVX2, shiftedSumsAVX2, dySumsAVX2, bnDxAVX2, addReLUAVX2, gateAddAVX2, copyRowsAVX2})
+	}
+	if len(s) == 0 && rowKernBuild {
+		t.Fatal("no row kernels on this amd64 CPU: it has neither AVX-512 nor AVX2+FMA")
+	}
+	return s
+}
+
+// TestRowKernels checks each set of row kernels against the Go loops on
+// every length up to 100 and unaligned starts: the elementwise ones bit
+// for bit, the sums to float32 rounding; and the AVX2 sums' 16 lanes bit
+// for bit against the AVX-512 ones where both run.
+func TestRowKernels(t *testing.T) {
+	sets := rowSets(t)
+	if len(sets) == 0 {
+		t.Skip("no assembly row kernels in this build (purego or not amd64)")
+	}
+	for _, k := range sets {
+		t.Run(k.name, func(t *testing.T) { testRowKernels(t, k) })
+	}
+	if len(sets) == 2 {
+		r := rand.New(rand.NewPCG(3, 4))
+		for n := 16; n <= 160; n += 16 {
+			x, dy, mask := make([]float32, n), make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i], dy[i], mask[i] = float32(r.NormFloat64()), float32(r.NormFloat64()), max(float32(r.NormFloat64()), 0)
+			}
+			var l0, l1 [32]float32
+			sets[0].shiftedSums(&x[0], n, 0.25, &l0)
+			sets[1].shiftedSums(&x[0], n, 0.25, &l1)
+			if l0 != l1 {
+				t.Errorf("shiftedSums n=%d: avx2 lanes %v, avx512 %v", n, l1, l0)
+			}
+			for _, mp := range []*float32{nil, &mask[0]} {
+				sets[0].dySums(&x[0], &dy[0], mp, n, 0.1, &l0)
+				sets[1].dySums(&x[0], &dy[0], mp, n, 0.1, &l1)
+				if l0 != l1 {
+					t.Errorf("dySums n=%d masked=%v: avx2 lanes %v, avx512 %v", n, mp != nil, l1, l0)
+				}
+			}
+		}
+	}
+}
+
+func testRowKernels(t *testing.T, k rowSet) {
 	r := rand.New(rand.NewPCG(1, 2))
 	vec := func(n int, relu bool) []float32 {
 		v := make([]float32, n+1)
@@ -40,7 +100,7 @@ func TestRowKernels(t *testing.T) {
 				}
 			}
 			if v > 0 {
-				affineAVX512(&y[0], &x[0], v, 0.7, -0.3, relu)
+				k.affine(&y[0], &x[0], v, 0.7, -0.3, relu)
 			}
 			for i := 0; i < v; i++ {
 				if math.Float32bits(y[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && y[i] != y[i]) {
@@ -64,7 +124,7 @@ func TestRowKernels(t *testing.T) {
 					p2 = &d2[0]
 				}
 				if v > 0 {
-					gateAddAVX512(&d[0], p2, &dy[0], &mask[0], v, fresh, fresh)
+					k.gateAdd(&d[0], p2, &dy[0], &mask[0], v, fresh, fresh)
 				}
 				for i := 0; i < v; i++ {
 					if d[i] != want[i] || (two && d2[i] != want2[i]) {
@@ -79,7 +139,7 @@ func TestRowKernels(t *testing.T) {
 			b[0] = float32(math.Copysign(0, -1))
 			x[0] = float32(math.Copysign(0, -1)) // −0 + −0 = −0: max gives +0
 			b[1] = float32(math.NaN())
-			addReLUAVX512(&y[0], &x[0], &b[0], v)
+			k.addReLU(&y[0], &x[0], &b[0], v)
 			for i := 0; i < v; i++ {
 				w := max(x[i]+b[i], 0)
 				if math.Float32bits(y[i]) != math.Float32bits(w) {
@@ -88,18 +148,35 @@ func TestRowKernels(t *testing.T) {
 			}
 			x[0] = float32(r.NormFloat64())
 		}
+		if v > 0 {
+			var l [32]float32
+			k.shiftedSums(&x[0], v, 0.25, &l)
+			s, q := sumLanes(&l)
+			ws, wq := shiftedSumsGo(x[:v], 0.25)
+			if !close(s, ws, float64(n)) || !close(q, wq, float64(n)) {
+				t.Errorf("shiftedSums n=%d: %v %v want %v %v", n, s, q, ws, wq)
+			}
+			k.dySums(&x[0], &dy[0], nil, v, 0.1, &l)
+			a, b := sumLanes(&l)
+			wa, wb := dySumsGo(x[:v], dy[:v], 0.1)
+			if !close(a, wa, float64(n)) || !close(b, wb, float64(n)) {
+				t.Errorf("dySums n=%d: %v %v want %v %v", n, a, b, wa, wb)
+			}
+			k.dySums(&x[0], &dy[0], &mask[0], v, 0.1, &l)
+			a, b = sumLanes(&l)
+			wa, wb = dySumsMaskedGo(x[:v], dy[:v], mask[:v], 0.1)
+			if !close(a, wa, float64(n)) || !close(b, wb, float64(n)) {
+				t.Errorf("dySumsMasked n=%d: %v %v want %v %v", n, a, b, wa, wb)
+			}
+		}
+		// the wrappers: kernel body plus Go tail
 		s, q := shiftedSums(x, 0.25)
 		ws, wq := shiftedSumsGo(x, 0.25)
 		if !close(s, ws, float64(n)) || !close(q, wq, float64(n)) {
 			t.Errorf("shiftedSums n=%d: %v %v want %v %v", n, s, q, ws, wq)
 		}
-		a, b := dySums(x, dy, 0.1)
-		wa, wb := dySumsGo(x, dy, 0.1)
-		if !close(a, wa, float64(n)) || !close(b, wb, float64(n)) {
-			t.Errorf("dySums n=%d: %v %v want %v %v", n, a, b, wa, wb)
-		}
-		a, b = dySumsMasked(x, dy, mask, 0.1)
-		wa, wb = dySumsMaskedGo(x, dy, mask, 0.1)
+		a, b := dySumsMasked(x, dy, mask, 0.1)
+		wa, wb := dySumsMaskedGo(x, dy, mask, 0.1)
 		if !close(a, wa, float64(n)) || !close(b, wb, float64(n)) {
 			t.Errorf("dySumsMasked n=%d: %v %v want %v %v", n, a, b, wa, wb)
 		}
@@ -125,7 +202,7 @@ func TestRowKernels(t *testing.T) {
 					mp = &mask[0]
 				}
 				if v > 0 {
-					bnDxAVX512(&dx[0], &x[0], &dy[0], mp, v, &c, fresh)
+					k.bnDx(&dx[0], &x[0], &dy[0], mp, v, &c, fresh)
 				}
 				for i := 0; i < v; i++ {
 					if dx[i] != want[i] {
@@ -206,6 +283,18 @@ func TestScatterAdd2(t *testing.T) {
 // 0-16 trailing zeros, copy and add, and that nothing outside the rows and
 // their zero runs is touched (sentinels around them).
 func TestCopyRows(t *testing.T) {
+	impls := map[string]func(dst, src []float32, rows, cols, dstStride, srcStride, zero int, add bool){"copyRows": copyRows}
+	for _, k := range rowSets(t) {
+		impls[k.name] = func(dst, src []float32, rows, cols, dstStride, srcStride, zero int, add bool) {
+			k.copyRows(&dst[0], &src[0], rows, cols, dstStride, srcStride, zero, add)
+		}
+	}
+	for name, copyRows := range impls {
+		t.Run(name, func(t *testing.T) { testCopyRows(t, copyRows) })
+	}
+}
+
+func testCopyRows(t *testing.T, copyRows func(dst, src []float32, rows, cols, dstStride, srcStride, zero int, add bool)) {
 	for cols := 1; cols <= 40; cols++ {
 		for rows := 1; rows <= 3; rows++ {
 			for _, zero := range []int{0, 1, 2, 6, 16} {
