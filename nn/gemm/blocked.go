@@ -355,44 +355,63 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kl, j0, j1, nr int)
 	}
 	for c0 := j0; c0 < j1; c0 += nr {
 		panel := dst[(c0-j0)*kl : (c0-j0)*kl+kl*nr]
-		cols := min(nr, j1-c0)
 		// B is stored n×k: row j of storage holds op(B)[:, j].
-		if cols == 32 && nr == 32 && kl > 0 && ldb < 1<<24 {
-			if hasPackT32() {
-				// AVX-512 gathers down the 32 storage rows (about twice the
-				// scalar loop's speed on a dW = dY·colᵀ product's packing)
-				var idx [32]int32
-				for j := range idx {
-					idx[j] = int32(j * ldb)
-				}
-				_ = b[(c0+31)*ldb+p0+kl-1] // the last element read
-				kern.PackT32(&panel[0], &b[c0*ldb+p0], kl, &idx)
-				continue
-			}
+		packBT(panel, b, c0*ldb+p0, ldb, kl, min(nr, j1-c0), nr)
+	}
+}
+
+// packBT writes one kl×nr panel of a transposed B: panel[p·nr + j] =
+// b[base + j·ldb + p] for j < cols, p < kl, zero for cols ≤ j < nr.
+// Assembly where the CPU has it: AVX-512 gathers for full 32-column
+// panels (about twice the scalar loop's speed on a dW = dY·colᵀ
+// product's packing), else 8×8 AVX register transposes for each eight
+// rows (the AVX2 kernel's 16-column panels).
+func packBT(panel, b []float32, base, ldb, kl, cols, nr int) {
+	if kl <= 0 {
+		return
+	}
+	_ = panel[kl*nr-1]
+	_ = b[base+(cols-1)*ldb+kl-1] // the last element read
+	if cols == 32 && nr == 32 && ldb < 1<<24 && hasPackT32() {
+		var idx [32]int32
+		for j := range idx {
+			idx[j] = int32(j * ldb)
 		}
-		j8 := 0
+		kern.PackT32(&panel[0], &b[base], kl, &idx)
+		return
+	}
+	j8 := 0
+	if k8 := kl &^ 7; k8 > 0 && hasPackT8 {
 		for ; j8+8 <= cols; j8 += 8 {
-			// Eight storage rows read in step, eight floats of each panel
-			// row written at once.
-			base := (c0+j8)*ldb + p0
-			b0, b1, b2, b3 := b[base:base+kl], b[base+ldb:base+ldb+kl], b[base+2*ldb:base+2*ldb+kl], b[base+3*ldb:base+3*ldb+kl]
-			b4, b5, b6, b7 := b[base+4*ldb:base+4*ldb+kl], b[base+5*ldb:base+5*ldb+kl], b[base+6*ldb:base+6*ldb+kl], b[base+7*ldb:base+7*ldb+kl]
-			for p := range kl {
-				d := (*[8]float32)(panel[p*nr+j8 : p*nr+j8+8])
-				d[0], d[1], d[2], d[3] = b0[p], b1[p], b2[p], b3[p]
-				d[4], d[5], d[6], d[7] = b4[p], b5[p], b6[p], b7[p]
+			kern.PackT8(&panel[j8], &b[base+j8*ldb], k8, ldb, nr)
+			for p := k8; p < kl; p++ {
+				for j := j8; j < j8+8; j++ {
+					panel[p*nr+j] = b[base+j*ldb+p]
+				}
 			}
 		}
-		for j := j8; j < cols; j++ {
-			src := b[(c0+j)*ldb+p0 : (c0+j)*ldb+p0+kl]
-			for p, v := range src {
-				panel[p*nr+j] = v
-			}
+	}
+	for ; j8+8 <= cols; j8 += 8 {
+		// Eight storage rows read in step, eight floats of each panel
+		// row written at once.
+		o := base + j8*ldb
+		b0, b1, b2, b3 := b[o:o+kl], b[o+ldb:o+ldb+kl], b[o+2*ldb:o+2*ldb+kl], b[o+3*ldb:o+3*ldb+kl]
+		b4, b5, b6, b7 := b[o+4*ldb:o+4*ldb+kl], b[o+5*ldb:o+5*ldb+kl], b[o+6*ldb:o+6*ldb+kl], b[o+7*ldb:o+7*ldb+kl]
+		for p := range kl {
+			d := (*[8]float32)(panel[p*nr+j8 : p*nr+j8+8])
+			d[0], d[1], d[2], d[3] = b0[p], b1[p], b2[p], b3[p]
+			d[4], d[5], d[6], d[7] = b4[p], b5[p], b6[p], b7[p]
 		}
-		for j := cols; j < nr; j++ {
-			for p := range kl {
-				panel[p*nr+j] = 0
-			}
+	}
+	for j := j8; j < cols; j++ {
+		src := b[base+j*ldb : base+j*ldb+kl]
+		for p, v := range src {
+			panel[p*nr+j] = v
+		}
+	}
+	for j := cols; j < nr; j++ {
+		for p := range kl {
+			panel[p*nr+j] = 0
 		}
 	}
 }
@@ -400,6 +419,9 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kl, j0, j1, nr int)
 // hasPackT32 reports whether kern.PackT32, the assembly packing kernel for
 // 32-column panels of a transposed B, runs here (AVX-512, not purego).
 var hasPackT32 = sync.OnceValue(kern.HasPackT32)
+
+// hasPackT8: the 8×8 transposes of packBT run in assembly (AVX).
+var hasPackT8 = kern.HasPackT8()
 
 // hasPackA8T: the transposed-A panel copy runs in assembly (AVX).
 var hasPackA8T = kern.HasPackA8T()

@@ -378,3 +378,44 @@ func TestScratchBuffers(t *testing.T) {
 		putBuf(q)
 	}
 }
+
+// TestPackBT checks the transposed-B panel packing (the AVX-512 gather
+// for 32-column panels, the AVX 8×8 transposes, the Go loops for the
+// rest) against its definition, on every panel width up to 33 with k not
+// a multiple of 8, and that nothing past the panel is written.
+func TestPackBT(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, nr := range []int{16, 32} {
+		for cols := 1; cols <= nr; cols++ {
+			for _, kl := range []int{1, 7, 8, 13, 24, 61} {
+				ldb := kl + 3
+				base := 5
+				b := make([]float32, base+cols*ldb)
+				for i := range b {
+					b[i] = float32(r.NormFloat64())
+				}
+				panel := make([]float32, kl*nr+4)
+				for i := range panel {
+					panel[i] = float32(math.NaN())
+				}
+				packBT(panel[:kl*nr], b, base, ldb, kl, cols, nr)
+				for p := 0; p < kl; p++ {
+					for j := 0; j < nr; j++ {
+						want := float32(0)
+						if j < cols {
+							want = b[base+j*ldb+p]
+						}
+						if got := panel[p*nr+j]; got != want {
+							t.Fatalf("nr=%d cols=%d kl=%d: panel[%d·%d+%d] = %v, want %v", nr, cols, kl, p, nr, j, got, want)
+						}
+					}
+				}
+				for i := kl * nr; i < len(panel); i++ {
+					if panel[i] == panel[i] {
+						t.Fatalf("nr=%d cols=%d kl=%d: wrote past the panel at %d", nr, cols, kl, i)
+					}
+				}
+			}
+		}
+	}
+}

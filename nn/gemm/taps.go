@@ -219,25 +219,8 @@ func (t goTaps) SgemmTapsNT(m, n, k int, a []float32, lda int, b []float32, ldb 
 	pb := (*ap)[mp*mr*k : mp*mr*k+np*nr*span]
 	tile := (*ap)[mp*mr*k+np*nr*span:]
 	packA(pa, false, a, lda, m, mr, 0, k)
-	var idx [32]int32
-	for j := range idx {
-		idx[j] = int32(j * ldb)
-	}
 	for jb := 0; jb < np; jb++ {
-		panel := pb[jb*nr*span : (jb+1)*nr*span]
-		src := b[lo+jb*nr*ldb:]
-		cols := min(nr, n-jb*nr)
-		if cols == 32 && nr == 32 && hasPackT32() && int64(31*ldb) < 1<<31 {
-			kern.PackT32(&panel[0], &src[0], span, &idx)
-			continue
-		}
-		for q := 0; q < span; q++ {
-			row := panel[q*nr : (q+1)*nr]
-			for j := range cols {
-				row[j] = src[j*ldb+q]
-			}
-			clear(row[cols:])
-		}
+		packBT(pb[jb*nr*span:(jb+1)*nr*span], b, lo+jb*nr*ldb, ldb, span, min(nr, n-jb*nr), nr)
 	}
 	// k in balanced blocks of at most 256 steps: the taps read overlapping
 	// rows of B, so a block's panel rows serve all taps and row panels

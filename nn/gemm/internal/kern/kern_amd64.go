@@ -69,6 +69,17 @@ func HasPackT32() bool { return cpu.X86.HasAVX512F }
 func PackT32(dst, src *float32, kl int, idx *[32]int32) { packT32AVX512(dst, src, kl, idx) }
 
 //go:noescape
+func packT8AVX(dst, src *float32, kl, ldb, nr int)
+
+// HasPackT8 reports whether PackT8 can run on this CPU (AVX).
+func HasPackT8() bool { return cpu.X86.HasAVX }
+
+// PackT8 packs eight columns of a panel of a transposed B: dst[p·nr + j]
+// = src[j·ldb + p] for j < 8, p < kl, kl a multiple of 8 (8×8 register
+// transposes). Call it only when HasPackT8; the caller checks the bounds.
+func PackT8(dst, src *float32, kl, ldb, nr int) { packT8AVX(dst, src, kl, ldb, nr) }
+
+//go:noescape
 func packA8TAVX(dst, src *float32, kl, lda int)
 
 // HasPackA8T reports whether PackA8T can run on this CPU (AVX).

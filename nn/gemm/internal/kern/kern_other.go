@@ -29,3 +29,9 @@ func PackA8T(dst, src *float32, kl, lda int) { panic("kern: no PackA8T in this b
 
 // TapKernels lists the tap kernels this CPU can run: none here.
 func TapKernels() []TapKernel { return nil }
+
+// HasPackT8 reports false: no assembly packing kernel here.
+func HasPackT8() bool { return false }
+
+// PackT8 is never called in this build (HasPackT8 is false).
+func PackT8(dst, src *float32, kl, ldb, nr int) { panic("kern: no PackT8 in this build") }

@@ -50,3 +50,73 @@ pa8_loop:
 pa8_done:
 	VZEROUPPER
 	RET
+
+// func packT8AVX(dst, src *float32, kl, ldb, nr int)
+// dst[p·nr + j] = src[j·ldb + p] for j < 8, p < kl (kl a multiple of 8):
+// eight rows of a transposed B into eight columns of an nr-wide panel, an
+// 8×8 block at a time (unpack, shuffle, 128-bit permute: the CPU's
+// shuffle ports, no gathers).
+TEXT ·packT8AVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ kl+16(FP), CX
+	MOVQ ldb+24(FP), R8
+	MOVQ nr+32(FP), R12
+	SHLQ $2, R8
+	SHLQ $2, R12
+	LEAQ (R8)(R8*2), R9   // 3 rows of src
+	LEAQ (R8)(R8*4), R10  // 5
+	LEAQ (R9)(R8*4), R11  // 7
+	LEAQ (R12)(R12*2), R13 // 3 rows of dst
+	LEAQ (R12)(R12*4), R14 // 5
+	LEAQ (R13)(R12*4), R15 // 7
+	SHRQ $3, CX
+	JZ p8_done
+p8_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (SI)(R8*4), Y4
+	VMOVUPS (SI)(R10*1), Y5
+	VMOVUPS (SI)(R9*2), Y6
+	VMOVUPS (SI)(R11*1), Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(R12*1)
+	VMOVUPS Y10, (DI)(R12*2)
+	VMOVUPS Y11, (DI)(R13*1)
+	VMOVUPS Y12, (DI)(R12*4)
+	VMOVUPS Y13, (DI)(R14*1)
+	VMOVUPS Y14, (DI)(R13*2)
+	VMOVUPS Y15, (DI)(R15*1)
+	LEAQ (DI)(R12*8), DI
+	ADDQ $32, SI
+	DECQ CX
+	JNZ p8_loop
+p8_done:
+	VZEROUPPER
+	RET
