@@ -150,9 +150,10 @@ func (t goTaps) SgemmTaps(packed []float32, m, n, k int, b []float32, ldb int, o
 		}
 		return
 	}
-	// blocks of k: the first sets C, each further one is computed into a
-	// tile and added (a tile's sum of one block: 9 taps · 128 · 8·48 · 2
-	// FLOPs per 384 additions)
+	// blocks of k: the first sets C, each further one is added into it by
+	// the kernel's accumulating form, or computed into a tile and added (a
+	// tile's sum of one block: 9 taps · 128 · 8·48 · 2 FLOPs per 384
+	// additions); either way C + (the block's sum), the same rounding
 	tb := getBuf(mr * nr)
 	defer putBuf(tb)
 	tile := (*tb)[:mr*nr]
@@ -166,6 +167,10 @@ func (t goTaps) SgemmTaps(packed []float32, m, n, k int, b []float32, ldb int, o
 				ct := c[r*mr*ldc+j*nr:]
 				if p0 == 0 {
 					t.tap.Fn(taps, kl, ap, &bp[j*nr], ldb, &offs[0], &ct[0], ldc)
+					continue
+				}
+				if t.tap.Acc != nil {
+					t.tap.Acc(taps, kl, ap, &bp[j*nr], ldb, &offs[0], &ct[0], ldc)
 					continue
 				}
 				t.tap.Fn(taps, kl, ap, &bp[j*nr], ldb, &offs[0], &tile[0], nr)

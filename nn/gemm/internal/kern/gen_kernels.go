@@ -43,8 +43,11 @@ func main() {
 	// (8×32: 2 and 8 per 16); per image on one core, interleaved ×40:
 	// 112-115 vs 102 GFLOP/s at 32×840×32, 112 vs 106 at 64×224×64 (a
 	// 12×32 tile measured 95-99)
-	genTaps(&w, kernel{reg: "Z", vec: 16, mr: 8, nr: 48}, "tapsAVX512x8x48")
-	genTaps(&w, kernel{reg: "Y", vec: 8, mr: 6, nr: 16}, "tapsAVX2x6x16")
+	genTaps(&w, kernel{reg: "Z", vec: 16, mr: 8, nr: 48}, "tapsAVX512x8x48", false)
+	genTaps(&w, kernel{reg: "Y", vec: 8, mr: 6, nr: 16}, "tapsAVX2x6x16", false)
+	// the same, adding its tile into C: the k blocks after the first of
+	// a 256- or 512-channel layer, without a tile buffer and a Go add loop
+	genTaps(&w, kernel{reg: "Y", vec: 8, mr: 6, nr: 16}, "tapsAccAVX2x6x16", true)
 	genNT(&w)
 	genNTAVX2(&w)
 	if err := os.WriteFile(*out, w.Bytes(), 0o644); err != nil {
@@ -333,8 +336,8 @@ func genNTAVX2(w *bytes.Buffer) {
 // kernel taps: each tap's B is the same padded image read in place at its
 // own offset, so the tile stays in registers across all taps·k steps and C
 // is written once (no packing of B, no read-modify-write of C per tap).
-// taps and k must be ≥ 1.
-func genTaps(w *bytes.Buffer, k kernel, name string) {
+// taps and k must be ≥ 1. With acc the tile is added into C (C += …).
+func genTaps(w *bytes.Buffer, k kernel, name string, acc bool) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, "\t"+format+"\n", a...) }
 	nv := k.nr / k.vec
 	fmt.Fprintf(w, "\n// func %s(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)\n", name)
@@ -369,6 +372,9 @@ func genTaps(w *bytes.Buffer, k kernel, name string) {
 	p("JNZ %s_tap", name)
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < nv; v++ {
+			if acc {
+				p("VADDPS %d(DX), %s%d, %s%d", v*k.vec*4, k.reg, i*nv+v, k.reg, i*nv+v)
+			}
 			p("VMOVUPS %s%d, %d(DX)", k.reg, i*nv+v, v*k.vec*4)
 		}
 		p("ADDQ R8, DX")

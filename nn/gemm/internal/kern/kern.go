@@ -38,6 +38,9 @@ type TapKernel struct {
 	Name   string
 	MR, NR int
 	Fn     TapFunc
+	// Acc, where non-nil, is Fn adding its tile into C (C += …) instead
+	// of writing it.
+	Acc TapFunc
 }
 
 // Features are the instruction sets the kernels are written for. The zero

@@ -96,6 +96,9 @@ func tapsAVX512x8x48(taps, k int, a, b *float32, ldb int, offs *int, c *float32,
 //go:noescape
 func tapsAVX2x6x16(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)
 
+//go:noescape
+func tapsAccAVX2x6x16(taps, k int, a, b *float32, ldb int, offs *int, c *float32, ldc int)
+
 // TapKernels lists the tap kernels this CPU can run, each named after the
 // GEMM kernel of the same instruction set that it goes with (see TapFunc);
 // the AVX-512 one has a wider tile than its GEMM kernel (8×48: the tap
@@ -106,7 +109,7 @@ func TapKernels() []TapKernel {
 		ks = append(ks, TapKernel{Name: "avx512-8x32", MR: 8, NR: 48, Fn: tapsAVX512x8x48})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ks = append(ks, TapKernel{Name: "avx2-6x16", MR: 6, NR: 16, Fn: tapsAVX2x6x16})
+		ks = append(ks, TapKernel{Name: "avx2-6x16", MR: 6, NR: 16, Fn: tapsAVX2x6x16, Acc: tapsAccAVX2x6x16})
 	}
 	return ks
 }
