@@ -11,6 +11,7 @@ import (
 	"math"
 
 	"github.com/siambench/siambench/nn"
+	"github.com/siambench/siambench/nn/internal/parallel"
 )
 
 // Group is a set of parameters sharing optimisation settings.
@@ -154,7 +155,6 @@ func (b *base) momentumUpdate(p *nn.Param, d []float32, nesterov bool) []float32
 type SGD struct {
 	base
 	nesterov bool
-	scratch  []float32
 }
 
 // NewSGD returns an SGD optimizer; it panics on duplicate parameter names
@@ -167,8 +167,11 @@ func NewSGD(groups []Group, momentum float64, nesterov bool) *SGD {
 	return &SGD{base: b, nesterov: nesterov}
 }
 
-// Step updates the parameters in place.
+// Step updates the parameters in place: one pass over each parameter,
+// spread over the cores (the update is elementwise, so the split does not
+// change a bit; serial, it was 2% of a ResNet-18 step on two cores).
 func (o *SGD) Step(lr float64) {
+	mu := float32(o.momentum)
 	for gi := range o.groups {
 		g := &o.groups[gi]
 		glr := float32(g.lr(lr))
@@ -176,31 +179,48 @@ func (o *SGD) Step(lr float64) {
 			if p.T.Grad == nil {
 				continue
 			}
-			d := o.direction(p, g.WeightDecay)
-			upd := o.momentumUpdate(p, d, o.nesterov)
-			for i := range p.T.Data {
-				p.T.Data[i] -= glr * upd[i]
+			w := float32(0)
+			if g.WeightDecay != 0 && !p.NoDecay {
+				w = float32(g.WeightDecay)
 			}
+			var buf []float32
+			first := false
+			if o.momentum != 0 {
+				var ok bool
+				if buf, ok = o.bufs[p]; !ok {
+					buf = make([]float32, p.T.Len())
+					o.bufs[p] = buf
+					first = true
+				}
+			}
+			data, grad := p.T.Data, p.T.Grad[:len(p.T.Data)]
+			parallel.For(len(data), sgdGrain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					d := grad[i]
+					if w != 0 {
+						d += w * data[i]
+					}
+					upd := d
+					if buf != nil {
+						if first {
+							buf[i] = d
+						} else {
+							buf[i] = mu*buf[i] + d
+						}
+						upd = buf[i]
+						if o.nesterov {
+							upd = d + mu*buf[i]
+						}
+					}
+					data[i] -= glr * upd
+				}
+			})
 		}
 	}
 }
 
-// direction returns ∇ + wd·p in scratch storage.
-func (o *SGD) direction(p *nn.Param, wd float64) []float32 {
-	n := p.T.Len()
-	if cap(o.scratch) < n {
-		o.scratch = make([]float32, n)
-	}
-	d := o.scratch[:n]
-	copy(d, p.T.Grad)
-	if wd != 0 && !p.NoDecay {
-		w := float32(wd)
-		for i, v := range p.T.Data {
-			d[i] += w * v
-		}
-	}
-	return d
-}
+// sgdGrain is the smallest piece of a parameter worth a goroutine.
+const sgdGrain = 1 << 15
 
 // ---------------------------------------------------------------------------
 // LARS
