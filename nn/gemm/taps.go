@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/siambench/siambench/nn/gemm/internal/kern"
+	"github.com/siambench/siambench/nn/internal/parallel"
 )
 
 // Taps is the fused product a convolution needs over its kernel taps:
@@ -101,25 +102,30 @@ func (t goTaps) PackTaps(dst, a []float32, m, k, taps int) {
 	}
 	mr := t.tap.MR
 	mp, kc := ceilDiv(m, mr), tapBlocks(k)
-	for p0 := 0; p0 < k; p0 += kc {
-		kl := min(kc, k-p0)
-		block := dst[mp*mr*taps*p0:]
-		for r := 0; r < mp; r++ {
-			rows := min(mr, m-r*mr)
-			for tp := 0; tp < taps; tp++ {
-				out := block[(r*taps+tp)*kl*mr : (r*taps+tp+1)*kl*mr]
-				src := a[(tp*k+p0)*m+r*mr:]
-				if rows == 8 && mr == 8 && hasPackA8T {
-					kern.PackA8T(&out[0], &src[0], kl, m)
-					continue
-				}
-				for p := 0; p < kl; p++ {
-					copy(out[p*mr:p*mr+rows], src[p*m:p*m+rows])
-					clear(out[p*mr+rows : (p+1)*mr])
+	// the row panels over the cores: a layer's weights are packed once
+	// per pass, between its parallel phases (serial, the packing was the
+	// largest piece of a ResNet-18 step during which one core idled)
+	parallel.For(mp, 4, func(lo, hi int) {
+		for p0 := 0; p0 < k; p0 += kc {
+			kl := min(kc, k-p0)
+			block := dst[mp*mr*taps*p0:]
+			for r := lo; r < hi; r++ {
+				rows := min(mr, m-r*mr)
+				for tp := 0; tp < taps; tp++ {
+					out := block[(r*taps+tp)*kl*mr : (r*taps+tp+1)*kl*mr]
+					src := a[(tp*k+p0)*m+r*mr:]
+					if rows == 8 && mr == 8 && hasPackA8T {
+						kern.PackA8T(&out[0], &src[0], kl, m)
+						continue
+					}
+					for p := 0; p < kl; p++ {
+						copy(out[p*mr:p*mr+rows], src[p*m:p*m+rows])
+						clear(out[p*mr+rows : (p+1)*mr])
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 func (t goTaps) SgemmTaps(packed []float32, m, n, k int, b []float32, ldb int, offs []int, c []float32, ldc int) {
