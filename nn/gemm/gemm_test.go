@@ -419,3 +419,44 @@ func TestPackBT(t *testing.T) {
 		}
 	}
 }
+
+// TestPackA6 checks packA's 6-row panels (the AVX2 kernel's; 8×8 AVX
+// transposes where the CPU has them, else Go) against the definition
+// for k on both sides of the 8-step blocks, ragged last panels included,
+// and that nothing past the packed panels is written.
+func TestPackA6(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, m := range []int{6, 12, 7} {
+		for _, kl := range []int{1, 8, 9, 16, 17, 23, 64, 65} {
+			lda, p0 := kl+5, 2
+			a := make([]float32, m*lda)
+			for i := range a {
+				a[i] = float32(r.NormFloat64())
+			}
+			mp := ceilDiv(m, 6) * 6
+			dst := make([]float32, mp*kl+3)
+			for i := range dst {
+				dst[i] = float32(math.NaN())
+			}
+			packA(dst[:mp*kl], false, a, lda, m, 6, p0, kl)
+			for r0 := 0; r0 < mp; r0 += 6 {
+				for p := 0; p < kl; p++ {
+					for i := 0; i < 6; i++ {
+						want := float32(0)
+						if r0+i < m {
+							want = a[(r0+i)*lda+p0+p]
+						}
+						if got := dst[r0*kl+p*6+i]; got != want {
+							t.Fatalf("m=%d kl=%d: panel %d [%d·6+%d] = %v, want %v", m, kl, r0/6, p, i, got, want)
+						}
+					}
+				}
+			}
+			for i := mp * kl; i < len(dst); i++ {
+				if dst[i] == dst[i] {
+					t.Fatalf("m=%d kl=%d: wrote past the panels at %d", m, kl, i)
+				}
+			}
+		}
+	}
+}

@@ -80,6 +80,18 @@ func HasPackT8() bool { return cpu.X86.HasAVX }
 func PackT8(dst, src *float32, kl, ldb, nr int) { packT8AVX(dst, src, kl, ldb, nr) }
 
 //go:noescape
+func packA6AVX(dst, src *float32, kl, lda int)
+
+// HasPackA6 reports whether PackA6 can run on this CPU (AVX).
+func HasPackA6() bool { return cpu.X86.HasAVX }
+
+// PackA6 packs a 6-row panel of A: dst[p·6 + i] = src[i·lda + p] for
+// i < 6, p < kl, kl a multiple of 8. It also writes dst[kl·6] and
+// dst[kl·6+1] (junk): the caller gives it that room and overwrites them.
+// Call it only when HasPackA6; the caller checks the bounds.
+func PackA6(dst, src *float32, kl, lda int) { packA6AVX(dst, src, kl, lda) }
+
+//go:noescape
 func packA8TAVX(dst, src *float32, kl, lda int)
 
 // HasPackA8T reports whether PackA8T can run on this CPU (AVX).

@@ -35,3 +35,9 @@ func HasPackT8() bool { return false }
 
 // PackT8 is never called in this build (HasPackT8 is false).
 func PackT8(dst, src *float32, kl, ldb, nr int) { panic("kern: no PackT8 in this build") }
+
+// HasPackA6 reports false: no assembly packing kernel here.
+func HasPackA6() bool { return false }
+
+// PackA6 is never called in this build (HasPackA6 is false).
+func PackA6(dst, src *float32, kl, lda int) { panic("kern: no PackA6 in this build") }
