@@ -168,7 +168,7 @@ func run(ctx context.Context, o *options, out io.Writer, log *slog.Logger) error
 		stopProfile = pprof.StopCPUProfile
 	}
 
-	var ourTimes, ourCPU, torchTimes, torchCPU []float64
+	var ourTimes, ourCPU, torchTimes, torchCPU, roundRatios []float64
 	for r := 1; r <= o.Rounds; r++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -187,6 +187,7 @@ func run(ctx context.Context, o *options, out io.Writer, log *slog.Logger) error
 			torchTimes = append(torchTimes, tt...)
 			torchCPU = append(torchCPU, tc...)
 			line += fmt.Sprintf(", pytorch %.1f ms", median(tt)*1e3)
+			roundRatios = append(roundRatios, median(ot)/median(tt))
 		}
 		fmt.Fprintln(out, line+" (medians of", o.Steps, "steps)")
 	}
@@ -210,6 +211,15 @@ func run(ctx context.Context, o *options, out io.Writer, log *slog.Logger) error
 	tm := median(torchTimes)
 	fmt.Fprintf(out, "pytorch: median %.1f ms/step over %d steps (min %.1f, max %.1f), %.1f GFLOP/s effective, peak RSS %.0f MiB, median CPU time %.2f s/step (all threads)\n",
 		tm*1e3, len(torchTimes), slices.Min(torchTimes)*1e3, slices.Max(torchTimes)*1e3, flops/tm/1e9, float64(py.peakRSS)/(1<<20), median(torchCPU))
+	// the rounds alternate, so each round's ratio is a paired sample of
+	// the same minutes: their spread is how far the machine's drift moves
+	// the ratio in this run
+	rs := make([]string, len(roundRatios))
+	for i, r := range roundRatios {
+		rs[i] = fmt.Sprintf("%.2f", r)
+	}
+	fmt.Fprintf(out, "ours/pytorch per-round step-time ratios: %s (min %.2f, max %.2f)\n",
+		strings.Join(rs, " "), slices.Min(roundRatios), slices.Max(roundRatios))
 	// CPU time per step does not depend on what else runs on the machine;
 	// compare it with the wall-time ratio to judge whether the run was disturbed.
 	fmt.Fprintf(out, "ours/pytorch CPU-time ratio: %.2f, best-step ratio: %.2f (least disturbed steps)\n",

@@ -11,6 +11,7 @@ import (
 	"context"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -35,9 +36,21 @@ func TestTorchEndToEndSmallBatch(t *testing.T) {
 		t.Fatalf("exit %d; stderr:\n%s\nstdout:\n%s", code, errb.String(), out.String())
 	}
 	s := out.String()
-	for _, want := range []string{"parameters: ours 65834, pytorch 65834 (match)", "round 2/2: ours", "sgemm peak (go", "ours:    peak RSS", "pytorch: median", "ours/pytorch CPU-time ratio: "} {
+	for _, want := range []string{"parameters: ours 65834, pytorch 65834 (match)", "round 2/2: ours", "sgemm peak (go", "ours:    peak RSS", "pytorch: median", "ours/pytorch per-round step-time ratios: ", "ours/pytorch CPU-time ratio: "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	// one ratio per round (two here), and the range they span
+	if m := regexp.MustCompile(`per-round step-time ratios: (\d+\.\d\d) (\d+\.\d\d) \(min (\d+\.\d\d), max (\d+\.\d\d)\)`).FindStringSubmatch(s); m == nil {
+		t.Errorf("no per-round ratios for the 2 rounds:\n%s", s)
+	} else {
+		var v [4]float64
+		for i := range v {
+			v[i], _ = strconv.ParseFloat(m[i+1], 64)
+		}
+		if v[2] != min(v[0], v[1]) || v[3] != max(v[0], v[1]) {
+			t.Errorf("per-round ratios %s %s, but min %s max %s", m[1], m[2], m[3], m[4])
 		}
 	}
 	lines := strings.Split(strings.TrimSpace(s), "\n")
