@@ -121,30 +121,48 @@ func (b *base) SetState(state []*nn.Param) error {
 	return nil
 }
 
-// momentumUpdate applies buf = μ·buf + d (buf = d on first use) and returns
-// the direction: buf, or d + μ·buf for Nesterov. d is overwritten.
-func (b *base) momentumUpdate(p *nn.Param, d []float32, nesterov bool) []float32 {
-	if b.momentum == 0 {
-		return d
-	}
+// update moves p one step, element by element over the cores (the split
+// does not change a bit): d = ∇, or (∇ + w·p)·scale when decay; buf = μ·buf
+// + d (buf = d on first use); p −= lr·(nesterov ? d + μ·buf : buf), or
+// lr·d without momentum.
+func (b *base) update(p *nn.Param, lr, w, scale float32, decay, nesterov bool) {
 	mu := float32(b.momentum)
-	buf, ok := b.bufs[p]
-	if !ok {
-		buf = append([]float32(nil), d...)
-		b.bufs[p] = buf
-	} else {
-		for i := range buf {
-			buf[i] = mu*buf[i] + d[i]
+	var buf []float32
+	first := false
+	if b.momentum != 0 {
+		var ok bool
+		if buf, ok = b.bufs[p]; !ok {
+			buf = make([]float32, p.T.Len())
+			b.bufs[p] = buf
+			first = true
 		}
 	}
-	if !nesterov {
-		return buf
-	}
-	for i := range d {
-		d[i] += mu * buf[i]
-	}
-	return d
+	data, grad := p.T.Data, p.T.Grad[:len(p.T.Data)]
+	parallel.For(len(data), updateGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d := grad[i]
+			if decay {
+				d = (d + w*data[i]) * scale
+			}
+			upd := d
+			if buf != nil {
+				if first {
+					buf[i] = d
+				} else {
+					buf[i] = mu*buf[i] + d
+				}
+				upd = buf[i]
+				if nesterov {
+					upd = d + mu*buf[i]
+				}
+			}
+			data[i] -= lr * upd
+		}
+	})
 }
+
+// updateGrain is the smallest piece of a parameter worth a goroutine.
+const updateGrain = 1 << 15
 
 // ---------------------------------------------------------------------------
 // SGD
@@ -171,7 +189,6 @@ func NewSGD(groups []Group, momentum float64, nesterov bool) *SGD {
 // spread over the cores (the update is elementwise, so the split does not
 // change a bit; serial, it was 2% of a ResNet-18 step on two cores).
 func (o *SGD) Step(lr float64) {
-	mu := float32(o.momentum)
 	for gi := range o.groups {
 		g := &o.groups[gi]
 		glr := float32(g.lr(lr))
@@ -179,48 +196,11 @@ func (o *SGD) Step(lr float64) {
 			if p.T.Grad == nil {
 				continue
 			}
-			w := float32(0)
-			if g.WeightDecay != 0 && !p.NoDecay {
-				w = float32(g.WeightDecay)
-			}
-			var buf []float32
-			first := false
-			if o.momentum != 0 {
-				var ok bool
-				if buf, ok = o.bufs[p]; !ok {
-					buf = make([]float32, p.T.Len())
-					o.bufs[p] = buf
-					first = true
-				}
-			}
-			data, grad := p.T.Data, p.T.Grad[:len(p.T.Data)]
-			parallel.For(len(data), sgdGrain, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					d := grad[i]
-					if w != 0 {
-						d += w * data[i]
-					}
-					upd := d
-					if buf != nil {
-						if first {
-							buf[i] = d
-						} else {
-							buf[i] = mu*buf[i] + d
-						}
-						upd = buf[i]
-						if o.nesterov {
-							upd = d + mu*buf[i]
-						}
-					}
-					data[i] -= glr * upd
-				}
-			})
+			decay := g.WeightDecay != 0 && !p.NoDecay
+			o.update(p, glr, float32(g.WeightDecay), 1, decay, o.nesterov)
 		}
 	}
 }
-
-// sgdGrain is the smallest piece of a parameter worth a goroutine.
-const sgdGrain = 1 << 15
 
 // ---------------------------------------------------------------------------
 // LARS
@@ -232,8 +212,7 @@ const sgdGrain = 1 << 15
 // buf = μ·buf + d; p −= lr·buf.
 type LARS struct {
 	base
-	eta     float64
-	scratch []float32
+	eta float64
 }
 
 // NewLARS returns a LARS optimizer with trust coefficient eta (0.001 is
@@ -255,28 +234,14 @@ func (o *LARS) Step(lr float64) {
 			if p.T.Grad == nil {
 				continue
 			}
-			n := p.T.Len()
-			if cap(o.scratch) < n {
-				o.scratch = make([]float32, n)
-			}
-			d := o.scratch[:n]
-			copy(d, p.T.Grad)
+			trust := 1.0
 			if !p.NoDecay {
 				pn, gn := norm(p.T.Data), norm(p.T.Grad)
-				wd := g.WeightDecay
-				trust := 1.0
 				if pn > 0 && gn > 0 {
-					trust = o.eta * pn / (gn + wd*pn + 1e-8)
-				}
-				w, tr := float32(wd), float32(trust)
-				for i, v := range p.T.Data {
-					d[i] = (d[i] + w*v) * tr
+					trust = o.eta * pn / (gn + g.WeightDecay*pn + 1e-8)
 				}
 			}
-			upd := o.momentumUpdate(p, d, false)
-			for i := range p.T.Data {
-				p.T.Data[i] -= glr * upd[i]
-			}
+			o.update(p, glr, float32(g.WeightDecay), float32(trust), !p.NoDecay, false)
 		}
 	}
 }
